@@ -1,0 +1,22 @@
+"""Standalone, offline verifier for receipts ledgers: the format core of the project.
+
+It imports only ``cbor2``, ``pynacl``, ``cryptography`` and ``click``, never the ``receipts``
+service, so an auditor needs to trust only this small package. Typical use::
+
+    from verifier import VerifyOptions, audit_ledger, read_chunks
+    report = audit_ledger(read_chunks("ledger.cbor"), VerifyOptions())
+    print("VALID" if report.valid else report.failure)
+"""
+
+from verifier.errors import VerificationFailure, VerifierError
+from verifier.verify import LedgerReport, VerifyOptions, audit_ledger, read_chunks, verify_ledger
+
+__all__ = [
+    "LedgerReport",
+    "VerificationFailure",
+    "VerifierError",
+    "VerifyOptions",
+    "audit_ledger",
+    "read_chunks",
+    "verify_ledger",
+]

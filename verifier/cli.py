@@ -1,0 +1,353 @@
+"""``receipt verify``, ``receipt rollup`` and ``receipt inspect``: the auditor's commands.
+
+Exit codes (spec §9.4): 0 the ledger is valid, 1 it is not (malformed input included), 2 usage
+error (missing file, bad option, unreadable key). Errors are one line on stderr; whatever the
+bytes of the ledger, no traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from verifier import cose
+from verifier.encoding import EncodingError, decode_strict, split_sequence
+from verifier.errors import UsageError, VerificationFailure, VerifierError
+from verifier.jsonview import receipt_json
+from verifier.keys import PublicKey, load_public_key_pem
+from verifier.money import COST_SCALE, format_amount
+from verifier.rollup import CURRENCY_MODES, PERIODS, Group, GroupKey, Rollup, RollupSpec
+from verifier.schema import check_checkpoint
+from verifier.verify import LedgerReport, VerifyOptions, audit_ledger, read_chunks
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+PROGRESS_MIN_BYTES = 8 << 20
+
+
+class _Usage(click.ClickException):
+    exit_code = EXIT_USAGE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="receipts", prog_name="receipt")
+def main() -> None:
+    """Signed, hash-chained cost receipts for LLM calls, and their offline verifier."""
+
+
+_key_option = click.option(
+    "--key", "key_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Trust only this public key (PEM); repeatable. Without it the ledger's keys are used.",
+)
+_workers_option = click.option(
+    "--workers", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Verification processes (0 = one per core).",
+)
+_ledger_argument = click.argument("ledger", type=click.Path(dir_okay=False, path_type=Path))
+
+
+def _load_keys(paths: Iterable[Path]) -> tuple[PublicKey, ...]:
+    try:
+        return tuple(load_public_key_pem(p) for p in paths)
+    except UsageError as e:
+        raise _Usage(str(e)) from e
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise _Usage(f"{path}: no such file")
+
+
+def _load_since(path: Path) -> tuple[dict[str, tuple[int, bytes]], list[cose.Envelope]]:
+    """Read a checkpoint file saved by ``--save-checkpoint`` (authenticated after the run)."""
+    _check_file(path)
+    since: dict[str, tuple[int, bytes]] = {}
+    envelopes: list[cose.Envelope] = []
+    try:
+        for _, item in split_sequence(read_chunks(path)):
+            env = cose.parse(item)
+            payload = decode_strict(env.payload)
+            check_checkpoint(payload)
+            if env.content_type != cose.CHECKPOINT:
+                raise UsageError("not a checkpoint")
+            since[payload["chain"]] = (payload["size"], payload["head"])
+            envelopes.append(env)
+    except (VerifierError, EncodingError) as e:
+        raise _Usage(f"{path} is not a saved checkpoint file: {e}") from e
+    if not envelopes:
+        raise _Usage(f"{path} holds no checkpoint")
+    return since, envelopes
+
+
+def _run(path: Path, options: VerifyOptions) -> LedgerReport:
+    """Verify with a progress bar on a terminal for large files."""
+    _check_file(path)
+    size = path.stat().st_size
+    if sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES:
+        with click.progressbar(length=size, label="verifying", file=sys.stderr) as bar:
+            options.progress = bar.update
+            return audit_ledger(read_chunks(path), options)
+    return audit_ledger(read_chunks(path), options)
+
+
+def _authenticate_since(report: LedgerReport, envelopes: list[cose.Envelope],
+                        keys: tuple[PublicKey, ...]) -> None:
+    """A saved checkpoint counts only if a key trusted in this run signed it."""
+    if not report.valid:
+        return
+    trusted = {bytes.fromhex(k.kid): k for k in report.keys}
+    pinned = {k.kid: k for k in keys}
+    for env in envelopes:
+        key = pinned.get(env.kid)
+        info = trusted.get(env.kid)
+        if key is None and info is None:
+            report.valid = False
+            report.failure = VerificationFailure("untrusted_key", "saved checkpoint signed by "
+                                                 "a key not trusted in this run")
+            return
+        if key is None:
+            continue  # verified below with the ledger's key material
+        if not key.verify(env.signature, env.signed_bytes()):
+            report.valid = False
+            report.failure = VerificationFailure("bad_signature", "saved checkpoint signature")
+            return
+
+
+def _totals_text(amounts: dict[str, int]) -> str:
+    return ", ".join(f"{ccy} {format_amount(v, COST_SCALE)}" for ccy, v in sorted(amounts.items()))
+
+
+def _report_json(path: Path, report: LedgerReport) -> dict[str, Any]:
+    failure = report.failure
+    return {
+        "file": str(path),
+        "valid": report.valid,
+        "issuer": report.issuer,
+        "reporting_currency": report.reporting_currency,
+        "receipts": report.receipts,
+        "verified_in_this_run": report.newly_verified,
+        "chains": report.chains,
+        "keys_source": "ledger" if report.keys_from_ledger else "--key",
+        "keys": [{"kid": k.kid, "fingerprint": k.fingerprint} for k in report.keys],
+        "totals": {c: format_amount(v, COST_SCALE) for c, v in sorted(report.totals.items())},
+        "totals_reporting": {c: format_amount(v, COST_SCALE)
+                             for c, v in sorted(report.totals_reporting.items())},
+        "unpriced_receipts": report.unpriced,
+        "failure": None if failure is None else {
+            "code": failure.code, "reason": failure.reason,
+            "item": failure.position.item if failure.position else None,
+            "chain": failure.position.chain if failure.position else None,
+            "seq": failure.position.seq if failure.position else None,
+        },
+    }
+
+
+def _print_report(path: Path, report: LedgerReport) -> None:
+    click.echo(f"{path}: {'VALID' if report.valid else 'INVALID'}")
+    if report.failure is not None:
+        click.echo(f"  first failure: {report.failure}")
+    if report.issuer:
+        click.echo(f"  issuer: {report.issuer}; reporting currency: {report.reporting_currency}")
+    if report.valid:
+        chains = ", ".join(f"{c}: {n}" for c, n in report.chains.items())
+        click.echo(f"  receipts: {report.receipts} in {len(report.chains)} chain(s) ({chains}); "
+                   f"{report.newly_verified} fully verified in this run")
+        click.echo(f"  totals: {_totals_text(report.totals) or 'none'}")
+        click.echo(f"  totals in reporting currency: {_totals_text(report.totals_reporting) or 'none'}")
+        click.echo(f"  unpriced receipts: {report.unpriced}")
+    if report.keys:
+        source = ("keys listed in the ledger itself (pin them with --key to be sure they are "
+                  "the issuer's)" if report.keys_from_ledger else "keys given with --key")
+        click.echo(f"  trusted {source}:")
+        for key in report.keys:
+            click.echo(f"    kid {key.kid}  {key.fingerprint}")
+
+
+def _guarded(action: Callable[[], int]) -> None:
+    """Run a command body: usage errors exit 2, invalid input exits 1, never a traceback."""
+    try:
+        code = action()
+    except click.ClickException:
+        raise
+    except VerifierError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
+    except OSError as e:
+        raise _Usage(f"{e.filename or ''}: {e.strerror}") from e
+    except Exception as e:  # the promise is "never a traceback"; say it is a bug
+        click.echo(f"error: internal verifier error ({type(e).__name__}: {e}); please report it",
+                   err=True)
+        sys.exit(EXIT_INVALID)
+    sys.exit(code)
+
+
+@main.command()
+@_ledger_argument
+@_key_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--since", "since_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Checkpoint file from an earlier audit: prove this ledger extends it.")
+@click.option("--save-checkpoint", "save_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="After a successful run, save the ledger's checkpoints here.")
+@_workers_option
+def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path: Path | None,
+           save_path: Path | None, workers: int) -> None:
+    """Check every signature, chain link, checkpoint, price and FX conversion of LEDGER."""
+
+    def body() -> int:
+        keys = _load_keys(key_paths)
+        since, since_envs = _load_since(since_path) if since_path else (None, [])
+        report = _run(ledger, VerifyOptions(trusted_keys=keys, since=since, workers=workers))
+        _authenticate_since(report, since_envs, keys)
+        if as_json:
+            click.echo(json.dumps(_report_json(ledger, report), indent=2))
+        else:
+            _print_report(ledger, report)
+        if report.valid and save_path is not None:
+            save_path.write_bytes(b"".join(report.checkpoints))
+            if not as_json:
+                click.echo(f"  checkpoint saved to {save_path}")
+        return EXIT_VALID if report.valid else EXIT_INVALID
+
+    _guarded(body)
+
+
+def rollup_rows(rollup: Rollup) -> list[dict[str, Any]]:
+    """Rows of a rollup, sorted by period, then cost (largest first), then group values."""
+    spec = rollup.spec
+
+    def order(item: tuple[GroupKey, Group]) -> tuple[Any, ...]:
+        key, group = item
+        period = key[len(spec.by)] or ""
+        return (period, -group.cost, tuple(str(v) for v in key))
+
+    rows = []
+    for key, group in sorted(rollup.groups.items(), key=order):
+        row: dict[str, Any] = dict(zip(spec.by, key, strict=False))
+        if spec.period:
+            row["period"] = key[len(spec.by)]
+        row["currency"] = key[len(spec.by) + 1]
+        row["receipts"] = group.receipts
+        row["unpriced"] = group.unpriced
+        row["cost"] = format_amount(group.cost, COST_SCALE)
+        row["tokens"] = dict(sorted(group.tokens.items()))
+        rows.append(row)
+    return rows
+
+
+def _flat(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    categories = sorted({c for r in rows for c in r["tokens"]})
+    flat = []
+    for r in rows:
+        out = {k: v for k, v in r.items() if k != "tokens"}
+        out.update({f"tokens_{c}": r["tokens"].get(c, 0) for c in categories})
+        flat.append(out)
+    columns = list(flat[0]) if flat else []
+    return columns, flat
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    columns, flat = _flat(rows)
+    if not flat:
+        return "(no receipts)"
+    cells = [[str(r[c]) if r[c] is not None else "" for c in columns] for r in flat]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    numeric = {"receipts", "unpriced", "cost"} | {c for c in columns if c.startswith("tokens_")}
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    for row in cells:
+        lines.append("  ".join(
+            v.rjust(w) if c in numeric else v.ljust(w)
+            for c, v, w in zip(columns, row, widths, strict=True)
+        ))
+    return "\n".join(lines)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    columns, flat = _flat(rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(flat)
+    return out.getvalue().rstrip("\n")
+
+
+@main.command()
+@_ledger_argument
+@_key_option
+@click.option("--by", "by", multiple=True, required=True,
+              help="Tag to group by (team, project, cost_center...; also provider, model, "
+                   "agent); repeatable.")
+@click.option("--period", type=click.Choice(PERIODS), help="Also group by UTC day or month.")
+@click.option("--currency", type=click.Choice(CURRENCY_MODES), default="native",
+              show_default=True, help="Price currency, or the receipts' reporting currency.")
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
+              show_default=True)
+@click.option("--no-verify", is_flag=True, help="Roll up even if the ledger does not verify.")
+@_workers_option
+def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], period: str | None,
+           currency: str, fmt: str, no_verify: bool, workers: int) -> None:
+    """Recompute totals per group of tags from LEDGER's receipts (verifies first)."""
+
+    def body() -> int:
+        spec = RollupSpec(tuple(by), period, currency)
+        report = _run(ledger, VerifyOptions(trusted_keys=_load_keys(key_paths), rollup=spec,
+                                            workers=workers))
+        if not report.valid and not no_verify:
+            click.echo(f"error: {ledger} is INVALID, refusing to roll up (use --no-verify): "
+                       f"{report.failure}", err=True)
+            return EXIT_INVALID
+        if not report.valid:
+            click.echo(f"warning: {ledger} is INVALID ({report.failure}); totals cover only "
+                       "the receipts before the failure", err=True)
+        assert report.rollup is not None
+        rows = rollup_rows(report.rollup)
+        if fmt == "json":
+            click.echo(json.dumps(rows, indent=2))
+        elif fmt == "csv":
+            click.echo(_csv(rows))
+        else:
+            click.echo(_table(rows))
+            if report.unpriced:
+                click.echo(f"\n{report.unpriced} unpriced receipt(s) are counted in 'unpriced', "
+                           "not in cost.")
+        return EXIT_VALID if report.valid else EXIT_INVALID
+
+    _guarded(body)
+
+
+def _receipts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    for index, (_, item) in enumerate(split_sequence(read_chunks(path))):
+        env = cose.parse(item)
+        if env.content_type == cose.RECEIPT:
+            yield index, decode_strict(env.payload)
+
+
+@main.command()
+@_ledger_argument
+@click.option("--seq", type=click.IntRange(min=0), help="Only the receipt with this seq.")
+@click.option("--chain", help="Only receipts of this chain.")
+def inspect(ledger: Path, seq: int | None, chain: str | None) -> None:
+    """Print LEDGER's receipts as JSON (a list, one receipt per line). Does not verify."""
+
+    def body() -> int:
+        _check_file(ledger)
+        first = True
+        click.echo("[")
+        for _, payload in _receipts(ledger):
+            if (chain is not None and payload.get("chain") != chain) or (
+                seq is not None and payload.get("seq") != seq
+            ):
+                continue
+            text = json.dumps(receipt_json(payload), sort_keys=True)
+            click.echo(("" if first else ",\n") + text, nl=False)
+            first = False
+        click.echo("\n]")
+        return EXIT_VALID
+
+    _guarded(body)

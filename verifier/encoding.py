@@ -1,0 +1,224 @@
+"""Deterministic CBOR (RFC 8949 §4.2.1) in and out: the only module that imports ``cbor2``.
+
+Why not ``cbor2.dumps(canonical=True)``: it orders map keys length-first, which is not the
+bytewise order of RFC 8949 §4.2.1 for mixed key types, and its decoder by default accepts
+duplicate keys, indefinite lengths, unsorted maps and trailing bytes. We encode with our own key
+sort and verify strictly: decode with duplicates and indefinite lengths refused, then require that
+the bytes equal their deterministic re-encoding. That one comparison rejects non-shortest
+arguments, trailing bytes, unsorted maps and every other alternative encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import cbor2
+
+from verifier.errors import EncodingError
+
+MAX_ITEM_BYTES = 1 << 24
+"""No ledger item may exceed 16 MiB: bounds memory whatever the input claims."""
+
+
+def _sort_key(key: Any) -> bytes:
+    return bytes(cbor2.dumps(key))
+
+
+def _sorted(value: Any) -> Any:
+    """Recursively rebuild maps with keys in RFC 8949 §4.2.1 order (bytewise encoded keys)."""
+    if isinstance(value, dict):
+        ordered = sorted(value.items(), key=lambda kv: _sort_key(kv[0]))
+        return {k: _sorted(v) for k, v in ordered}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    if isinstance(value, cbor2.CBORTag):
+        return cbor2.CBORTag(value.tag, _sorted(value.value))
+    return value
+
+
+def encode(value: Any) -> bytes:
+    """Deterministic encoding of ``value`` (maps sorted, shortest forms, definite lengths).
+
+    Floats are refused: the format has none, money is integers.
+    """
+    _refuse_floats(value)
+    return bytes(cbor2.dumps(_sorted(value)))
+
+
+def encode_tagged(tag: int, value: Any) -> bytes:
+    """Deterministic encoding of ``value`` under CBOR tag ``tag``."""
+    return encode(cbor2.CBORTag(tag, value))
+
+
+def _refuse_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise EncodingError("floats are not allowed in this format")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_floats(k)
+            _refuse_floats(v)
+    elif isinstance(value, list):
+        for v in value:
+            _refuse_floats(v)
+
+
+_FROZEN_MAP = type(cbor2.loads(b"\xd2\xa0").value)  # how cbor2 decodes maps inside tags
+
+
+def _in_order(value: Any) -> bool:
+    """True when every map in ``value`` already lists its keys in deterministic order.
+
+    Decoded maps keep the order of the bytes; together with ``dumps(value) == data`` this proves
+    the bytes are the deterministic encoding without paying for a full re-sort. Text keys (the
+    only kind the payload schemas allow) sort by UTF-8 length, then bytes; other key types fall
+    back to comparing their encodings. Runs once per receipt, so it only descends into
+    containers.
+    """
+    kind = type(value)
+    if kind is dict:
+        keys = tuple(value)
+        if keys not in _ORDERED_KEYS:
+            if not _keys_in_order(value):
+                return False
+            if len(_ORDERED_KEYS) < 4096:
+                _ORDERED_KEYS.add(keys)
+        for item in value.values():
+            if type(item) in _CONTAINERS and not _in_order(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_in_order(v) for v in value if type(v) in _CONTAINERS)
+    if kind is _FROZEN_MAP:
+        return _in_order(dict(value))
+    if kind is cbor2.CBORTag:
+        return type(value.value) not in _CONTAINERS or _in_order(value.value)
+    return True
+
+
+_CONTAINERS = frozenset({dict, list, tuple, _FROZEN_MAP, cbor2.CBORTag})
+_ORDERED_KEYS: set[tuple[Any, ...]] = set()
+"""Key tuples already proven in order: receipts repeat a handful of shapes, so most maps are
+checked with one set lookup."""
+
+
+def _keys_in_order(mapping: dict[Any, Any]) -> bool:
+    previous: tuple[int, bytes] | None = None
+    for key in mapping:
+        if type(key) is not str:
+            return _exact_order(mapping)
+        raw = key.encode()
+        rank = (len(raw), raw)
+        if previous is not None and rank <= previous:
+            return False
+        previous = rank
+    return True
+
+
+def _exact_order(mapping: dict[Any, Any]) -> bool:
+    keys = [_sort_key(k) for k in mapping]
+    return all(a < b for a, b in zip(keys, keys[1:], strict=False))
+
+
+def decode_strict(data: bytes) -> Any:
+    """Decode one CBOR item and prove ``data`` is its deterministic encoding.
+
+    Raises :class:`EncodingError` for malformed bytes, duplicate keys, indefinite lengths,
+    trailing bytes, non-shortest forms, unsorted maps and floats.
+    """
+    if len(data) > MAX_ITEM_BYTES:
+        raise EncodingError("item larger than 16 MiB")
+    try:
+        value = cbor2.loads(
+            data, allow_indefinite=False, allow_duplicate_keys=False, max_depth=16
+        )
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        raise EncodingError(f"not well-formed CBOR: {e}") from e
+    try:
+        again = cbor2.dumps(value)
+    except (cbor2.CBOREncodeError, ValueError, TypeError) as e:
+        raise EncodingError(f"not re-encodable: {e}") from e
+    if again != data:
+        raise EncodingError("not in deterministic encoding (RFC 8949 §4.2.1)")
+    if not _in_order(value):
+        raise EncodingError("map keys not in deterministic order (RFC 8949 §4.2.1)")
+    return value
+
+
+# --- CBOR sequence framing (RFC 8742) -------------------------------------------------------
+
+_INDEFINITE = 31
+
+
+def _argument(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int, int]:
+    """Read an item head at ``pos``: returns (major type, argument, position after the head)."""
+    if pos >= end:
+        raise _Incomplete
+    initial = buf[pos]
+    major, info = initial >> 5, initial & 0x1F
+    if info < 24:
+        return major, info, pos + 1
+    if info > 27:
+        if info == _INDEFINITE:
+            raise EncodingError("indefinite-length items are not allowed")
+        raise EncodingError(f"reserved additional information {info}")
+    size = 1 << (info - 24)
+    if pos + 1 + size > end:
+        raise _Incomplete
+    return major, int.from_bytes(buf[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
+
+
+class _Incomplete(Exception):
+    """The buffer ends inside an item: read more, or it is truncated."""
+
+
+def item_end(buf: bytes | memoryview, pos: int, end: int, depth: int = 0) -> int:
+    """Return the offset just after the CBOR item starting at ``pos``.
+
+    Only framing is checked here (lengths, nesting); content is checked by :func:`decode_strict`.
+    Raises ``_Incomplete`` when ``buf[:end]`` ends inside the item.
+    """
+    if depth > 16:
+        raise EncodingError("nesting deeper than 16")
+    major, arg, pos = _argument(buf, pos, end)
+    if major in (2, 3):
+        if arg > MAX_ITEM_BYTES:
+            raise EncodingError("string longer than 16 MiB")
+        if pos + arg > end:
+            raise _Incomplete
+        return pos + arg
+    if major == 4:
+        for _ in range(arg):
+            pos = item_end(buf, pos, end, depth + 1)
+        return pos
+    if major == 5:
+        for _ in range(2 * arg):
+            pos = item_end(buf, pos, end, depth + 1)
+        return pos
+    if major == 6:
+        return item_end(buf, pos, end, depth + 1)
+    return pos
+
+
+def split_sequence(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, item_bytes)`` for each item of a CBOR sequence read from ``chunks``.
+
+    ``chunks`` is an iterable of ``bytes`` (e.g. fixed-size file reads); memory stays bounded by
+    the chunk size plus one item. A sequence that ends inside an item raises ``EncodingError``.
+    """
+    buf = b""
+    buf_offset = 0  # absolute offset of buf[0] in the sequence
+    for chunk in chunks:
+        buf += chunk
+        pos, end = 0, len(buf)
+        while pos < end:
+            try:
+                nxt = item_end(buf, pos, end)
+            except _Incomplete:
+                break
+            yield buf_offset + pos, buf[pos:nxt]
+            pos = nxt
+        buf = buf[pos:]
+        buf_offset += pos
+    if buf:
+        raise EncodingError("the sequence ends inside an item (truncated)")

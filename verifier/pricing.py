@@ -1,0 +1,243 @@
+"""Price books and FX rates as the format defines them, and the one way to read them (spec §5).
+
+A price book is a content-addressed document: its id is the SHA-256 of its deterministic CBOR
+payload, and receipts cite that hash. The service picks unit prices with :meth:`PriceBook.resolve`
+and the verifier re-derives them with the same function, so both agree by construction; the spec
+states the rule in prose for independent implementations.
+
+Price book payload::
+
+    {"v": 1, "currency": "USD", "effective_from": ms, "created_at": ms, "source": text,
+     "input_categories": [text...],          # categories that count toward "total input"
+     "models": [{"provider": text, "model": text, "metered": bool,
+                 "prices": {category: price}, ? "service_tiers": {tier: {category: price}},
+                 ? "source": text}, ...]}
+    price = uint                             # 10^-6 currency units per 1M tokens
+          / {"base": uint, "tiers": [{"start": uint, "price": uint}, ...]}
+
+Tiers follow the providers' (and ``genai-prices``') "cliff" rule: when a request's total input
+tokens exceed a tier's ``start``, that tier's price applies to all of its tokens in that category.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.errors import PricingError, SchemaError
+from verifier.schema import FORMAT_VERSION, check_currency
+
+_BOOK_FIELDS = frozenset(
+    {"v", "currency", "effective_from", "created_at", "source", "input_categories", "models"}
+)
+_ENTRY_REQUIRED = frozenset({"provider", "model", "metered", "prices"})
+_ENTRY_OPTIONAL = frozenset({"service_tiers", "source"})
+STANDARD_TIER = "standard"
+
+
+def book_id(payload_bytes: bytes) -> bytes:
+    """The content address receipts cite: SHA-256 of the book's deterministic payload bytes."""
+    return hashlib.sha256(payload_bytes).digest()
+
+
+def _check_price(value: Any, where: str) -> None:
+    if type(value) is int and value >= 0:
+        return
+    if type(value) is dict and value.keys() == {"base", "tiers"}:
+        if type(value["base"]) is not int or value["base"] < 0:
+            raise SchemaError(f"{where}: base must be an unsigned integer")
+        tiers = value["tiers"]
+        if type(tiers) is not list or not tiers:
+            raise SchemaError(f"{where}: tiers must be a non-empty list")
+        previous = -1
+        for tier in tiers:
+            if type(tier) is not dict or tier.keys() != {"start", "price"} \
+                    or type(tier["start"]) is not int or type(tier["price"]) is not int \
+                    or tier["price"] < 0 or tier["start"] <= previous:
+                raise SchemaError(f"{where}: tiers must be {{start, price}} with rising starts")
+            previous = tier["start"]
+        return
+    raise SchemaError(f"{where}: a price is an unsigned integer or {{base, tiers}}")
+
+
+def _check_prices(prices: Any, where: str) -> None:
+    if type(prices) is not dict:
+        raise SchemaError(f"{where}: prices must be a map")
+    for category, price in prices.items():
+        if type(category) is not str or not category:
+            raise SchemaError(f"{where}: categories are text")
+        _check_price(price, f"{where}.{category}")
+
+
+def _price_at(price: Any, total_input: int) -> int:
+    if type(price) is int:
+        return price
+    chosen: int = price["base"]
+    for tier in price["tiers"]:
+        if total_input > tier["start"]:
+            chosen = tier["price"]
+    return chosen
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of pricing one call against a book: a status and, when priced, unit prices."""
+
+    status: str
+    unit_prices: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class PriceBook:
+    """A checked price book with an index by (provider, model)."""
+
+    id: bytes
+    currency: str
+    effective_from: int
+    input_categories: tuple[str, ...]
+    entries: dict[tuple[str, str], dict[str, Any]]
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_payload(cls, payload: Any, payload_bytes: bytes) -> PriceBook:
+        """Check a decoded price book payload (spec §7.3) and index it."""
+        if type(payload) is not dict or payload.keys() != _BOOK_FIELDS:
+            raise SchemaError("price book: fields must be " + ", ".join(sorted(_BOOK_FIELDS)))
+        if payload["v"] != FORMAT_VERSION:
+            raise SchemaError("price book: unsupported version")
+        check_currency(payload, "currency")
+        for name in ("effective_from", "created_at"):
+            if type(payload[name]) is not int or payload[name] < 0:
+                raise SchemaError(f"price book: {name} must be an unsigned integer")
+        categories = payload["input_categories"]
+        if type(categories) is not list or any(type(c) is not str for c in categories):
+            raise SchemaError("price book: input_categories must be a list of text")
+        if type(payload["models"]) is not list:
+            raise SchemaError("price book: models must be a list")
+        entries: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in payload["models"]:
+            _check_entry(entry)
+            key = (entry["provider"], entry["model"])
+            if key in entries:
+                raise SchemaError(f"price book: {key[0]}/{key[1]} listed twice")
+            entries[key] = entry
+        return cls(book_id(payload_bytes), payload["currency"], payload["effective_from"],
+                   tuple(categories), entries, payload)
+
+    def resolve(
+        self, provider: str, model: str, usage: Mapping[str, int], service_tier: str | None
+    ) -> Resolution:
+        """Unit prices for one call: the normative pricing rule (spec §5.2).
+
+        1. No entry for (provider, model): ``unknown_model``.
+        2. Entry not metered (self-hosted, flat-fee seat): ``not_metered``.
+        3. Prices are the entry's ``service_tiers[tier]`` if a non-standard tier is named, else
+           its ``prices``; a named tier the entry lacks is ``unpriced_category``.
+        4. Total input = Σ usage over ``input_categories``; each category's price is its base,
+           or the price of the last tier whose ``start`` the total input exceeds.
+        5. A category in usage with no price: ``unpriced_category``.
+        """
+        entry = self.entries.get((provider, model))
+        if entry is None:
+            return Resolution("unknown_model", reason=f"{provider}/{model} not in price book")
+        if not entry["metered"]:
+            return Resolution("not_metered", reason=f"{provider}/{model} is not metered")
+        prices = entry["prices"]
+        if service_tier is not None and service_tier != STANDARD_TIER:
+            prices = entry.get("service_tiers", {}).get(service_tier)
+            if prices is None:
+                return Resolution("unpriced_category", reason=f"no {service_tier} tier prices")
+        total_input = sum(usage.get(c, 0) for c in self.input_categories)
+        unit_prices: dict[str, int] = {}
+        for category in usage:
+            price = prices.get(category)
+            if price is None:
+                return Resolution("unpriced_category", reason=f"no price for {category}")
+            unit_prices[category] = _price_at(price, total_input)
+        return Resolution("priced", unit_prices)
+
+    def price_or_raise(
+        self, provider: str, model: str, usage: Mapping[str, int], service_tier: str | None
+    ) -> dict[str, int]:
+        """:meth:`resolve`, raising :class:`PricingError` when the call cannot be priced."""
+        result = self.resolve(provider, model, usage, service_tier)
+        if result.status != "priced":
+            raise PricingError(result.reason)
+        return result.unit_prices
+
+
+def _check_entry(entry: Any) -> None:
+    if type(entry) is not dict:
+        raise SchemaError("price book: each model entry is a map")
+    keys = entry.keys()
+    if not _ENTRY_REQUIRED <= keys or keys - _ENTRY_REQUIRED - _ENTRY_OPTIONAL:
+        raise SchemaError("price book: entry fields are provider, model, metered, prices, "
+                          "service_tiers?, source?")
+    if type(entry["provider"]) is not str or type(entry["model"]) is not str:
+        raise SchemaError("price book: provider and model are text")
+    if type(entry["metered"]) is not bool:
+        raise SchemaError("price book: metered is a boolean")
+    where = f"price book {entry['provider']}/{entry['model']}"
+    _check_prices(entry["prices"], where)
+    tiers = entry.get("service_tiers", {})
+    if type(tiers) is not dict:
+        raise SchemaError(f"{where}: service_tiers must be a map")
+    for name, prices in tiers.items():
+        _check_prices(prices, f"{where}[{name}]")
+
+
+def latest_book(books: Iterable[PriceBook], at_ms: int) -> PriceBook | None:
+    """The book in force at ``at_ms``: greatest ``effective_from`` not after it (ties: by id)."""
+    best: PriceBook | None = None
+    for book in books:
+        if book.effective_from <= at_ms and (
+            best is None or (book.effective_from, book.id) > (best.effective_from, best.id)
+        ):
+            best = book
+    return best
+
+
+@dataclass(frozen=True)
+class FxRate:
+    """A published rate: ``rate`` units (10^-9) of ``quote`` per one ``base``, for ``date``."""
+
+    base: str
+    quote: str
+    date: str
+    rate: int
+    source: str
+    published_at: int
+
+    @classmethod
+    def from_payload(cls, p: dict[str, Any]) -> FxRate:
+        """Build from a checked FX item payload."""
+        return cls(p["base"], p["quote"], p["date"], p["rate"], p["source"], p["published_at"])
+
+    def as_receipt_fx(self) -> dict[str, Any]:
+        """The ``fx`` map a receipt records for this rate."""
+        return {"currency": self.quote, "rate": self.rate, "date": self.date,
+                "source": self.source}
+
+
+IDENTITY_SOURCE = "identity"
+
+
+def select_rate(
+    rates: Iterable[FxRate], base: str, quote: str, day: str, at_ms: int
+) -> FxRate | None:
+    """The rate a receipt issued at ``at_ms`` (UTC date ``day``) must use (spec §5.4).
+
+    Among rates for (base, quote) published no later than ``at_ms`` and dated no later than
+    ``day``: the latest date, and for that date the latest publication (a correction wins).
+    """
+    best: FxRate | None = None
+    for rate in rates:
+        if rate.base != base or rate.quote != quote or rate.date > day \
+                or rate.published_at > at_ms:
+            continue
+        if best is None or (rate.date, rate.published_at) > (best.date, best.published_at):
+            best = rate
+    return best

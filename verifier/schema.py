@@ -1,0 +1,205 @@
+"""Field-level rules for every ledger item payload (spec §3, §6, §7; CDDL in spec/receipt.cddl).
+
+Each ``check_*`` function takes a decoded payload and raises :class:`SchemaError` naming the first
+bad field. They are written as plain type checks (``type(x) is int`` so that ``True`` is not an
+integer) because they run once per receipt on the verifier's hot path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from verifier.errors import SchemaError
+
+FORMAT_VERSION = 1
+LEDGER_FORMAT = "receipts-ledger"
+MAX_UINT = 2**64 - 1
+MAX_TEXT = 256
+HASH_BYTES = 32
+ZERO_HASH = bytes(HASH_BYTES)
+
+RECEIPT_REQUIRED = frozenset(
+    {"v", "chain", "seq", "prev", "id", "issued_at", "request_id", "provider", "model",
+     "model_requested", "agent", "tags", "usage", "unit_prices", "price_book", "currency",
+     "cost", "pricing_status", "fx", "cost_reporting", "runtime_ms", "status"}
+)
+RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier"})
+RECEIPT_FIELDS = RECEIPT_REQUIRED | RECEIPT_OPTIONAL
+
+PRICED = "priced"
+PRICING_STATUSES = frozenset({PRICED, "unknown_model", "not_metered", "unpriced_category"})
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FX_FIELDS = frozenset({"currency", "rate", "date", "source"})
+
+
+def _fail(field: str, why: str) -> SchemaError:
+    return SchemaError(f"field {field!r}: {why}")
+
+
+def _uint(payload: dict[str, Any], field: str, *, nullable: bool = False) -> None:
+    value = payload[field]
+    if value is None and nullable:
+        return
+    if type(value) is not int or value < 0 or value > MAX_UINT:
+        raise _fail(field, "must be an unsigned integer" + (" or null" if nullable else ""))
+
+
+def _text(payload: dict[str, Any], field: str, *, max_len: int = MAX_TEXT) -> None:
+    value = payload[field]
+    if type(value) is not str or not value or len(value) > max_len:
+        raise _fail(field, f"must be non-empty text of at most {max_len} characters")
+
+
+def _counts(payload: dict[str, Any], field: str) -> None:
+    value = payload[field]
+    if type(value) is not dict:
+        raise _fail(field, "must be a map of text to unsigned integer")
+    for key, count in value.items():
+        if type(key) is not str or not key or len(key) > 64:
+            raise _fail(field, "keys must be text of 1..64 characters")
+        if type(count) is not int or count < 0 or count > MAX_UINT:
+            raise _fail(f"{field}.{key}", "must be an unsigned integer")
+
+
+def _exact_keys(payload: Any, required: frozenset[str], optional: frozenset[str], what: str) -> None:
+    if type(payload) is not dict:
+        raise SchemaError(f"{what} payload must be a map")
+    keys = payload.keys()
+    missing = required - keys
+    if missing:
+        raise SchemaError(f"{what}: missing field(s) {', '.join(sorted(missing))}")
+    extra = keys - required - optional
+    if extra:
+        raise SchemaError(f"{what}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+    if payload["v"] != FORMAT_VERSION or type(payload["v"]) is not int:
+        raise _fail("v", f"unsupported format version {payload['v']!r}")
+
+
+def check_currency(payload: dict[str, Any], field: str) -> None:
+    """ISO 4217 alphabetic code."""
+    value = payload[field]
+    if type(value) is not str or not _CURRENCY.match(value):
+        raise _fail(field, "must be an ISO 4217 code such as USD")
+
+
+def _date(payload: dict[str, Any], field: str) -> None:
+    value = payload[field]
+    if type(value) is not str or not _DATE.match(value):
+        raise _fail(field, "must be a date YYYY-MM-DD")
+
+
+def check_receipt(p: Any) -> None:
+    """Rules of a receipt payload (spec §6)."""
+    _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
+    for field in ("chain", "id", "request_id", "provider", "model", "model_requested", "agent",
+                  "status"):
+        _text(p, field)
+    for field in ("seq", "issued_at"):
+        _uint(p, field)
+    _uint(p, "runtime_ms", nullable=True)
+    for field in ("cost", "cost_reporting"):
+        _uint(p, field, nullable=True)
+    if type(p["prev"]) is not bytes or len(p["prev"]) != HASH_BYTES:
+        raise _fail("prev", "must be a 32-byte bstr")
+    if type(p["price_book"]) is not bytes or len(p["price_book"]) != HASH_BYTES:
+        raise _fail("price_book", "must be a 32-byte bstr")
+    tags = p["tags"]
+    if type(tags) is not dict:
+        raise _fail("tags", "must be a map of text to text")
+    for key, value in tags.items():
+        if type(key) is not str or type(value) is not str or not key or len(key) > 64 \
+                or len(value) > MAX_TEXT:
+            raise _fail("tags", "keys (1..64) and values (0..256) must be text")
+    _counts(p, "usage")
+    _counts(p, "unit_prices")
+    check_currency(p, "currency")
+    status = p["pricing_status"]
+    if status not in PRICING_STATUSES or type(status) is not str:
+        raise _fail("pricing_status", f"must be one of {', '.join(sorted(PRICING_STATUSES))}")
+    if status == PRICED:
+        if p["cost"] is None:
+            raise _fail("cost", "a priced receipt has a cost")
+        if p["unit_prices"].keys() != p["usage"].keys():
+            raise _fail("unit_prices", "must have exactly the keys of usage")
+    elif p["cost"] is not None or p["unit_prices"] or p["cost_reporting"] is not None:
+        raise _fail("cost", "an unpriced receipt has null cost, no unit prices, null cost_reporting")
+    fx = p["fx"]
+    if fx is None:
+        if p["cost_reporting"] is not None:
+            raise _fail("cost_reporting", "must be null when fx is null")
+    else:
+        if type(fx) is not dict or fx.keys() != _FX_FIELDS:
+            raise _fail("fx", "must be null or {currency, rate, date, source}")
+        check_currency(fx, "currency")
+        _uint(fx, "rate")
+        _date(fx, "date")
+        _text(fx, "source")
+        if status == PRICED and p["cost_reporting"] is None:
+            raise _fail("cost_reporting", "a priced receipt with fx has cost_reporting")
+    if "retry_of" in p:
+        _text(p, "retry_of")
+    if "usage_detail" in p:
+        _counts(p, "usage_detail")
+    if "service_tier" in p:
+        _text(p, "service_tier", max_len=32)
+
+
+def check_header(p: Any) -> None:
+    """Rules of the ledger header (spec §7.1)."""
+    _exact_keys(p, frozenset({"v", "format", "issuer", "created_at", "chains", "counts",
+                              "reporting_currency"}), frozenset(), "ledger header")
+    check_currency(p, "reporting_currency")
+    if p["format"] != LEDGER_FORMAT:
+        raise _fail("format", f"must be {LEDGER_FORMAT!r}")
+    _text(p, "issuer")
+    _uint(p, "created_at")
+    chains = p["chains"]
+    if type(chains) is not list or any(type(c) is not str or not c for c in chains) \
+            or len(set(chains)) != len(chains):
+        raise _fail("chains", "must be a list of distinct chain ids")
+    counts = p["counts"]
+    if type(counts) is not dict or counts.keys() != {"keys", "price_books", "fx_rates"}:
+        raise _fail("counts", "must be {keys, price_books, fx_rates}")
+    for field in ("keys", "price_books", "fx_rates"):
+        _uint(counts, field)
+
+
+def check_public_key_item(p: Any) -> None:
+    """Rules of a public key item (spec §7.2)."""
+    _exact_keys(p, frozenset({"v", "kid", "public_key", "valid_from", "valid_until"}),
+                frozenset(), "public key")
+    if type(p["kid"]) is not bytes or len(p["kid"]) != 16:
+        raise _fail("kid", "must be a 16-byte bstr")
+    if type(p["public_key"]) is not bytes or len(p["public_key"]) != 32:
+        raise _fail("public_key", "must be a 32-byte bstr")
+    _uint(p, "valid_from")
+    _uint(p, "valid_until", nullable=True)
+
+
+def check_fx_rate(p: Any) -> None:
+    """Rules of a published FX rate (spec §7.4)."""
+    _exact_keys(p, frozenset({"v", "base", "quote", "date", "rate", "source", "published_at"}),
+                frozenset(), "fx rate")
+    check_currency(p, "base")
+    check_currency(p, "quote")
+    _date(p, "date")
+    _uint(p, "rate")
+    if p["rate"] == 0:
+        raise _fail("rate", "must be positive")
+    _text(p, "source")
+    _uint(p, "published_at")
+
+
+def check_checkpoint(p: Any) -> None:
+    """Rules of a chain checkpoint (spec §7.5)."""
+    _exact_keys(p, frozenset({"v", "issuer", "chain", "size", "head", "time"}), frozenset(),
+                "checkpoint")
+    _text(p, "issuer")
+    _text(p, "chain")
+    _uint(p, "size")
+    _uint(p, "time")
+    if type(p["head"]) is not bytes or len(p["head"]) != HASH_BYTES:
+        raise _fail("head", "must be a 32-byte bstr")

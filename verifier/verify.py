@@ -1,0 +1,647 @@
+"""Verify a ledger: the numbered steps of spec §9, in one streaming pass.
+
+Two APIs over one implementation (as python-tuf does): :func:`audit_ledger` returns a
+:class:`LedgerReport` that says VALID or gives the first failure with its position, and
+:func:`verify_ledger` raises :class:`VerificationFailure` instead.
+
+Work is split so the verifier uses every core: the main process frames items, checks the
+preamble (header, keys, price books, FX rates), chain links, duplicates and checkpoints; worker
+processes check receipts in batches (steps 3 to 8: strict decoding, signature, schema, key
+validity, price and FX recomputation) and return a small summary per receipt plus partial totals.
+Memory is bounded by the number of keys, price books, rates, chains and rollup groups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier import cose
+from verifier.dedup import DuplicateIndex
+from verifier.encoding import decode_strict, split_sequence
+from verifier.errors import (
+    EncodingError,
+    Position,
+    SchemaError,
+    VerificationFailure,
+)
+from verifier.keys import PublicKey, key_id
+from verifier.money import FX_ONE, convert, cost_of
+from verifier.pricing import IDENTITY_SOURCE, FxRate, PriceBook, latest_book, select_rate
+from verifier.rollup import Rollup, RollupSpec
+from verifier.schema import (
+    PRICED,
+    ZERO_HASH,
+    check_checkpoint,
+    check_fx_rate,
+    check_header,
+    check_public_key_item,
+    check_receipt,
+)
+
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+BATCH = 1024
+READ_SIZE = 1 << 20
+
+
+@dataclass
+class VerifyOptions:
+    """What to trust and what to compute.
+
+    ``trusted_keys`` empty means "trust the keys the ledger lists" (the report says so).
+    ``since`` maps chain id to (size, head hash) from a checkpoint saved at an earlier audit.
+    ``workers`` 0 means one per core; 1 verifies in-process.
+    """
+
+    trusted_keys: tuple[PublicKey, ...] = ()
+    since: dict[str, tuple[int, bytes]] | None = None
+    rollup: RollupSpec | None = None
+    workers: int = 0
+    progress: Callable[[int], None] | None = None
+
+
+@dataclass
+class KeyInfo:
+    """A key the verification trusted."""
+
+    kid: str
+    fingerprint: str
+    source: str  # "ledger" or "--key"
+
+
+@dataclass
+class LedgerReport:
+    """The outcome of verifying one ledger."""
+
+    valid: bool = False
+    failure: VerificationFailure | None = None
+    issuer: str | None = None
+    reporting_currency: str | None = None
+    receipts: int = 0
+    newly_verified: int = 0
+    chains: dict[str, int] = field(default_factory=dict)
+    keys: list[KeyInfo] = field(default_factory=list)
+    keys_from_ledger: bool = True
+    totals: dict[str, int] = field(default_factory=dict)
+    totals_reporting: dict[str, int] = field(default_factory=dict)
+    unpriced: int = 0
+    checkpoints: list[bytes] = field(default_factory=list)
+    checkpoint_payloads: list[dict[str, Any]] = field(default_factory=list)
+    rollup: Rollup | None = None
+
+    def raise_for_failure(self) -> None:
+        """Raise the first failure, if any."""
+        if self.failure is not None:
+            raise self.failure
+
+
+# --- per-receipt checks (run in workers) ----------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """Everything a worker needs, sent once per worker."""
+
+    keys: dict[bytes, PublicKey]
+    books: dict[bytes, PriceBook]
+    rates: list[FxRate]
+    reporting_currency: str
+    since: dict[str, int]
+    rollup: RollupSpec | None
+
+
+@dataclass
+class _BatchResult:
+    summaries: list[tuple[int, str, int, bytes, bytes, bytes, bytes]]
+    failure: tuple[int, str, str, str | None, int | None] | None
+    totals: dict[str, int]
+    totals_reporting: dict[str, int]
+    unpriced: int
+    verified: int
+    rollup: Rollup | None
+
+
+_CTX: _Context | None = None
+
+
+def _init_worker(ctx: _Context) -> None:
+    global _CTX  # noqa: PLW0603 - per-process context, set once by the pool initializer
+    _CTX = ctx
+
+
+def _signature_failure(signature: bytes) -> VerificationFailure:
+    s = int.from_bytes(signature[32:], "little")
+    if s >= ED25519_L:
+        return VerificationFailure("non_canonical_signature", "signature S is not below L")
+    return VerificationFailure("bad_signature", "Ed25519 signature does not verify")
+
+
+def _utc_day(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).strftime("%Y-%m-%d")
+
+
+def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
+    """Steps 7 and 8: unit prices from the cited book, cost, FX rate and conversion."""
+    book = ctx.books.get(p["price_book"])
+    if book is None:
+        raise VerificationFailure("unknown_price_book", "price_book not included in the ledger")
+    if book.currency != p["currency"]:
+        raise VerificationFailure("price_book_mismatch", "currency differs from the price book's")
+    if latest_book(ctx.books.values(), p["issued_at"]) is not book:
+        raise VerificationFailure("wrong_price_book", "not the price book in force at issued_at")
+    resolution = book.resolve(p["provider"], p["model"], p["usage"], p.get("service_tier"))
+    if resolution.status != p["pricing_status"]:
+        raise VerificationFailure(
+            "pricing_status_mismatch",
+            f"receipt says {p['pricing_status']}, price book gives {resolution.status}",
+        )
+    if resolution.status == PRICED:
+        if resolution.unit_prices != p["unit_prices"]:
+            raise VerificationFailure("unit_price_mismatch", "unit_prices differ from the book")
+        if cost_of(p["usage"], p["unit_prices"]) != p["cost"]:
+            raise VerificationFailure("cost_mismatch", "cost ≠ Σ usage × unit_prices")
+    fx = p["fx"]
+    day = _utc_day(p["issued_at"])
+    if fx is None:
+        if p["currency"] == ctx.reporting_currency or select_rate(
+            ctx.rates, p["currency"], ctx.reporting_currency, day, p["issued_at"]
+        ):
+            raise VerificationFailure("fx_mismatch", "fx is null but a rate applies")
+        return
+    if fx["currency"] != ctx.reporting_currency:
+        raise VerificationFailure("fx_mismatch", "fx currency is not the reporting currency")
+    if p["currency"] == ctx.reporting_currency:
+        expected = {"currency": p["currency"], "rate": FX_ONE, "date": day,
+                    "source": IDENTITY_SOURCE}
+    else:
+        rate = select_rate(ctx.rates, p["currency"], fx["currency"], day, p["issued_at"])
+        if rate is None:
+            raise VerificationFailure("fx_mismatch", "no published rate applies")
+        expected = rate.as_receipt_fx()
+    if fx != expected:
+        raise VerificationFailure("fx_mismatch", f"fx should be {expected}")
+    if p["cost"] is not None and convert(p["cost"], fx["rate"]) != p["cost_reporting"]:
+        raise VerificationFailure("fx_conversion_mismatch", "cost_reporting ≠ cost × rate")
+
+
+def _check_one(ctx: _Context, item: bytes) -> tuple[dict[str, Any], bool]:
+    """Steps 3-8 for one receipt. Returns its payload and whether it was fully verified."""
+    env = cose.parse(item)  # (3) envelope and protected header
+    if env.content_type != cose.RECEIPT:
+        raise VerificationFailure("unexpected_item", f"{env.content_type} among receipts")
+    key = ctx.keys.get(env.kid)
+    if key is None:
+        raise VerificationFailure("untrusted_key", f"kid {env.kid.hex()} is not trusted")
+    try:
+        payload: Any = decode_strict(env.payload)
+        decode_error: VerificationFailure | None = None
+    except EncodingError as e:
+        payload, decode_error = None, VerificationFailure("non_deterministic_encoding", str(e))
+    old = False
+    if ctx.since and type(payload) is dict:
+        chain, seq = payload.get("chain"), payload.get("seq")
+        old = type(chain) is str and type(seq) is int and seq < ctx.since.get(chain, 0)
+    if not old and not key.verify(env.signature, env.signed_bytes()):  # (4) signature
+        raise _signature_failure(env.signature)
+    if decode_error is not None:  # (5) deterministic payload
+        raise decode_error
+    try:
+        check_receipt(payload)  # (6) schema
+    except SchemaError as e:
+        raise VerificationFailure("schema_violation", str(e)) from e
+    if not key.valid_at(payload["issued_at"]):
+        raise VerificationFailure("key_not_valid", "key not valid at issued_at")
+    if not old:
+        _check_pricing(ctx, payload)  # (7) and (8)
+    return payload, not old
+
+
+def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
+    ctx = _CTX
+    assert ctx is not None
+    summaries: list[tuple[int, str, int, bytes, bytes, bytes, bytes]] = []
+    totals: dict[str, int] = {}
+    totals_reporting: dict[str, int] = {}
+    unpriced = verified = 0
+    rollup = Rollup(ctx.rollup) if ctx.rollup else None
+    failure = None
+    sha256 = hashlib.sha256
+    for index, item in batch:
+        try:
+            p, fully = _check_one(ctx, item)
+        except VerificationFailure as e:
+            failure = (index, e.code, e.reason, None, None)
+            break
+        verified += fully
+        id_digest = sha256(b"id\x00" + p["id"].encode()).digest()[:16]
+        req_digest = sha256(
+            b"rq\x00" + p["agent"].encode() + b"\x00" + p["request_id"].encode()
+        ).digest()[:16]
+        summaries.append(
+            (index, p["chain"], p["seq"], p["prev"], sha256(item).digest(), id_digest, req_digest)
+        )
+        cost = p["cost"]
+        if cost is None:
+            unpriced += 1
+        else:
+            totals[p["currency"]] = totals.get(p["currency"], 0) + cost
+            if p["fx"] is not None:
+                ccy = p["fx"]["currency"]
+                totals_reporting[ccy] = totals_reporting.get(ccy, 0) + p["cost_reporting"]
+        if rollup is not None:
+            rollup.add(p)
+    return _BatchResult(summaries, failure, totals, totals_reporting, unpriced, verified, rollup)
+
+
+# --- the main pass ----------------------------------------------------------------------------
+
+
+@dataclass
+class _ChainState:
+    size: int = 0
+    head: bytes = ZERO_HASH
+    gap: tuple[int, int] | None = None  # (item index, seq) of a receipt ahead of its place
+
+
+class _Failed(Exception):
+    def __init__(self, failure: VerificationFailure) -> None:
+        self.failure = failure
+
+
+def _fail(code: str, reason: str, item: int, chain: str | None = None,
+          seq: int | None = None) -> _Failed:
+    return _Failed(VerificationFailure(code, reason, Position(item, chain, seq)))
+
+
+class _LedgerPass:
+    """State of one verification pass (spec §9 steps 1-9)."""
+
+    def __init__(self, options: VerifyOptions) -> None:
+        self.options = options
+        self.report = LedgerReport(rollup=Rollup(options.rollup) if options.rollup else None)
+        self.header: dict[str, Any] | None = None
+        self.header_env: cose.Envelope | None = None
+        self.ledger_keys: dict[bytes, PublicKey] = {}
+        self.trusted: dict[bytes, PublicKey] = {}
+        self.books: dict[bytes, PriceBook] = {}
+        self.rates: list[FxRate] = []
+        self.chains: dict[str, _ChainState] = {}
+        self.checkpoints_seen = 0
+        self.phase = "header"
+        self.dedup = DuplicateIndex()
+
+    # (1) framing and routing ------------------------------------------------------------
+    def run(self, chunks: Iterable[bytes]) -> LedgerReport:
+        try:
+            try:
+                self._run(chunks)
+            finally:
+                self.dedup.close()
+        except _Failed as failed:
+            self.report.failure = failed.failure
+            self.report.valid = False
+            return self.report
+        self.report.valid = True
+        return self.report
+
+    def _run(self, chunks: Iterable[bytes]) -> None:
+        index = -1
+        pending: list[tuple[int, bytes]] = []
+        in_flight: deque[Any] = deque()
+        pool = None
+        workers = self.options.workers or os.cpu_count() or 1
+        try:
+            items = split_sequence(self._progress(chunks))
+            while True:
+                try:
+                    offset_item = next(items, None)
+                except EncodingError as e:
+                    self._drain(in_flight, pending)
+                    raise _fail("truncated", str(e), index + 1) from e
+                if offset_item is None:
+                    break
+                index += 1
+                item = offset_item[1]
+                if self.phase == "receipts" and cose.peek_content_type(item) == cose.RECEIPT:
+                    pending.append((index, item))
+                    if len(pending) >= BATCH:
+                        if pool is None and workers > 1:
+                            pool = self._start_pool(workers)
+                        in_flight.append(self._submit(pool, pending))
+                        pending = []
+                        while len(in_flight) > 2 * workers:
+                            self._absorb(in_flight.popleft())
+                    continue
+                self._drain(in_flight, pending)
+                pending = []
+                self._preamble_or_checkpoint(index, item)
+            self._drain(in_flight, pending)
+            self._finish(index + 1)
+        finally:
+            if pool is not None:
+                pool.terminate()
+
+    def _progress(self, chunks: Iterable[bytes]) -> Iterable[bytes]:
+        for chunk in chunks:
+            if self.options.progress:
+                self.options.progress(len(chunk))
+            yield chunk
+
+    def _start_pool(self, workers: int) -> Any:
+        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        return ctx.Pool(workers, initializer=_init_worker, initargs=(self._context(),))
+
+    def _context(self) -> _Context:
+        assert self.header is not None
+        since = {c: s for c, (s, _) in (self.options.since or {}).items()}
+        return _Context(self.trusted, self.books, self.rates, self.header["reporting_currency"],
+                        since, self.options.rollup)
+
+    def _submit(self, pool: Any, batch: list[tuple[int, bytes]]) -> Any:
+        if pool is None:
+            _init_worker(self._context())
+            return _check_batch(batch)
+        return pool.apply_async(_check_batch, (batch,))
+
+    def _drain(self, in_flight: deque[Any], pending: list[tuple[int, bytes]]) -> None:
+        while in_flight:
+            self._absorb(in_flight.popleft())
+        if pending:
+            _init_worker(self._context())
+            self._absorb(_check_batch(pending))
+            pending.clear()
+
+    # receipts: chain links, duplicates, totals -------------------------------------------
+    def _absorb(self, result: Any) -> None:
+        batch: _BatchResult = result if isinstance(result, _BatchResult) else result.get()
+        report = self.report
+        dedup_entries: list[tuple[bytes, int]] = []
+        for index, chain, seq, prev, digest, id_digest, req_digest in batch.summaries:
+            self._link(index, chain, seq, prev, digest)
+            dedup_entries.append((id_digest, index))
+            dedup_entries.append((req_digest, index))
+        repeat = self.dedup.add_many(dedup_entries)
+        if repeat is not None:
+            raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats item "
+                        f"{repeat[0]}", repeat[1])
+        if batch.failure is not None:
+            index, code, reason, _, _ = batch.failure
+            self._pending_gap_before(index)
+            raise _fail(code, reason, index)
+        report.receipts += len(batch.summaries)
+        report.newly_verified += batch.verified
+        report.unpriced += batch.unpriced
+        for ccy, amount in batch.totals.items():
+            report.totals[ccy] = report.totals.get(ccy, 0) + amount
+        for ccy, amount in batch.totals_reporting.items():
+            report.totals_reporting[ccy] = report.totals_reporting.get(ccy, 0) + amount
+        if report.rollup is not None and batch.rollup is not None:
+            report.rollup.merge(batch.rollup)
+
+    def _pending_gap_before(self, index: int) -> None:
+        for chain, state in self.chains.items():
+            if state.gap is not None and state.gap[0] < index:
+                raise _fail("missing_receipt", f"seq {state.size} is missing", state.gap[0],
+                            chain, state.gap[1])
+
+    def _link(self, index: int, chain: str, seq: int, prev: bytes, digest: bytes) -> None:
+        """(9) seq continuity and chain links, telling each kind of tampering apart."""
+        state = self.chains.get(chain)
+        if state is None:
+            raise _fail("unknown_chain", "chain not listed in the ledger header", index, chain, seq)
+        if state.gap is not None:
+            gap_index, gap_seq = state.gap
+            if seq == state.size:
+                raise _fail("out_of_order", f"seq {gap_seq} appears before seq {seq}",
+                            gap_index, chain, gap_seq)
+            raise _fail("missing_receipt", f"seq {state.size} is missing", gap_index, chain,
+                        gap_seq)
+        if seq > state.size:
+            state.gap = (index, seq)
+            return
+        if seq < state.size:
+            if seq == state.size - 1 and digest == state.head:
+                raise _fail("duplicate_receipt", "the previous receipt is repeated", index,
+                            chain, seq)
+            if seq == state.size - 1:
+                raise _fail("chain_fork", "a second receipt claims this position", index, chain,
+                            seq)
+            raise _fail("out_of_order", f"seq {seq} after seq {state.size - 1}", index, chain,
+                        seq)
+        if prev != state.head:
+            raise _fail("broken_link", "prev is not the hash of the previous receipt", index,
+                        chain, seq)
+        since = (self.options.since or {}).get(chain)
+        if since is not None and seq == since[0] - 1 and digest != since[1]:
+            raise _fail("not_an_extension", "differs from the saved checkpoint's head", index,
+                        chain, seq)
+        state.size += 1
+        state.head = digest
+
+    # (2) preamble and (10) checkpoints ----------------------------------------------------
+    def _open(self, index: int, item: bytes, expected: str) -> tuple[cose.Envelope, Any]:
+        try:
+            env = cose.parse(item)
+        except VerificationFailure as e:
+            raise _Failed(e.at(Position(index))) from e
+        if env.content_type != expected:
+            raise _fail(self._wrong_kind(env.content_type, expected), f"found {env.content_type}"
+                        f" where {expected} belongs", index)
+        try:
+            payload = decode_strict(env.payload)
+        except EncodingError as e:
+            payload = e
+        return env, payload
+
+    def _wrong_kind(self, found: str, expected: str) -> str:
+        if expected == cose.LEDGER_HEADER:
+            return "missing_header"
+        if expected == cose.CHECKPOINT or found == cose.CHECKPOINT:
+            return "missing_checkpoint" if found != cose.CHECKPOINT else "count_mismatch"
+        return "count_mismatch"
+
+    def _authenticate(self, index: int, env: cose.Envelope, payload: Any, when: int | None,
+                      key: PublicKey | None = None) -> None:
+        key = key or self.trusted.get(env.kid)
+        if key is None:
+            raise _fail("untrusted_key", f"kid {env.kid.hex()} is not trusted", index)
+        if not key.verify(env.signature, env.signed_bytes()):
+            raise _Failed(_signature_failure(env.signature).at(Position(index)))
+        if isinstance(payload, EncodingError):
+            raise _fail("non_deterministic_encoding", str(payload), index)
+        if when is not None and not key.valid_at(when):
+            raise _fail("key_not_valid", "signing key not valid at the item's time", index)
+
+    def _schema(self, index: int, check: Callable[[Any], None], payload: Any) -> None:
+        try:
+            check(payload)
+        except SchemaError as e:
+            raise _fail("schema_violation", str(e), index) from e
+
+    def _preamble_or_checkpoint(self, index: int, item: bytes) -> None:
+        while True:
+            handler = {
+                "header": self._header, "keys": self._key, "books": self._book,
+                "rates": self._rate, "receipts": self._checkpoint,
+                "checkpoints": self._checkpoint,
+            }[self.phase]
+            if handler(index, item):
+                return
+
+    def _advance_preamble(self) -> None:
+        """Move to the next section once the header's count for this one is reached."""
+        assert self.header is not None
+        counts = self.header["counts"]
+        if self.phase == "keys" and len(self.ledger_keys) == counts["keys"]:
+            self._trust()
+            self.phase = "books"
+        if self.phase == "books" and len(self.books) == counts["price_books"]:
+            self.phase = "rates"
+        if self.phase == "rates" and len(self.rates) == counts["fx_rates"]:
+            self.phase = "receipts"
+
+    def _header(self, index: int, item: bytes) -> bool:
+        env, payload = self._open(index, item, cose.LEDGER_HEADER)
+        if isinstance(payload, EncodingError):
+            raise _fail("non_deterministic_encoding", str(payload), index)
+        self._schema(index, check_header, payload)
+        self.header_env, self.header = env, payload  # authenticated in _trust, once keys are known
+        self.report.issuer = payload["issuer"]
+        self.report.reporting_currency = payload["reporting_currency"]
+        self.chains = {c: _ChainState() for c in payload["chains"]}
+        self.phase = "keys"
+        self._advance_preamble()
+        return True
+
+    def _key(self, index: int, item: bytes) -> bool:
+        env, payload = self._open(index, item, cose.PUBLIC_KEY)
+        if not isinstance(payload, EncodingError):
+            self._schema(index, check_public_key_item, payload)
+            try:
+                key = PublicKey(payload["public_key"], payload["valid_from"],
+                                payload["valid_until"])
+            except VerificationFailure as e:
+                raise _Failed(e.at(Position(index))) from e
+            if key_id(key.raw) != payload["kid"] or env.kid != payload["kid"]:
+                raise _fail("bad_key", "kid does not match the public key", index)
+            self._authenticate(index, env, payload, None, key)  # self-signed: possession
+            self.ledger_keys[key.kid] = key
+        else:
+            raise _fail("non_deterministic_encoding", str(payload), index)
+        self._advance_preamble()
+        return True
+
+    def _trust(self) -> None:
+        """Decide which keys are trusted, then authenticate the header (deferred until now)."""
+        if self.options.trusted_keys:
+            self.report.keys_from_ledger = False
+            for given in self.options.trusted_keys:
+                listed = self.ledger_keys.get(given.kid)
+                self.trusted[given.kid] = listed or given
+        else:
+            self.trusted = dict(self.ledger_keys)
+        self.report.keys = [
+            KeyInfo(k.kid.hex(), k.fingerprint, "ledger" if self.report.keys_from_ledger
+                    else "--key") for k in self.trusted.values()
+        ]
+        assert self.header_env is not None and self.header is not None
+        self._authenticate(0, self.header_env, self.header, self.header["created_at"])
+
+    def _book(self, index: int, item: bytes) -> bool:
+        env, payload = self._open(index, item, cose.PRICE_BOOK)
+        self._authenticate(index, env, payload, None)
+        try:
+            book = PriceBook.from_payload(payload, env.payload)
+        except SchemaError as e:
+            raise _fail("schema_violation", str(e), index) from e
+        if book.id in self.books:
+            raise _fail("duplicate_item", "price book included twice", index)
+        self.books[book.id] = book
+        self._advance_preamble()
+        return True
+
+    def _rate(self, index: int, item: bytes) -> bool:
+        env, payload = self._open(index, item, cose.FX_RATE)
+        self._authenticate(index, env, payload, payload["published_at"]
+                           if isinstance(payload, dict) and type(payload.get("published_at"))
+                           is int else None)
+        self._schema(index, check_fx_rate, payload)
+        rate = FxRate.from_payload(payload)
+        if rate in self.rates:
+            raise _fail("duplicate_item", "fx rate included twice", index)
+        self.rates.append(rate)
+        self._advance_preamble()
+        return True
+
+    def _checkpoint(self, index: int, item: bytes) -> bool:
+        assert self.header is not None
+        chains = self.header["chains"]
+        if self.phase == "receipts":
+            self.phase = "checkpoints"
+            self._pending_gap_before(index + 1)
+        if self.checkpoints_seen >= len(chains):
+            raise _fail("unexpected_item", "item after the last checkpoint", index)
+        expected_chain = chains[self.checkpoints_seen]
+        env, payload = self._open(index, item, cose.CHECKPOINT)
+        when = payload.get("time") if isinstance(payload, dict) else None
+        self._authenticate(index, env, payload, when if type(when) is int else None)
+        self._schema(index, check_checkpoint, payload)
+        if payload["chain"] != expected_chain:
+            raise _fail("missing_checkpoint", f"no checkpoint for chain {expected_chain}", index,
+                        expected_chain)
+        if payload["issuer"] != self.header["issuer"]:
+            raise _fail("checkpoint_mismatch", "checkpoint of another issuer", index)
+        state = self.chains[expected_chain]
+        if payload["size"] != state.size or payload["head"] != state.head:
+            raise _fail("checkpoint_mismatch", f"checkpoint says size {payload['size']}, ledger "
+                        f"holds {state.size} receipts (truncated or extended)", index,
+                        expected_chain)
+        self.checkpoints_seen += 1
+        self.report.checkpoints.append(item)
+        self.report.checkpoint_payloads.append(payload)
+        return True
+
+    def _finish(self, items: int) -> None:
+        if items == 0:
+            raise _fail("empty_ledger", "the file holds no item", 0)
+        if self.header is None:
+            raise _fail("missing_header", "no ledger header", 0)
+        if self.phase in ("keys", "books", "rates"):
+            raise _fail("count_mismatch", f"ledger ends in the {self.phase} section", items)
+        self._pending_gap_before(items + 1)
+        chains = self.header["chains"]
+        if self.checkpoints_seen < len(chains):
+            missing = chains[self.checkpoints_seen]
+            raise _fail("missing_checkpoint", f"no checkpoint for chain {missing}", items,
+                        missing)
+        for chain, (size, _) in (self.options.since or {}).items():
+            state = self.chains.get(chain)
+            if state is None or state.size < size:
+                raise _fail("not_an_extension", f"chain {chain} is shorter than the saved "
+                            "checkpoint", items, chain)
+        self.report.chains = {c: s.size for c, s in self.chains.items()}
+
+
+def audit_ledger(chunks: Iterable[bytes], options: VerifyOptions | None = None) -> LedgerReport:
+    """Verify a ledger given as byte chunks; the report holds VALID or the first failure."""
+    return _LedgerPass(options or VerifyOptions()).run(chunks)
+
+
+def verify_ledger(chunks: Iterable[bytes], options: VerifyOptions | None = None) -> LedgerReport:
+    """Like :func:`audit_ledger` but raises :class:`VerificationFailure` when invalid."""
+    report = audit_ledger(chunks, options)
+    report.raise_for_failure()
+    return report
+
+
+def read_chunks(path: os.PathLike[str] | str, size: int = READ_SIZE) -> Iterable[bytes]:
+    """Read a file in fixed-size chunks (bounded memory)."""
+    with open(path, "rb") as f:  # noqa: PTH123 - streaming read
+        while chunk := f.read(size):
+            yield chunk
