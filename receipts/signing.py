@@ -20,7 +20,7 @@ from verifier import cose
 from verifier.encoding import encode
 from verifier.keys import fingerprint, key_id, public_key_pem
 
-PASSPHRASE_ENV = "RECEIPTS_KEY_PASSPHRASE"
+PASSPHRASE_ENV = "RECEIPTS_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 PRIVATE_KEY_FILE = "signing-key.pem"
 PUBLIC_KEY_FILE = "signing-key.pub.pem"
 

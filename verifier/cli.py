@@ -18,8 +18,8 @@ from typing import Any
 import click
 
 from verifier import cose
-from verifier.encoding import EncodingError, decode_strict, split_sequence
-from verifier.errors import UsageError, VerificationFailure, VerifierError
+from verifier.encoding import decode_strict, split_sequence
+from verifier.errors import EncodingError, UsageError, VerificationFailure, VerifierError
 from verifier.jsonview import receipt_json
 from verifier.keys import PublicKey, load_public_key_pem
 from verifier.money import COST_SCALE, format_amount
@@ -159,7 +159,8 @@ def _print_report(path: Path, report: LedgerReport) -> None:
         click.echo(f"  receipts: {report.receipts} in {len(report.chains)} chain(s) ({chains}); "
                    f"{report.newly_verified} fully verified in this run")
         click.echo(f"  totals: {_totals_text(report.totals) or 'none'}")
-        click.echo(f"  totals in reporting currency: {_totals_text(report.totals_reporting) or 'none'}")
+        reporting = _totals_text(report.totals_reporting) or "none"
+        click.echo(f"  totals in reporting currency: {reporting}")
         click.echo(f"  unpriced receipts: {report.unpriced}")
     if report.keys:
         source = ("keys listed in the ledger itself (pin them with --key to be sure they are "

@@ -12,6 +12,7 @@ covered by its signature. The signature is over the RFC 9052 ``Sig_structure``
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from verifier.encoding import decode_strict, encode
 from verifier.errors import EncodingError, VerificationFailure
 

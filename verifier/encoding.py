@@ -10,12 +10,13 @@ arguments, trailing bytes, unsorted maps and every other alternative encoding.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
+from itertools import pairwise
 from typing import Any
 
 import cbor2
 
-from verifier.errors import EncodingError
+from verifier.errors import EncodingError, TruncatedError
 
 MAX_ITEM_BYTES = 1 << 24
 """No ledger item may exceed 16 MiB: bounds memory whatever the input claims."""
@@ -117,7 +118,7 @@ def _keys_in_order(mapping: dict[Any, Any]) -> bool:
 
 def _exact_order(mapping: dict[Any, Any]) -> bool:
     keys = [_sort_key(k) for k in mapping]
-    return all(a < b for a, b in zip(keys, keys[1:], strict=False))
+    return all(a < b for a, b in pairwise(keys))
 
 
 def decode_strict(data: bytes) -> Any:
@@ -221,4 +222,4 @@ def split_sequence(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
         buf = buf[pos:]
         buf_offset += pos
     if buf:
-        raise EncodingError("the sequence ends inside an item (truncated)")
+        raise TruncatedError("the sequence ends inside an item (truncated)")

@@ -23,6 +23,10 @@ class EncodingError(VerifierError):
     """Bytes that are not well-formed, strictly decodable, deterministic CBOR."""
 
 
+class TruncatedError(EncodingError):
+    """The input ends inside a CBOR item."""
+
+
 class SchemaError(VerifierError):
     """A well-formed CBOR item whose fields do not follow the spec (names, types, ranges)."""
 

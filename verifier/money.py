@@ -28,6 +28,8 @@ def cost_of(usage: Mapping[str, int], unit_prices: Mapping[str, int]) -> int:
 
 def convert(cost: int, rate: int) -> int:
     """Convert a cost with an FX rate (10^-9 scale), rounding half to even to 10^-12 units."""
+    quotient: int
+    remainder: int
     quotient, remainder = divmod(cost * rate, FX_ONE)
     twice = 2 * remainder
     if twice > FX_ONE or (twice == FX_ONE and quotient % 2 == 1):

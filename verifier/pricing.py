@@ -173,7 +173,7 @@ def _check_entry(entry: Any) -> None:
     if type(entry) is not dict:
         raise SchemaError("price book: each model entry is a map")
     keys = entry.keys()
-    if not _ENTRY_REQUIRED <= keys or keys - _ENTRY_REQUIRED - _ENTRY_OPTIONAL:
+    if not keys >= _ENTRY_REQUIRED or keys - _ENTRY_REQUIRED - _ENTRY_OPTIONAL:
         raise SchemaError("price book: entry fields are provider, model, metered, prices, "
                           "service_tiers?, source?")
     if type(entry["provider"]) is not str or type(entry["model"]) is not str:

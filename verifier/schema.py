@@ -64,7 +64,9 @@ def _counts(payload: dict[str, Any], field: str) -> None:
             raise _fail(f"{field}.{key}", "must be an unsigned integer")
 
 
-def _exact_keys(payload: Any, required: frozenset[str], optional: frozenset[str], what: str) -> None:
+def _exact_keys(
+    payload: Any, required: frozenset[str], optional: frozenset[str], what: str
+) -> None:
     if type(payload) is not dict:
         raise SchemaError(f"{what} payload must be a map")
     keys = payload.keys()
@@ -110,8 +112,8 @@ def check_receipt(p: Any) -> None:
     if type(tags) is not dict:
         raise _fail("tags", "must be a map of text to text")
     for key, value in tags.items():
-        if type(key) is not str or type(value) is not str or not key or len(key) > 64 \
-                or len(value) > MAX_TEXT:
+        bad_type = type(key) is not str or type(value) is not str
+        if bad_type or not key or len(key) > 64 or len(value) > MAX_TEXT:
             raise _fail("tags", "keys (1..64) and values (0..256) must be text")
     _counts(p, "usage")
     _counts(p, "unit_prices")
@@ -125,7 +127,7 @@ def check_receipt(p: Any) -> None:
         if p["unit_prices"].keys() != p["usage"].keys():
             raise _fail("unit_prices", "must have exactly the keys of usage")
     elif p["cost"] is not None or p["unit_prices"] or p["cost_reporting"] is not None:
-        raise _fail("cost", "an unpriced receipt has null cost, no unit prices, null cost_reporting")
+        raise _fail("cost", "an unpriced receipt has null cost and cost_reporting, no unit prices")
     fx = p["fx"]
     if fx is None:
         if p["cost_reporting"] is not None:

@@ -29,6 +29,7 @@ from verifier.errors import (
     EncodingError,
     Position,
     SchemaError,
+    TruncatedError,
     VerificationFailure,
 )
 from verifier.keys import PublicKey, key_id
@@ -131,7 +132,7 @@ _CTX: _Context | None = None
 
 
 def _init_worker(ctx: _Context) -> None:
-    global _CTX  # noqa: PLW0603 - per-process context, set once by the pool initializer
+    global _CTX
     _CTX = ctx
 
 
@@ -222,6 +223,18 @@ def _check_one(ctx: _Context, item: bytes) -> tuple[dict[str, Any], bool]:
     return payload, not old
 
 
+def _locate(item: bytes) -> tuple[str | None, int | None]:
+    """Best-effort (chain, seq) of a receipt that failed, for the failure's position."""
+    try:
+        payload = decode_strict(cose.parse(item).payload)
+    except (VerificationFailure, EncodingError):
+        return None, None
+    if type(payload) is not dict:
+        return None, None
+    chain, seq = payload.get("chain"), payload.get("seq")
+    return (chain if type(chain) is str else None), (seq if type(seq) is int else None)
+
+
 def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
     ctx = _CTX
     assert ctx is not None
@@ -236,7 +249,8 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
         try:
             p, fully = _check_one(ctx, item)
         except VerificationFailure as e:
-            failure = (index, e.code, e.reason, None, None)
+            where = _locate(item)
+            failure = (index, e.code, e.reason, *where)
             break
         verified += fully
         id_digest = sha256(b"id\x00" + p["id"].encode()).digest()[:16]
@@ -298,13 +312,27 @@ class _LedgerPass:
 
     # (1) framing and routing ------------------------------------------------------------
     def run(self, chunks: Iterable[bytes]) -> LedgerReport:
+        head: list[bytes] = []
+
+        def remember_head(source: Iterable[bytes]) -> Iterable[bytes]:
+            for chunk in source:
+                if not head:
+                    head.append(chunk[:1])
+                yield chunk
+
         try:
             try:
-                self._run(chunks)
+                self._run(remember_head(chunks))
             finally:
                 self.dedup.close()
         except _Failed as failed:
-            self.report.failure = failed.failure
+            failure = failed.failure
+            if failure.position and failure.position.item == 0 and head and \
+                    head[0] in (b"{", b"["):
+                failure = VerificationFailure(
+                    failure.code, failure.reason + " (this looks like JSON; a ledger is a "
+                    "CBOR sequence, as written by `receipt export`)", failure.position)
+            self.report.failure = failure
             self.report.valid = False
             return self.report
         self.report.valid = True
@@ -323,7 +351,7 @@ class _LedgerPass:
                     offset_item = next(items, None)
                 except EncodingError as e:
                     self._drain(in_flight, pending)
-                    raise _fail("truncated", str(e), index + 1) from e
+                    raise self._framing_failure(e, index + 1) from e
                 if offset_item is None:
                     break
                 index += 1
@@ -346,6 +374,12 @@ class _LedgerPass:
         finally:
             if pool is not None:
                 pool.terminate()
+
+    @staticmethod
+    def _framing_failure(error: EncodingError, index: int) -> _Failed:
+        if isinstance(error, TruncatedError):
+            return _fail("truncated", str(error), index)
+        return _fail("malformed_item", str(error), index)
 
     def _progress(self, chunks: Iterable[bytes]) -> Iterable[bytes]:
         for chunk in chunks:
@@ -391,9 +425,9 @@ class _LedgerPass:
             raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats item "
                         f"{repeat[0]}", repeat[1])
         if batch.failure is not None:
-            index, code, reason, _, _ = batch.failure
-            self._pending_gap_before(index)
-            raise _fail(code, reason, index)
+            at, code, reason, at_chain, at_seq = batch.failure
+            self._pending_gap_before(at)
+            raise _fail(code, reason, at, at_chain, at_seq)
         report.receipts += len(batch.summaries)
         report.newly_verified += batch.verified
         report.unpriced += batch.unpriced
@@ -550,7 +584,8 @@ class _LedgerPass:
             KeyInfo(k.kid.hex(), k.fingerprint, "ledger" if self.report.keys_from_ledger
                     else "--key") for k in self.trusted.values()
         ]
-        assert self.header_env is not None and self.header is not None
+        assert self.header_env is not None
+        assert self.header is not None
         self._authenticate(0, self.header_env, self.header, self.header["created_at"])
 
     def _book(self, index: int, item: bytes) -> bool:
