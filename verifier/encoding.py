@@ -73,8 +73,8 @@ def _in_order(value: Any) -> bool:
     Decoded maps keep the order of the bytes; together with ``dumps(value) == data`` this proves
     the bytes are the deterministic encoding without paying for a full re-sort. Text keys (the
     only kind the payload schemas allow) sort by UTF-8 length, then bytes; other key types fall
-    back to comparing their encodings. Runs once per receipt, so it only descends into
-    containers.
+    back to comparing their encodings. Floats, which the format forbids, fail too. Runs once
+    per receipt, so it only descends into containers.
     """
     kind = type(value)
     if kind is dict:
@@ -85,16 +85,17 @@ def _in_order(value: Any) -> bool:
             if len(_ORDERED_KEYS) < 4096:
                 _ORDERED_KEYS.add(keys)
         for item in value.values():
-            if type(item) in _CONTAINERS and not _in_order(item):
+            item_kind = type(item)
+            if (item_kind in _CONTAINERS and not _in_order(item)) or item_kind is float:
                 return False
         return True
     if kind is list or kind is tuple:
-        return all(_in_order(v) for v in value if type(v) in _CONTAINERS)
+        return all(_in_order(v) for v in value if type(v) in _CONTAINERS or type(v) is float)
     if kind is _FROZEN_MAP:
         return _in_order(dict(value))
     if kind is cbor2.CBORTag:
-        return type(value.value) not in _CONTAINERS or _in_order(value.value)
-    return True
+        return _in_order(value.value)
+    return kind is not float
 
 
 _CONTAINERS = frozenset({dict, list, tuple, _FROZEN_MAP, cbor2.CBORTag})
@@ -142,7 +143,7 @@ def decode_strict(data: bytes) -> Any:
     if again != data:
         raise EncodingError("not in deterministic encoding (RFC 8949 §4.2.1)")
     if not _in_order(value):
-        raise EncodingError("map keys not in deterministic order (RFC 8949 §4.2.1)")
+        raise EncodingError("map keys not in deterministic order (RFC 8949 §4.2.1), or a float")
     return value
 
 

@@ -13,7 +13,7 @@ these functions, so they agree to the byte.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 
 COST_SCALE = 12
 UNIT_PRICE_SCALE = 6
@@ -51,10 +51,13 @@ def format_amount(amount: int, scale: int) -> str:
 
 def parse_amount(text: str, scale: int) -> int:
     """Parse a decimal string into integer units at ``scale``; refuses excess precision."""
-    value = Decimal(text)
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not a finite amount")
-    scaled = value.scaleb(scale)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{text!r} has more than {scale} decimals")
-    return int(scaled)
+    with localcontext() as ctx:
+        ctx.prec = 200  # exact for any amount a receipt can hold (uint64 at most 20 digits)
+        ctx.traps[Inexact] = True
+        value = Decimal(text)
+        if not value.is_finite():
+            raise ValueError(f"{text!r} is not a finite amount")
+        scaled = value.scaleb(scale)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{text!r} has more than {scale} decimals")
+        return int(scaled)
