@@ -65,9 +65,12 @@ class SimulatedCall:
         return usage
 
 
-def simulated_calls(n: int, seed: int = 0, span_ms: int = 30 * 86_400_000,
-                    ) -> Iterator[SimulatedCall]:
-    """``n`` calls spread over ``span_ms`` (default 30 days), deterministic for ``seed``."""
+def simulated_calls(n: int, seed: int = 0, interval_ms: int = 13_000) -> Iterator[SimulatedCall]:
+    """``n`` calls ``interval_ms`` apart, deterministic for ``seed``.
+
+    The first k calls are the same whatever ``n``, so a longer run extends a shorter one (the
+    incremental-audit tests rely on it). 200,000 calls at the default interval span 30 days.
+    """
     rng = random.Random(seed)
     teams = list(TEAMS)
     for i in range(n):
@@ -86,7 +89,7 @@ def simulated_calls(n: int, seed: int = 0, span_ms: int = 30 * 86_400_000,
         yield SimulatedCall(
             team, info["projects"][rng.randrange(2)], info["cost_center"], provider, model,
             f"req-{seed}-{i}", prompt, output, cached, write, reasoning,
-            int(rng.lognormvariate(6.5, 0.6)), int(i * span_ms / max(n, 1)),
+            int(rng.lognormvariate(6.5, 0.6)), i * interval_ms,
         )
 
 

@@ -1,0 +1,40 @@
+"""Parallel verification gives the same answers as in-process verification."""
+
+from __future__ import annotations
+
+from receipts.signing import Signer
+from tests.conftest import sample_ledger
+from verifier import VerifyOptions, audit_ledger
+from verifier.encoding import split_sequence
+from verifier.rollup import RollupSpec
+from verifier.verify import BATCH
+
+
+def test_parallel_and_serial_agree_on_a_valid_ledger() -> None:
+    data = sample_ledger(Signer.generate(), BATCH * 3 + 17, chains=3)
+    spec = RollupSpec(("team", "provider"), "day", "reporting")
+    serial = audit_ledger([data], VerifyOptions(workers=1, rollup=spec))
+    parallel = audit_ledger([data[i : i + 4096] for i in range(0, len(data), 4096)],
+                            VerifyOptions(workers=2, rollup=spec))
+    assert serial.valid and parallel.valid
+    assert serial.totals == parallel.totals
+    assert serial.totals_reporting == parallel.totals_reporting
+    assert serial.chains == parallel.chains
+    assert serial.rollup is not None and parallel.rollup is not None
+    assert {k: (g.cost, g.receipts, g.tokens) for k, g in serial.rollup.groups.items()} == {
+        k: (g.cost, g.receipts, g.tokens) for k, g in parallel.rollup.groups.items()}
+
+
+def test_parallel_reports_the_first_failure_with_its_position() -> None:
+    data = sample_ledger(Signer.generate(), BATCH * 3, chains=1)
+    items = [item for _, item in split_sequence([data])]
+    target = 4 + BATCH * 2 + 5  # a receipt in the third batch
+    flipped = bytearray(items[target])
+    flipped[-1] ^= 1
+    items[target] = bytes(flipped)
+    report = audit_ledger([b"".join(items)], VerifyOptions(workers=2))
+    assert report.failure is not None
+    assert report.failure.code == "bad_signature"
+    assert report.failure.position is not None
+    assert report.failure.position.item == target
+    assert report.failure.position.seq == BATCH * 2 + 5
