@@ -242,10 +242,10 @@ def invalid_vectors() -> dict[str, tuple[bytes, str, int, str | None]]:
     swapped = list(items)
     swapped[r + 1], swapped[r + 2] = swapped[r + 2], swapped[r + 1]
     out["receipts-swapped"] = (b"".join(swapped), "out_of_order", r + 1, None)
-    duplicated = items[: r + 2] + [items[r + 1]] + items[r + 2 :]
+    duplicated = [*items[:r + 2], items[r + 1], *items[r + 2:]]
     out["receipt-duplicated"] = (b"".join(duplicated), "duplicate_receipt", r + 2, None)
     forked = build(_bump("runtime_ms", 0))  # the key holder signs a second receipt at seq 0
-    inserted = items[:r] + [forked.receipts[0]] + items[r:]
+    inserted = [*items[:r], forked.receipts[0], *items[r:]]
     out["receipt-inserted"] = (b"".join(inserted), "chain_fork", r + 1, None)
     foreign = build(signer_for=lambda i: other if i == 2 else Signer(TEST_SEED))
     out["receipt-from-other-key"] = (foreign.ledger(), "untrusted_key", r + 1, None)
@@ -296,14 +296,12 @@ def rotated_ledger() -> bytes:
 
 def small_order_key_ledger() -> bytes:
     """A key item whose public key has order 1 (the identity point): refused at load."""
-    signer = Signer(TEST_SEED)
-    payload = {"v": FORMAT_VERSION, "kid": hashlib.sha256(b"\x01" + bytes(31)).digest()[:16],
-               "public_key": b"\x01" + bytes(31), "valid_from": T0, "valid_until": None}
-    fake = cose.assemble(cose.protected_header(cose.PUBLIC_KEY, payload["kid"]), encode(payload),
-                         bytes(64))
-    base = build()
-    items = base.items()
-    del signer
+    identity = b"\x01" + bytes(31)
+    kid = hashlib.sha256(identity).digest()[:16]
+    payload = {"v": FORMAT_VERSION, "kid": kid, "public_key": identity, "valid_from": T0,
+               "valid_until": None}
+    fake = cose.assemble(cose.protected_header(cose.PUBLIC_KEY, kid), encode(payload), bytes(64))
+    items = build().items()
     return b"".join([items[0], fake, *items[2:]])
 
 
