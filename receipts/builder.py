@@ -7,7 +7,6 @@ builds always verifies, to the byte.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,12 +17,8 @@ from verifier import cose
 from verifier.encoding import encode
 from verifier.money import FX_ONE, convert, cost_of
 from verifier.pricing import IDENTITY_SOURCE, FxRate, PriceBook, select_rate
+from verifier.rollup import utc_day
 from verifier.schema import FORMAT_VERSION, PRICED, ZERO_HASH
-
-
-def utc_day(ms: int) -> str:
-    """UTC calendar date of a millisecond timestamp (the FX rate date rule)."""
-    return dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,47 @@ def item_end(buf: bytes | memoryview, pos: int, end: int, depth: int = 0) -> int
     return pos
 
 
+def _bstr_end(buf: bytes, pos: int, end: int) -> int:
+    """End of the byte string whose head is at ``pos``; -1 if it is not one (or is odd)."""
+    if pos >= end:
+        raise _Incomplete
+    head = buf[pos]
+    if head >> 5 != 2:
+        return -1
+    info = head & 0x1F
+    if info < 24:
+        stop = pos + 1 + info
+    elif info <= 27:
+        size = 1 << (info - 24)
+        if pos + 1 + size > end:
+            raise _Incomplete
+        stop = pos + 1 + size + int.from_bytes(buf[pos + 1 : pos + 1 + size], "big")
+    else:
+        return -1
+    if stop > end:
+        raise _Incomplete
+    return stop
+
+
+def _cose_item_end(buf: bytes, pos: int, end: int) -> int:
+    """Fast framing of the common case, a tagged COSE_Sign1 with an empty unprotected map.
+
+    Ledgers are almost entirely such items; anything else (or anything odd) goes through the
+    general :func:`item_end`. Content is still checked in full later.
+    """
+    if buf[pos : pos + 2] != b"\xd2\x84":
+        return item_end(buf, pos, end)
+    stop = _bstr_end(buf, pos + 2, end)
+    if stop < 0 or stop >= end:
+        return item_end(buf, pos, end)
+    if buf[stop] != 0xA0:
+        return item_end(buf, pos, end)
+    stop = _bstr_end(buf, stop + 1, end)
+    if stop >= 0:
+        stop = _bstr_end(buf, stop, end)
+    return stop if stop >= 0 else item_end(buf, pos, end)
+
+
 def split_sequence(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     """Yield ``(offset, item_bytes)`` for each item of a CBOR sequence read from ``chunks``.
 
@@ -215,7 +256,7 @@ def split_sequence(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
         pos, end = 0, len(buf)
         while pos < end:
             try:
-                nxt = item_end(buf, pos, end)
+                nxt = _cose_item_end(buf, pos, end)
             except _Incomplete:
                 break
             yield buf_offset + pos, buf[pos:nxt]

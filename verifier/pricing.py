@@ -21,6 +21,7 @@ tokens exceed a tier's ``start``, that tier's price applies to all of its tokens
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class PriceBook:
     input_categories: tuple[str, ...]
     entries: dict[tuple[str, str], dict[str, Any]]
     payload: dict[str, Any]
+    _memo: dict[tuple[Any, ...], Resolution] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_payload(cls, payload: Any, payload_bytes: bytes) -> PriceBook:
@@ -139,25 +141,44 @@ class PriceBook:
         4. Total input = Σ usage over ``input_categories``; each category's price is its base,
            or the price of the last tier whose ``start`` the total input exceeds.
         5. A category in usage with no price: ``unpriced_category``.
+
+        Results that do not depend on token counts (no tiered price involved) are memoized by
+        (provider, model, tier, categories): receipts repeat a few shapes.
         """
+        memo_key = (provider, model, service_tier, *usage)
+        cached = self._memo.get(memo_key)
+        if cached is not None:
+            return cached
+        result, count_free = self._resolve(provider, model, usage, service_tier)
+        if count_free and len(self._memo) < 65_536:
+            self._memo[memo_key] = result
+        return result
+
+    def _resolve(
+        self, provider: str, model: str, usage: Mapping[str, int], service_tier: str | None
+    ) -> tuple[Resolution, bool]:
+        """:meth:`resolve` itself; also says whether the result is independent of the counts."""
         entry = self.entries.get((provider, model))
         if entry is None:
-            return Resolution("unknown_model", reason=f"{provider}/{model} not in price book")
+            return Resolution("unknown_model", reason=f"{provider}/{model} not in price book"), True
         if not entry["metered"]:
-            return Resolution("not_metered", reason=f"{provider}/{model} is not metered")
+            return Resolution("not_metered", reason=f"{provider}/{model} is not metered"), True
         prices = entry["prices"]
         if service_tier is not None and service_tier != STANDARD_TIER:
             prices = entry.get("service_tiers", {}).get(service_tier)
             if prices is None:
-                return Resolution("unpriced_category", reason=f"no {service_tier} tier prices")
+                return Resolution("unpriced_category",
+                                  reason=f"no {service_tier} tier prices"), True
         total_input = sum(usage.get(c, 0) for c in self.input_categories)
         unit_prices: dict[str, int] = {}
+        count_free = True
         for category in usage:
             price = prices.get(category)
             if price is None:
-                return Resolution("unpriced_category", reason=f"no price for {category}")
+                return Resolution("unpriced_category", reason=f"no price for {category}"), True
+            count_free = count_free and type(price) is int
             unit_prices[category] = _price_at(price, total_input)
-        return Resolution("priced", unit_prices)
+        return Resolution("priced", unit_prices), count_free
 
     def price_or_raise(
         self, provider: str, model: str, usage: Mapping[str, int], service_tier: str | None
@@ -241,3 +262,44 @@ def select_rate(
         if best is None or (rate.date, rate.published_at) > (best.date, best.published_at):
             best = rate
     return best
+
+
+class BookSchedule:
+    """Price books ordered by ``effective_from``: which one is in force at a given time."""
+
+    def __init__(self, books: Iterable[PriceBook]) -> None:
+        self._books = sorted(books, key=lambda b: (b.effective_from, b.id))
+        self._starts = [b.effective_from for b in self._books]
+
+    def in_force(self, at_ms: int) -> PriceBook | None:
+        """Same answer as :func:`latest_book`, by bisection."""
+        index = bisect.bisect_right(self._starts, at_ms)
+        return self._books[index - 1] if index else None
+
+
+class RateTable:
+    """Published FX rates indexed for :func:`select_rate`'s rule, with a per-day memo.
+
+    For a (base, quote, day) the answer is the same for every receipt issued after the last
+    publication among the rates dated up to that day; only receipts issued before it need the
+    full rule, so those are not memoized.
+    """
+
+    def __init__(self, rates: Iterable[FxRate]) -> None:
+        self._rates = list(rates)
+        self._memo: dict[tuple[str, str, str], tuple[FxRate | None, int]] = {}
+
+    def select(self, base: str, quote: str, day: str, at_ms: int) -> FxRate | None:
+        """The rate :func:`select_rate` would choose."""
+        key = (base, quote, day)
+        memo = self._memo.get(key)
+        if memo is None:
+            relevant = [r for r in self._rates
+                        if r.base == base and r.quote == quote and r.date <= day]
+            best = max(relevant, key=lambda r: (r.date, r.published_at), default=None)
+            last_publication = max((r.published_at for r in relevant), default=-1)
+            memo = self._memo[key] = (best, last_publication)
+        best, last_publication = memo
+        if at_ms >= last_publication:
+            return best
+        return select_rate(self._rates, base, quote, day, at_ms)

@@ -29,12 +29,27 @@ FIELD_GROUPS = ("provider", "model", "agent", "chain", "status", "pricing_status
 """Group names that read a receipt field rather than a tag (a tag of that name is ignored)."""
 
 
+DAY_MS = 86_400_000
+_days: dict[int, str] = {}
+
+
+def utc_day(ms: int) -> str:
+    """The UTC date ``YYYY-MM-DD`` of a millisecond timestamp (cached: receipts share days)."""
+    index = ms // DAY_MS
+    day = _days.get(index)
+    if day is None:
+        day = dt.datetime.fromtimestamp(index * 86_400, tz=dt.UTC).strftime("%Y-%m-%d")
+        if len(_days) < 100_000:
+            _days[index] = day
+    return day
+
+
 def period_of(issued_at_ms: int, period: str | None) -> str | None:
     """``2026-11-25`` or ``2026-11`` in UTC, or None when not grouping by period."""
     if period is None:
         return None
-    day = dt.datetime.fromtimestamp(issued_at_ms / 1000, tz=dt.UTC)
-    return day.strftime("%Y-%m-%d" if period == "day" else "%Y-%m")
+    day = utc_day(issued_at_ms)
+    return day if period == "day" else day[:7]
 
 
 @dataclass

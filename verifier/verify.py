@@ -13,7 +13,6 @@ Memory is bounded by the number of keys, price books, rates, chains and rollup g
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import multiprocessing
 import os
@@ -34,8 +33,8 @@ from verifier.errors import (
 )
 from verifier.keys import PublicKey, key_id
 from verifier.money import FX_ONE, convert, cost_of
-from verifier.pricing import IDENTITY_SOURCE, FxRate, PriceBook, latest_book, select_rate
-from verifier.rollup import Rollup, RollupSpec
+from verifier.pricing import IDENTITY_SOURCE, BookSchedule, FxRate, PriceBook, RateTable
+from verifier.rollup import Rollup, RollupSpec, utc_day
 from verifier.schema import (
     PRICED,
     ZERO_HASH,
@@ -115,6 +114,12 @@ class _Context:
     reporting_currency: str
     since: dict[str, int]
     rollup: RollupSpec | None
+    schedule: BookSchedule = field(init=False)
+    rate_table: RateTable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.schedule = BookSchedule(self.books.values())
+        self.rate_table = RateTable(self.rates)
 
 
 @dataclass
@@ -143,10 +148,6 @@ def _signature_failure(signature: bytes) -> VerificationFailure:
     return VerificationFailure("bad_signature", "Ed25519 signature does not verify")
 
 
-def _utc_day(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).strftime("%Y-%m-%d")
-
-
 def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
     """Steps 7 and 8: unit prices from the cited book, cost, FX rate and conversion."""
     book = ctx.books.get(p["price_book"])
@@ -154,7 +155,7 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
         raise VerificationFailure("unknown_price_book", "price_book not included in the ledger")
     if book.currency != p["currency"]:
         raise VerificationFailure("price_book_mismatch", "currency differs from the price book's")
-    if latest_book(ctx.books.values(), p["issued_at"]) is not book:
+    if ctx.schedule.in_force(p["issued_at"]) is not book:
         raise VerificationFailure("wrong_price_book", "not the price book in force at issued_at")
     resolution = book.resolve(p["provider"], p["model"], p["usage"], p.get("service_tier"))
     if resolution.status != p["pricing_status"]:
@@ -168,10 +169,10 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
         if cost_of(p["usage"], p["unit_prices"]) != p["cost"]:
             raise VerificationFailure("cost_mismatch", "cost ≠ Σ usage × unit_prices")
     fx = p["fx"]
-    day = _utc_day(p["issued_at"])
+    day = utc_day(p["issued_at"])
     if fx is None:
-        if p["currency"] == ctx.reporting_currency or select_rate(
-            ctx.rates, p["currency"], ctx.reporting_currency, day, p["issued_at"]
+        if p["currency"] == ctx.reporting_currency or ctx.rate_table.select(
+            p["currency"], ctx.reporting_currency, day, p["issued_at"]
         ):
             raise VerificationFailure("fx_mismatch", "fx is null but a rate applies")
         return
@@ -181,7 +182,7 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
         expected = {"currency": p["currency"], "rate": FX_ONE, "date": day,
                     "source": IDENTITY_SOURCE}
     else:
-        rate = select_rate(ctx.rates, p["currency"], fx["currency"], day, p["issued_at"])
+        rate = ctx.rate_table.select(p["currency"], fx["currency"], day, p["issued_at"])
         if rate is None:
             raise VerificationFailure("fx_mismatch", "no published rate applies")
         expected = rate.as_receipt_fx()
