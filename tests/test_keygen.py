@@ -1,0 +1,69 @@
+"""`receipt keygen`: key files, modes, key id, passphrase encryption, no overwrite."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from receipts.cli import main
+from receipts.errors import KeyFileError
+from receipts.signing import PASSPHRASE_ENV, Signer, load_signer
+from verifier import cose
+from verifier.keys import key_id, load_public_key_pem
+
+
+def test_keygen_writes_a_private_key_0600_and_a_public_key(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "k")])
+    assert result.exit_code == 0, result.output
+    private, public = tmp_path / "k/signing-key.pem", tmp_path / "k/signing-key.pub.pem"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert b"PRIVATE KEY" in private.read_bytes() and b"ENCRYPTED" not in private.read_bytes()
+    signer = load_signer(private)
+    pub = load_public_key_pem(public)
+    assert pub.raw == signer.public_key
+    assert pub.kid == key_id(signer.public_key) == signer.kid
+    assert signer.kid.hex() in result.output and signer.fingerprint in result.output
+    assert "PRIVATE" not in result.output
+
+
+def test_keygen_refuses_to_overwrite(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["keygen", "--out", str(tmp_path)]).exit_code == 0
+    before = (tmp_path / "signing-key.pem").read_bytes()
+    again = runner.invoke(main, ["keygen", "--out", str(tmp_path)])
+    assert again.exit_code != 0 and "refusing to overwrite" in again.output
+    assert (tmp_path / "signing-key.pem").read_bytes() == before
+
+
+def test_passphrase_encrypts_the_private_key(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "correct horse battery staple")
+    assert CliRunner().invoke(main, ["keygen", "--out", str(tmp_path)]).exit_code == 0
+    private = tmp_path / "signing-key.pem"
+    assert b"ENCRYPTED PRIVATE KEY" in private.read_bytes()
+    assert load_signer(private).public_key == load_public_key_pem(
+        tmp_path / "signing-key.pub.pem").raw
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    with pytest.raises(KeyFileError, match="encrypted"):
+        load_signer(private)
+    monkeypatch.setenv(PASSPHRASE_ENV, "wrong")
+    with pytest.raises(KeyFileError):
+        load_signer(private)
+
+
+def test_a_world_readable_private_key_is_refused(tmp_path: Path) -> None:
+    CliRunner().invoke(main, ["keygen", "--out", str(tmp_path)])
+    private = tmp_path / "signing-key.pem"
+    private.chmod(0o644)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        load_signer(private)
+
+
+def test_signer_never_shows_its_secret() -> None:
+    signer = Signer(b"\x11" * 32)
+    assert "11111111" not in repr(signer)
+    item = signer.sign(cose.CHECKPOINT, {"v": 1})
+    assert b"\x11" * 32 not in item
