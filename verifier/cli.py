@@ -96,26 +96,29 @@ def _run(path: Path, options: VerifyOptions) -> LedgerReport:
     return audit_ledger(read_chunks(path), options)
 
 
-def _authenticate_since(report: LedgerReport, envelopes: list[cose.Envelope],
-                        keys: tuple[PublicKey, ...]) -> None:
-    """A saved checkpoint counts only if a key trusted in this run signed it."""
+def _authenticate_since(report: LedgerReport, envelopes: list[cose.Envelope]) -> None:
+    """A saved checkpoint counts only if a key trusted in this run signed it, for this issuer.
+
+    It is checked after the run because the trusted keys may come from the ledger itself; a
+    failure here makes the whole run INVALID (nothing is saved).
+    """
     if not report.valid:
         return
-    trusted = {bytes.fromhex(k.kid): k for k in report.keys}
-    pinned = {k.kid: k for k in keys}
     for env in envelopes:
-        key = pinned.get(env.kid)
-        info = trusted.get(env.kid)
-        if key is None and info is None:
-            report.valid = False
-            report.failure = VerificationFailure("untrusted_key", "saved checkpoint signed by "
-                                                 "a key not trusted in this run")
-            return
+        key = report.trusted_keys.get(env.kid)
+        problem = None
         if key is None:
-            continue  # verified below with the ledger's key material
-        if not key.verify(env.signature, env.signed_bytes()):
+            problem = VerificationFailure("untrusted_key", "the --since checkpoint is signed by "
+                                          "a key not trusted in this run")
+        elif not key.verify(env.signature, env.signed_bytes()):
+            problem = VerificationFailure("bad_signature", "the --since checkpoint's signature "
+                                          "does not verify")
+        elif decode_strict(env.payload)["issuer"] != report.issuer:
+            problem = VerificationFailure("not_an_extension", "the --since checkpoint is of "
+                                          "another issuer")
+        if problem is not None:
             report.valid = False
-            report.failure = VerificationFailure("bad_signature", "saved checkpoint signature")
+            report.failure = problem
             return
 
 
@@ -205,7 +208,7 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
         keys = _load_keys(key_paths)
         since, since_envs = _load_since(since_path) if since_path else (None, [])
         report = _run(ledger, VerifyOptions(trusted_keys=keys, since=since, workers=workers))
-        _authenticate_since(report, since_envs, keys)
+        _authenticate_since(report, since_envs)
         if as_json:
             click.echo(json.dumps(_report_json(ledger, report), indent=2))
         else:

@@ -94,6 +94,7 @@ class LedgerReport:
     checkpoints: list[bytes] = field(default_factory=list)
     checkpoint_payloads: list[dict[str, Any]] = field(default_factory=list)
     rollup: Rollup | None = None
+    trusted_keys: dict[bytes, PublicKey] = field(default_factory=dict, repr=False)
 
     def raise_for_failure(self) -> None:
         """Raise the first failure, if any."""
@@ -581,6 +582,7 @@ class _LedgerPass:
                 self.trusted[given.kid] = listed or given
         else:
             self.trusted = dict(self.ledger_keys)
+        self.report.trusted_keys = self.trusted
         self.report.keys = [
             KeyInfo(k.kid.hex(), k.fingerprint, "ledger" if self.report.keys_from_ledger
                     else "--key") for k in self.trusted.values()

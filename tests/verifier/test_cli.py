@@ -151,3 +151,16 @@ def test_inspect_prints_receipts_as_json(vectors: Path) -> None:
     assert receipts[0]["cost"].count(".") == 1  # money as a decimal string
     code, out, _ = run("inspect", str(vectors / "valid/ledger.cbor"))
     assert len(json.loads(out)) == 6
+
+
+def test_a_forged_since_checkpoint_is_refused(tmp_path: Path) -> None:
+    signer, forger = Signer.generate(), Signer.generate()
+    ledger = tmp_path / "ledger.cbor"
+    ledger.write_bytes(sample_ledger(signer, 30))
+    forged_ledger = tmp_path / "forged.cbor"
+    forged_ledger.write_bytes(sample_ledger(forger, 30))
+    saved = tmp_path / "forged.ckpt"
+    assert run("verify", str(forged_ledger), "--save-checkpoint", str(saved))[0] == 0
+    code, out, _ = run("verify", str(ledger), "--since", str(saved), "--json")
+    assert code == 1
+    assert json.loads(out)["failure"]["code"] in ("untrusted_key", "not_an_extension")
