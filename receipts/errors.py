@@ -1,18 +1,112 @@
-"""The service's error tree: one base, handled once at the edge (HTTP handler or CLI)."""
+"""The service's error tree: one base, handled once at the edge (HTTP handler or CLI).
+
+Each error that a request can cause carries the HTTP status and a stable machine code, so the
+API's single exception handler turns any of them into the same JSON body
+``{"error": {"code", "message", "fields"?}}`` and the CLI prints ``error: message`` on one line.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One bad field of a request: its dotted path and why it was refused."""
+
+    field: str
+    reason: str
+
 
 class ReceiptsError(Exception):
-    """Base of every error the service raises on purpose."""
+    """Base of every error the service raises on purpose; ``fields`` names bad input fields."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, fields: Sequence[FieldProblem] = ()) -> None:
+        self.fields = tuple(fields)
+        super().__init__(message)
 
 
 class KeyFileError(ReceiptsError):
     """A signing key file is missing, unreadable, encrypted without a passphrase, or exists."""
 
+    code = "key_file"
+
 
 class ConfigError(ReceiptsError):
     """A setting is missing or unsafe."""
+
+    code = "bad_config"
+
+
+class ExtraMissing(ReceiptsError):
+    """A service command was run on a base install (without the ``server`` extra)."""
+
+    code = "extra_missing"
+
+
+class ChainBroken(ReceiptsError):
+    """The stored ledger does not verify: the service refuses to sign on top of it."""
+
+    code = "chain_broken"
+
+
+class NotInitialized(ReceiptsError):
+    """The data directory or database was not made by ``receipt init``."""
+
+    code = "not_initialized"
+
+
+class Unauthorized(ReceiptsError):
+    """No credential, or one that matches no active agent key or admin token (HTTP 401)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ReceiptsError):
+    """A valid credential asking for something it may not do (HTTP 403)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ReceiptsError):
+    """No such receipt, agent or price book, or not one the caller may see (HTTP 404)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ReceiptsError):
+    """A request that contradicts stored state, e.g. a reused request_id (HTTP 409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(ReceiptsError):
+    """A request body over the configured limit (HTTP 413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class Invalid(ReceiptsError):
+    """Bad input naming each bad field (HTTP 422)."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class Unavailable(ReceiptsError):
+    """The service cannot sign right now (database down, no price book in force): HTTP 503."""
+
+    status = 503
+    code = "unavailable"
 
 
 class UsageFormatError(ReceiptsError):

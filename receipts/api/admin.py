@@ -1,0 +1,108 @@
+"""Admin routes (admin token only): agents and FX rates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from receipts import store
+from receipts.api.context import context
+from receipts.api.errors import json_response
+from receipts.api.receipts_routes import ERRORS, Creds, Reader
+from receipts.auth import Principal
+from receipts.errors import FieldProblem, Forbidden, Invalid
+from receipts.ledger import fx_rate_item
+from receipts.runtime import create_agent
+from receipts.schemas import AgentIn, FxIn
+from receipts.service import now_ms
+from verifier.jsonview import iso_ms
+from verifier.money import FX_RATE_SCALE, format_amount, parse_amount
+from verifier.pricing import FxRate, latest_book
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+def admin(principal: Reader, _creds: Creds) -> Principal:
+    """Only the admin token passes."""
+    if not principal.is_admin:
+        raise Forbidden("this needs the admin token")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(admin)]
+
+
+@router.post("/agents", status_code=201, responses=ERRORS)
+def create_agent_route(body: AgentIn, request: Request, _admin: Admin) -> Any:
+    """A new agent key bound to a team and tags. The key is in this response only."""
+    agent, key = create_agent(context(request).runtime, body.team, dict(body.tags))
+    return json_response({"id": agent.id, "team": agent.team, "tags": dict(agent.tags),
+                          "key": key}, 201)
+
+
+@router.get("/agents", responses=ERRORS)
+def list_agents_route(request: Request, _admin: Admin) -> Any:
+    """Every agent (never a key or its hash)."""
+    with context(request).runtime.db.read() as conn:
+        agents = store.list_agents(conn)
+    for a in agents:
+        a["created_at"] = iso_ms(a["created_at"])
+        a["revoked_at"] = iso_ms(a["revoked_at"]) if a["revoked_at"] else None
+    return json_response({"agents": agents})
+
+
+@router.delete("/agents/{agent_id}", responses=ERRORS)
+def revoke_agent_route(agent_id: str, request: Request, _admin: Admin) -> Any:
+    """Revoke an agent key: it gets no receipt and reads nothing from now on."""
+    with context(request).runtime.db.write() as conn:
+        store.revoke_agent(conn, agent_id, now_ms())
+    return json_response({"id": agent_id, "revoked": True})
+
+
+def _rate_json(rate: FxRate) -> dict[str, Any]:
+    return {"base": rate.base, "quote": rate.quote, "date": rate.date,
+            "rate": format_amount(rate.rate, FX_RATE_SCALE), "source": rate.source,
+            "published_at": iso_ms(rate.published_at)}
+
+
+@router.put("/fx/{date}", status_code=201, responses=ERRORS)
+def put_fx(date: str, body: FxIn, request: Request, _admin: Admin) -> Any:
+    """Publish the rate for ``date`` (a correction is a new publication; the latest wins for
+    receipts issued after it, and earlier receipts keep the rate they were issued with)."""
+    runtime = context(request).runtime
+    try:
+        dt.date.fromisoformat(date)
+        if len(date) != 10:
+            raise ValueError
+    except ValueError:
+        raise Invalid("bad date", [FieldProblem("date", "must be YYYY-MM-DD")]) from None
+    value = parse_amount(body.rate, FX_RATE_SCALE)
+    if value == 0:
+        raise Invalid("bad rate", [FieldProblem("rate", "must be positive")])
+    quote = body.quote or runtime.facts.reporting_currency
+    if quote != runtime.facts.reporting_currency:
+        raise Invalid("bad quote", [FieldProblem(
+            "quote", f"receipts convert to the reporting currency "
+                     f"{runtime.facts.reporting_currency}")])
+    with runtime.db.write() as conn:
+        base = body.base
+        if base is None:
+            runtime.service.pricing.refresh(conn)
+            book = latest_book(runtime.service.pricing.books, now_ms())
+            base = book.currency if book else "USD"
+        if base == quote:
+            raise Invalid("bad base", [FieldProblem("base", "must differ from quote")])
+        rate = FxRate(base, quote, date, value, body.source,
+                      store.publication_time(conn, now_ms()))
+        store.add_fx_rate(conn, rate, fx_rate_item(runtime.signer, rate))
+    return json_response(_rate_json(rate), 201)
+
+
+@router.get("/fx", responses=ERRORS)
+def list_fx(request: Request, _principal: Reader) -> Any:
+    """Every published FX rate, in publication order."""
+    with context(request).runtime.db.read() as conn:
+        rates = store.fx_rates(conn)
+    return json_response({"rates": [_rate_json(r) for r, _ in rates]})

@@ -1,0 +1,83 @@
+"""The FastAPI application: lifespan (open, self-check, group-commit writer), routes, errors.
+
+``create_app(settings)`` is what tests and ``receipt demo`` use; ``app_from_env`` is the factory
+uvicorn's worker processes call (``receipt serve`` passes the settings through ``RECEIPTS_*``
+environment variables). With ``--workers N`` the self-check runs once in ``receipt serve`` before
+the workers start, not N times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from receipts import __version__, store
+from receipts.api import admin, errors, public, receipts_routes
+from receipts.api.context import AppContext, Authenticator
+from receipts.api.limits import BodyLimit
+from receipts.appender import Appender
+from receipts.config import Settings, load_settings
+from receipts.runtime import Runtime, open_runtime
+from receipts.selfcheck import self_check
+from receipts.service import now_ms
+
+log = logging.getLogger("receipts")
+
+DESCRIPTION = """Signed, hash-chained cost receipts for LLM API calls.
+
+Agents `POST /v1/receipts` once per LLM call with `Authorization: Bearer <agent key>` and get
+back a priced receipt signed with Ed25519 (COSE_Sign1), chained into an append-only ledger that
+`receipt verify` checks offline. Errors are always
+`{"error": {"code", "message", "fields"?}}`.
+"""
+
+
+def _checkpoint_all(runtime: Runtime) -> None:
+    """Sign the current heads at shutdown: the next self-check starts from here."""
+    with runtime.db.write() as conn:
+        for head in store.heads(conn):
+            if head.size:
+                runtime.service.save_checkpoint(conn, head.chain, head.size, head.head,
+                                                now_ms())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application for ``settings`` (default: from the environment)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await run_in_threadpool(open_runtime, settings)
+        try:
+            if settings.self_check:
+                checked = await run_in_threadpool(self_check, runtime)
+                log.info("self-check: %d receipts valid (%d fully verified)", checked.receipts,
+                         checked.fully_verified)
+            appender = Appender(runtime.service)
+            app.state.ctx = AppContext(runtime, appender, Authenticator(runtime))
+            yield
+            await appender.close()
+            if not settings.unsigned_baseline:
+                await run_in_threadpool(_checkpoint_all, runtime)
+        finally:
+            runtime.close()
+
+    app = FastAPI(title="receipts", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    errors.install(app)
+    app.include_router(receipts_routes.router)
+    app.include_router(admin.router)
+    app.include_router(public.router)
+    app.add_middleware(BodyLimit, single=settings.max_body_bytes,
+                       batch=settings.max_batch_body_bytes)
+    app.state.settings = settings
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers (``--factory``)."""
+    return create_app(load_settings())

@@ -1,0 +1,72 @@
+"""One place that turns every error into the API's JSON error body.
+
+``{"error": {"code": "...", "message": "...", "fields": [{"field": "usage.input_tokens",
+"reason": "..."}]}}``: the same shape for 401, 403, 404, 409, 413, 422, 503 and 500, so clients
+need one parser. Internal errors say nothing about internals (the log has the details).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from receipts.errors import FieldProblem, ReceiptsError
+
+log = logging.getLogger("receipts.api")
+
+
+def error_dict(code: str, message: str, fields: Sequence[FieldProblem] = ()) -> dict[str, Any]:
+    """The ``error`` object of a response body."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = [{"field": f.field, "reason": f.reason} for f in fields]
+    return body
+
+
+def error_of(e: ReceiptsError) -> dict[str, Any]:
+    """The ``error`` object for one of our errors."""
+    return error_dict(e.code, str(e), e.fields)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  ) -> Response:
+    """A JSON response without FastAPI's generic encoder (the hot path pays for it)."""
+    return Response(json.dumps(body, separators=(",", ":")).encode(), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers."""
+
+    async def ours(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ReceiptsError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return json_response({"error": error_of(exc)}, exc.status, headers)
+
+    async def validation(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields = [FieldProblem(".".join(str(p) for p in e["loc"]), e["msg"])
+                  for e in exc.errors()]
+        return json_response({"error": error_dict("invalid_request", "invalid request",
+                                                  fields)}, 422)
+
+    async def http(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return json_response({"error": error_dict(code, str(exc.detail))}, exc.status_code)
+
+    async def internal(_request: Request, exc: Exception) -> Response:
+        log.exception("internal error", exc_info=exc)
+        return json_response({"error": error_dict("internal_error", "internal error")}, 500)
+
+    app.add_exception_handler(ReceiptsError, ours)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http)
+    app.add_exception_handler(Exception, internal)

@@ -1,0 +1,90 @@
+"""Credentials: agent API keys and the admin token, stored only as hashes, and bound tags.
+
+Keys are 256-bit random secrets, so a single SHA-256 is the right stored form: there is nothing
+to brute-force, and a lookup by hash costs one index probe instead of a deliberately slow KDF
+per request. The secret itself is shown once (``receipt agent create`` / ``receipt init``) and
+never stored or logged.
+
+An agent's team and tags are *bound*: they are forced into every receipt it gets, and a body
+that names a different value is refused (403), so no team can charge another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from receipts.errors import FieldProblem, Forbidden, Unauthorized
+
+AGENT_KEY_PREFIX = "rk_"
+ADMIN_TOKEN_PREFIX = "ra_"  # noqa: S105 - a prefix, not a secret
+
+
+def new_secret(prefix: str) -> str:
+    """A fresh random credential (32 bytes of entropy) with a recognisable prefix."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def new_agent_id() -> str:
+    """A public agent id: what receipts record in ``agent`` (never the key)."""
+    return "agt_" + secrets.token_hex(8)
+
+
+def hash_secret(secret: str) -> bytes:
+    """The stored form of a credential."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer ...`` header (401 when absent or malformed)."""
+    if not authorization:
+        raise Unauthorized("missing Authorization: Bearer <key> header")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <key>'")
+    return token
+
+
+def is_admin_token(token: str, admin_hash: bytes) -> bool:
+    """Constant-time comparison of a presented token with the stored admin hash."""
+    return token.startswith(ADMIN_TOKEN_PREFIX) and hmac.compare_digest(
+        hash_secret(token), admin_hash)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """An active agent key's identity and its bound team and tags."""
+
+    id: str
+    team: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def bound(self) -> dict[str, str]:
+        """The tags forced into every receipt of this agent (``team`` included)."""
+        return {**self.tags, "team": self.team}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an agent, or the admin (``agent`` is None)."""
+
+    agent: Agent | None
+
+    @property
+    def is_admin(self) -> bool:
+        """The admin reads everything and manages agents and rates."""
+        return self.agent is None
+
+
+def bind_tags(agent: Agent, sent: Mapping[str, str]) -> dict[str, str]:
+    """The receipt's tags: what the agent sent plus its bound tags; contradictions are 403."""
+    bound = agent.bound()
+    clashes = [FieldProblem(f"tags.{k}", f"agent {agent.id} is bound to {k}={v!r}")
+               for k, v in bound.items() if k in sent and sent[k] != v]
+    if clashes:
+        raise Forbidden("tags contradict the agent's bound team or tags", clashes)
+    return {**sent, **bound}

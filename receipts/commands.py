@@ -1,0 +1,281 @@
+"""The service's commands: ``init``, ``agent create|list|revoke``, ``serve``, ``export``, ``demo``.
+
+This module imports only ``click`` and the standard library at import time: the server extra
+(FastAPI, SQLModel, uvicorn) is imported inside each command, so a base install still runs
+``receipt verify`` and a service command there prints a one-line hint instead of a traceback.
+Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from receipts.errors import ReceiptsError
+
+EXIT_ERROR = 1
+SERVER_HINT = "the receipt service needs the server extra: pip install '.[server]'"
+T = TypeVar("T")
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a command body; every failure becomes ``error: ...`` on stderr and exit 1."""
+    try:
+        return action()
+    except click.ClickException:
+        raise
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] in {"fastapi", "sqlmodel", "sqlalchemy", "uvicorn",
+                                                "psycopg", "httpx", "starlette", "pydantic"}:
+            click.echo(f"error: {SERVER_HINT} (missing {e.name})", err=True)
+            sys.exit(EXIT_ERROR)
+        raise
+    except ReceiptsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    except OSError as e:
+        click.echo(f"error: {e.filename or ''}: {e.strerror}", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as e:
+        if type(e).__module__.startswith("sqlalchemy"):
+            orig = getattr(e, "orig", None) or e
+            first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(e).__name__
+            click.echo(f"error: database: {first}", err=True)
+            sys.exit(EXIT_ERROR)
+        raise
+
+
+_data = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Data directory [default: $RECEIPTS_DATA or ./.receipts].")
+_db = click.option("--db", "db_url", metavar="URL",
+                   help="Database URL [default: $RECEIPTS_DB or sqlite in the data directory]; "
+                        "e.g. postgresql+psycopg://user@host/db.")
+_chains = click.option("--chains", type=click.IntRange(1, 64),
+                       help="Chains appends are spread over [default: $RECEIPTS_CHAINS or 1].")
+
+
+def _settings(data_dir: Path | None, db_url: str | None, **overrides: Any) -> Any:
+    from receipts.config import load_settings
+
+    return load_settings(data_dir, db_url, **overrides)
+
+
+def _open(data_dir: Path | None, db_url: str | None, **overrides: Any) -> Any:
+    from receipts.runtime import open_runtime
+
+    return open_runtime(_settings(data_dir, db_url, **overrides))
+
+
+@click.command()
+@_data
+@_db
+@_chains
+@click.option("--reporting-currency", default="USD", show_default=True,
+              help="ISO 4217 currency receipts also state their cost in (fixed for the ledger).")
+@click.option("--issuer", default="receipts", show_default=True,
+              help="Issuer name written in ledgers and checkpoints.")
+def init(data_dir: Path | None, db_url: str | None, chains: int | None,
+         reporting_currency: str, issuer: str) -> None:
+    """Create the data directory, signing key, database and admin token."""
+
+    def body() -> None:
+        from receipts.config import redact_url
+        from receipts.runtime import initialize
+
+        settings = _settings(data_dir, db_url, chains=chains)
+        made = initialize(settings, issuer=issuer, reporting_currency=reporting_currency.upper())
+        click.echo(f"data directory: {settings.data_dir}")
+        click.echo(f"signing key:    {made.private_key} (mode 0600)")
+        click.echo(f"public key:     {made.public_key}")
+        click.echo(f"key id:         {made.signer.kid.hex()}")
+        click.echo(f"fingerprint:    {made.signer.fingerprint}")
+        click.echo(f"database:       {redact_url(settings.db_url)}")
+        click.echo(f"issuer:         {issuer}; reporting currency {made.facts.reporting_currency}")
+        click.echo("price book:     the built-in list prices (seeded)")
+        click.echo("admin token (shown once, stored only as a hash; keep it secret):")
+        click.echo(made.admin_token)
+
+    _run(body)
+
+
+@click.group()
+def agent() -> None:
+    """Manage agent API keys (bound to a team and tags)."""
+
+
+def _tag(values: tuple[str, ...]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for value in values:
+        name, sep, tag_value = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r} is not k=v", param_hint="--tag")
+        tags[name] = tag_value
+    return tags
+
+
+@agent.command("create")
+@click.option("--team", required=True, help="Team every receipt of this agent is charged to.")
+@click.option("--tag", "tags", multiple=True, metavar="K=V",
+              help="A tag bound to every receipt of this agent; repeatable.")
+@_data
+@_db
+def agent_create(team: str, tags: tuple[str, ...], data_dir: Path | None,
+                 db_url: str | None) -> None:
+    """Make an agent key; it is printed once, on the last line."""
+    bound = _tag(tags)
+
+    def body() -> None:
+        from receipts.runtime import create_agent
+
+        runtime = _open(data_dir, db_url)
+        try:
+            new, key = create_agent(runtime, team, bound)
+        finally:
+            runtime.close()
+        click.echo(f"agent {new.id} (team {new.team}"
+                   + "".join(f", {k}={v}" for k, v in sorted(new.tags.items())) + ")")
+        click.echo("API key (shown once, stored only as a hash):")
+        click.echo(key)
+
+    _run(body)
+
+
+@agent.command("list")
+@_data
+@_db
+def agent_list(data_dir: Path | None, db_url: str | None) -> None:
+    """List agents (ids, teams, tags, status; never keys)."""
+
+    def body() -> None:
+        from receipts import store
+        from verifier.jsonview import iso_ms
+
+        runtime = _open(data_dir, db_url)
+        try:
+            with runtime.db.read() as conn:
+                agents = store.list_agents(conn)
+        finally:
+            runtime.close()
+        if not agents:
+            click.echo("(no agents)")
+        for a in agents:
+            state = f"revoked {iso_ms(a['revoked_at'])}" if a["revoked_at"] else "active"
+            tags = " ".join(f"{k}={v}" for k, v in sorted(a["tags"].items()))
+            click.echo(f"{a['id']}  team={a['team']}  {tags}  created {iso_ms(a['created_at'])}"
+                       f"  {state}".replace("    ", "  "))
+
+    _run(body)
+
+
+@agent.command("revoke")
+@click.argument("agent_id")
+@_data
+@_db
+def agent_revoke(agent_id: str, data_dir: Path | None, db_url: str | None) -> None:
+    """Revoke an agent key (immediately: no more receipts, no more reads)."""
+
+    def body() -> None:
+        from receipts import store
+        from receipts.service import now_ms
+
+        runtime = _open(data_dir, db_url)
+        try:
+            with runtime.db.write() as conn:
+                store.revoke_agent(conn, agent_id, now_ms())
+        finally:
+            runtime.close()
+        click.echo(f"agent {agent_id} revoked")
+
+    _run(body)
+
+
+@click.command()
+@_data
+@_db
+@_chains
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(data_dir: Path | None, db_url: str | None, chains: int | None, host: str, port: int,
+          workers: int, access_log: bool) -> None:
+    """Run the HTTP service (checks the stored ledger first; refuses a broken chain)."""
+
+    def body() -> None:
+        import uvicorn
+
+        from receipts.config import redact_url
+        from receipts.runtime import open_runtime
+        from receipts.selfcheck import self_check
+
+        settings = _settings(data_dir, db_url, chains=chains)
+        runtime = open_runtime(settings)
+        try:
+            checked = self_check(runtime)
+        finally:
+            runtime.close()
+        click.echo(f"self-check: ledger VALID, {checked.receipts} receipts in "
+                   f"{len(checked.chains)} chain(s), {checked.fully_verified} fully verified "
+                   "since the last checkpoint", err=True)
+        click.echo(f"database {redact_url(settings.db_url)}; serving http://{host}:{port} "
+                   f"(OpenAPI at /docs) with {workers} worker(s)", err=True)
+        os.environ.update(settings.with_overrides(self_check=False).to_env())
+        uvicorn.run("receipts.api.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, access_log=access_log, log_level="info",
+                    timeout_graceful_shutdown=10)
+
+    _run(body)
+
+
+@click.command()
+@_data
+@_db
+@click.option("-o", "--output", "output", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Ledger file to write.")
+@click.option("--chain", help="Only this chain.")
+def export(data_dir: Path | None, db_url: str | None, output: Path, chain: str | None) -> None:
+    """Write the ledger file (verify it with: receipt verify FILE)."""
+
+    def body() -> None:
+        from receipts.export import export_ledger
+
+        runtime = _open(data_dir, db_url)
+        try:
+            tmp = output.with_name(output.name + ".part")
+            with tmp.open("wb") as out:
+                count, size = export_ledger(runtime, out, chain)
+            tmp.replace(output)
+        finally:
+            runtime.close()
+        click.echo(f"wrote {output}: {count} receipts, {size} bytes; check it with: "
+                   f"receipt verify {output}")
+
+    _run(body)
+
+
+@click.command()
+@click.option("--calls", default=900, show_default=True, type=click.IntRange(30, 100_000),
+              help="Simulated LLM calls.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the demo's data directory and ledger here (default: a temporary one).")
+def demo(calls: int, keep: Path | None) -> None:
+    """One command, no set-up: run the real service, simulate 3 teams, export, verify, roll up."""
+
+    def body() -> None:
+        from receipts.demo import run_demo
+
+        sys.exit(run_demo(calls, keep))
+
+    _run(body)
+
+
+def register(group: click.Group) -> None:
+    """Attach the service commands to the ``receipt`` group."""
+    for command in (init, agent, serve, export, demo):
+        group.add_command(command)

@@ -1,0 +1,148 @@
+"""Service settings: where the data lives, which database, and the few policies an operator sets.
+
+Settings come from command-line options first, then ``RECEIPTS_*`` environment variables, then
+defaults. ``receipt serve`` hands its settings to uvicorn's worker processes through those same
+environment variables, so every worker runs with exactly the settings the operator gave.
+Settings that must never change over a ledger's life (issuer, reporting currency) are fixed at
+``receipt init`` and stored in the database, not here.
+Unsafe combinations are refused when the settings are built, not discovered under load.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from receipts.errors import ConfigError
+
+DEFAULT_DATA_DIR = ".receipts"
+DEFAULT_REQUIRED_TAGS = ("team", "project", "environment")
+PUBLIC_CHOICES = frozenset({"keys", "checkpoint", "ledger"})
+DEFAULT_PUBLIC = frozenset({"keys", "checkpoint"})
+MAX_CHAINS = 64
+_TAG_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+ENV_DATA = "RECEIPTS_DATA"
+ENV_DB = "RECEIPTS_DB"
+ENV_CHAINS = "RECEIPTS_CHAINS"
+ENV_REQUIRED_TAGS = "RECEIPTS_REQUIRED_TAGS"
+ENV_PUBLIC = "RECEIPTS_PUBLIC"
+ENV_MAX_BODY = "RECEIPTS_MAX_BODY_BYTES"
+ENV_MAX_BATCH_BODY = "RECEIPTS_MAX_BATCH_BODY_BYTES"
+ENV_CHECKPOINT_EVERY = "RECEIPTS_CHECKPOINT_EVERY"
+ENV_SELF_CHECK = "RECEIPTS_SELF_CHECK"
+ENV_BASELINE = "RECEIPTS_UNSIGNED_BASELINE"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads at start-up (immutable: workers share one view)."""
+
+    data_dir: Path
+    db_url: str
+    chains: int = 1
+    required_tags: tuple[str, ...] = DEFAULT_REQUIRED_TAGS
+    public: frozenset[str] = field(default=DEFAULT_PUBLIC)
+    max_body_bytes: int = 64 * 1024
+    max_batch_body_bytes: int = 4 * 1024 * 1024
+    max_batch: int = 1000
+    checkpoint_every: int = 10_000
+    self_check: bool = True
+    unsigned_baseline: bool = False
+    """Benchmark only (bench/issue.py): store unsigned, unchained rows on the same path."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.chains <= MAX_CHAINS:
+            raise ConfigError(f"chains must be between 1 and {MAX_CHAINS}, not {self.chains}")
+        bad = [t for t in self.required_tags if not _TAG_NAME.match(t)]
+        if bad:
+            raise ConfigError(f"required tag names must match {_TAG_NAME.pattern}: {bad}")
+        unknown = self.public - PUBLIC_CHOICES
+        if unknown:
+            raise ConfigError(f"public endpoints must be among {sorted(PUBLIC_CHOICES)}, "
+                              f"not {sorted(unknown)}")
+        if self.max_body_bytes < 1024 or self.max_batch_body_bytes < self.max_body_bytes:
+            raise ConfigError("body limits must be >= 1024 bytes, the batch one >= the single one")
+        if not 1 <= self.max_batch <= 10_000:
+            raise ConfigError("max_batch must be between 1 and 10000")
+        if self.checkpoint_every < 1:
+            raise ConfigError("checkpoint_every must be positive")
+
+    @property
+    def chain_ids(self) -> tuple[str, ...]:
+        """Names of the chains appends are spread over."""
+        return tuple(f"c{i}" for i in range(self.chains))
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Embedded database (one writer at a time)."""
+        return self.db_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (still validated)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings in a worker process."""
+        return {
+            ENV_DATA: str(self.data_dir), ENV_DB: self.db_url, ENV_CHAINS: str(self.chains),
+            ENV_REQUIRED_TAGS: ",".join(self.required_tags),
+            ENV_PUBLIC: ",".join(sorted(self.public)),
+            ENV_MAX_BODY: str(self.max_body_bytes),
+            ENV_MAX_BATCH_BODY: str(self.max_batch_body_bytes),
+            ENV_CHECKPOINT_EVERY: str(self.checkpoint_every),
+            ENV_SELF_CHECK: "1" if self.self_check else "0",
+            ENV_BASELINE: "1" if self.unsigned_baseline else "0",
+        }
+
+
+def default_db_url(data_dir: Path) -> str:
+    """Embedded SQLite in the data directory."""
+    return f"sqlite:///{data_dir.resolve() / 'receipts.db'}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"${name} must be an integer, not {raw!r}") from None
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def load_settings(data_dir: Path | None = None, db_url: str | None = None,
+                  env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from explicit values, then the environment, then defaults."""
+    env = os.environ if env is None else env
+    directory = Path(data_dir or env.get(ENV_DATA) or DEFAULT_DATA_DIR)
+    url = db_url or env.get(ENV_DB) or default_db_url(directory)
+    if not (url.startswith("sqlite:///") or url.startswith("postgresql")):
+        raise ConfigError("the database URL must be sqlite:///PATH or postgresql+psycopg://...")
+    required = env.get(ENV_REQUIRED_TAGS)
+    public = env.get(ENV_PUBLIC)
+    settings = Settings(
+        data_dir=directory, db_url=url,
+        chains=_int(env, ENV_CHAINS, 1),
+        required_tags=DEFAULT_REQUIRED_TAGS if required is None else _list(required),
+        public=DEFAULT_PUBLIC if public is None else frozenset(_list(public)),
+        max_body_bytes=_int(env, ENV_MAX_BODY, 64 * 1024),
+        max_batch_body_bytes=_int(env, ENV_MAX_BATCH_BODY, 4 * 1024 * 1024),
+        checkpoint_every=_int(env, ENV_CHECKPOINT_EVERY, 10_000),
+        self_check=env.get(ENV_SELF_CHECK, "1") != "0",
+        unsigned_baseline=env.get(ENV_BASELINE, "0") == "1",
+    )
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return settings.with_overrides(**clean) if clean else settings
+
+
+def redact_url(url: str) -> str:
+    """A database URL safe to print: any password replaced by ``***``."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)

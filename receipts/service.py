@@ -1,0 +1,369 @@
+"""The receipt use case: validate -> bind tags -> (idempotency) -> price -> sign -> commit.
+
+:func:`prepare` does everything that needs no database (it runs on the request's thread and
+raises 403/422 before anything is queued). :class:`ReceiptService` appends prepared calls in
+one write transaction per *group* of requests (see :mod:`receipts.appender`): it locks a chain
+head, answers replays of known ``(agent, request_id)`` pairs, prices new calls with the price
+book and FX rates stored in the database, signs and chains them, inserts them, advances the
+head and commits. Only then are the callers answered, so an acknowledged receipt is durable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy.exc
+
+from receipts import store
+from receipts.auth import Agent, bind_tags
+from receipts.builder import (
+    Call,
+    ChainHead,
+    checkpoint_payload,
+    price_fields,
+    receipt_payload,
+    sign_receipt,
+)
+from receipts.db import Database
+from receipts.errors import (
+    Conflict,
+    FieldProblem,
+    Invalid,
+    ReceiptsError,
+    Unauthorized,
+    Unavailable,
+)
+from receipts.schemas import CallIn
+from receipts.signing import Signer
+from verifier import cose
+from verifier.encoding import decode_strict
+from verifier.jsonview import receipt_json
+from verifier.pricing import FxRate, PriceBook, latest_book
+from verifier.schema import ZERO_HASH
+
+ModelResolver = Callable[[str, str], str]
+"""(provider, model as requested) -> billed model. Identity until model-name resolution lands."""
+
+
+def now_ms() -> int:
+    """Wall-clock time in the format's unit."""
+    return time.time_ns() // 1_000_000
+
+
+def identity_model(_provider: str, model: str) -> str:
+    """The billed model is the requested one (no alias resolution yet)."""
+    return model
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated call with its final tags and billable usage, ready to be appended."""
+
+    agent_id: str
+    request_id: str
+    provider: str
+    model: str
+    model_requested: str
+    tags: dict[str, str]
+    usage: dict[str, int]
+    usage_detail: dict[str, int] | None
+    runtime_ms: int | None
+    status: str
+    retry_of: str | None
+    started_at: int | None
+    body_hash: bytes
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The idempotency key."""
+        return (self.agent_id, self.request_id)
+
+
+def billable_usage(call: CallIn) -> tuple[dict[str, int], dict[str, int] | None]:
+    """OpenTelemetry GenAI counts -> disjoint billable categories (+ informational detail).
+
+    ``input_tokens`` includes cache reads and writes and ``output_tokens`` includes reasoning,
+    so a part larger than its whole is an input error (422), never a negative charge.
+    """
+    u = call.usage
+    read, write, reasoning = (u.cache_read_tokens or 0, u.cache_write_tokens or 0,
+                              u.reasoning_tokens or 0)
+    problems = []
+    if read + write > u.input_tokens:
+        for name, value in (("cache_read_tokens", read), ("cache_write_tokens", write)):
+            if value:
+                problems.append(FieldProblem(
+                    f"usage.{name}", f"cache reads + writes ({read + write}) exceed "
+                    f"input_tokens ({u.input_tokens}), which includes them"))
+    if reasoning > u.output_tokens:
+        problems.append(FieldProblem("usage.reasoning_tokens", f"{reasoning} exceeds "
+                                     f"output_tokens ({u.output_tokens}), which includes them"))
+    if problems:
+        raise Invalid("a part of the usage is larger than its whole", problems)
+    usage = {"input": u.input_tokens - read - write, "output": u.output_tokens}
+    if read:
+        usage["cache_read"] = read
+    if write:
+        usage["cache_write"] = write
+    return usage, ({"reasoning": reasoning} if reasoning else None)
+
+
+def body_hash(call: CallIn) -> bytes:
+    """What "the same body" means for idempotency: the validated call, canonically encoded."""
+    canonical = json.dumps(call.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def prepare(agent: Agent, call: CallIn, required_tags: Sequence[str],
+            resolve_model: ModelResolver = identity_model) -> Prepared:
+    """Check and normalise one call for ``agent`` (403 on a bound-tag clash, 422 otherwise)."""
+    tags = bind_tags(agent, call.tags)
+    missing = [t for t in required_tags if not tags.get(t)]
+    if missing:
+        raise Invalid("required tag(s) missing: " + ", ".join(missing),
+                      [FieldProblem(f"tags.{t}", "required tag missing") for t in missing])
+    usage, detail = billable_usage(call)
+    started = None
+    if call.started_at is not None:
+        started = int(call.started_at.astimezone(dt.UTC).timestamp() * 1000)
+    return Prepared(
+        agent_id=agent.id, request_id=call.request_id, provider=call.provider,
+        model=resolve_model(call.provider, call.model), model_requested=call.model, tags=tags,
+        usage=usage, usage_detail=detail, runtime_ms=call.runtime_ms, status=call.status,
+        retry_of=call.retry_of, started_at=started, body_hash=body_hash(call),
+    )
+
+
+@dataclass
+class Outcome:
+    """One appended (201) or replayed (200) receipt, or the error for that item.
+
+    A replay of a call first seen in the same group points at that call's outcome
+    (``source``), which is filled when the group is signed.
+    """
+
+    status: int
+    item: bytes | None = None
+    payload: dict[str, Any] | None = None
+    error: ReceiptsError | None = None
+    view: dict[str, Any] | None = None
+    source: Outcome | None = None
+
+    def signed_item(self) -> bytes | None:
+        """The COSE bytes of the receipt (None in the unsigned baseline)."""
+        return self.source.signed_item() if self.source is not None else self.item
+
+    def json_view(self) -> dict[str, Any]:
+        """The receipt payload as JSON (money as decimal strings)."""
+        if self.source is not None:
+            return self.source.json_view()
+        if self.view is None:
+            if self.payload is None:
+                assert self.item is not None
+                self.payload = decode_strict(cose.parse(self.item).payload)
+            self.view = receipt_json(self.payload)
+        return self.view
+
+
+@dataclass
+class Job:
+    """One request's calls; ``atomic`` jobs are all appended or none."""
+
+    calls: list[Prepared]
+    atomic: bool = True
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: ReceiptsError | None = None
+
+
+@dataclass
+class PricingCache:
+    """Price books and FX rates as stored, reloaded when the database's version changes."""
+
+    version: int = -1
+    books: list[PriceBook] = field(default_factory=list)
+    rates: list[FxRate] = field(default_factory=list)
+
+    def refresh(self, conn: Any) -> None:
+        """Reload if another process added a book or rate (read inside the append lock)."""
+        version = store.pricing_version(conn)
+        if version == self.version:
+            return
+        self.books = [PriceBook.from_payload(decode_strict(payload), payload)
+                      for _, payload, _ in store.price_books(conn)]
+        self.rates = [rate for rate, _ in store.fx_rates(conn)]
+        self.version = version
+
+
+class ReceiptService:
+    """Appends groups of prepared calls to the ledger (called from one writer thread)."""
+
+    def __init__(self, db: Database, signer: Signer, *, issuer: str, reporting_currency: str,
+                 chain_ids: Sequence[str], checkpoint_every: int = 10_000,
+                 unsigned_baseline: bool = False) -> None:
+        self.db = db
+        self.signer = signer
+        self.issuer = issuer
+        self.reporting_currency = reporting_currency
+        self.chain_ids = tuple(chain_ids)
+        self.checkpoint_every = checkpoint_every
+        self.unsigned_baseline = unsigned_baseline
+        self.pricing = PricingCache()
+        self._next_chain = itertools.cycle(self.chain_ids)
+        self._lock = threading.Lock()
+
+    def append(self, jobs: Sequence[Job]) -> None:
+        """Append every job's new calls in one transaction, filling outcomes or errors.
+
+        A unique-key race with another process (same agent and request_id on another chain)
+        rolls the group back; it is retried, and the retry sees the other commit as a replay.
+        """
+        with self._lock:
+            for attempt in range(3):
+                for job in jobs:
+                    job.outcomes, job.error = [], None
+                try:
+                    if self.unsigned_baseline:
+                        self._append_baseline(jobs)
+                    else:
+                        self._append(jobs)
+                    return
+                except sqlalchemy.exc.IntegrityError:
+                    if attempt == 2:
+                        raise
+                except sqlalchemy.exc.OperationalError as e:
+                    raise Unavailable(f"database unavailable: {e.orig}") from None
+
+    def _plan(self, jobs: Sequence[Job], existing: Mapping[tuple[str, str], Outcome],
+              hashes: Mapping[tuple[str, str], bytes], active: set[str],
+              ) -> list[tuple[Prepared, Outcome]]:
+        """Decide each call's fate before signing anything: new, replay, conflict or revoked.
+
+        A call repeated inside the group (two concurrent retries) becomes one new receipt and
+        one replay of it, exactly as if they had arrived one after the other.
+        """
+        fresh: dict[tuple[str, str], tuple[bytes, Outcome]] = {}
+        to_sign: list[tuple[Prepared, Outcome]] = []
+        for job in jobs:
+            outcomes: list[Outcome] = []
+            job_new: list[tuple[Prepared, Outcome]] = []
+            for call in job.calls:
+                if call.agent_id not in active:
+                    outcomes.append(Outcome(401, error=Unauthorized("agent key revoked")))
+                    continue
+                stored = existing.get(call.key)
+                known = (hashes[call.key], stored) if stored is not None else fresh.get(call.key)
+                if known is None:
+                    outcome = Outcome(201)
+                    fresh[call.key] = (call.body_hash, outcome)
+                    job_new.append((call, outcome))
+                elif known[0] != call.body_hash:
+                    outcome = Outcome(409, error=Conflict(
+                        f"request_id {call.request_id!r} was already used with a different body",
+                        [FieldProblem("request_id", "reused with a different body")]))
+                else:
+                    outcome = Outcome(200, source=known[1])
+                outcomes.append(outcome)
+            failed = next((o.error for o in outcomes if o.error is not None), None)
+            if job.atomic and failed is not None:
+                job.error = failed
+                for call, _ in job_new:
+                    del fresh[call.key]
+                continue
+            job.outcomes = outcomes
+            to_sign.extend(job_new)
+        return to_sign
+
+    def _known(self, conn: Any, calls: list[Prepared],
+               ) -> tuple[dict[tuple[str, str], Outcome], dict[tuple[str, str], bytes]]:
+        found = store.existing_receipts(conn, (c.key for c in calls))
+        return ({k: Outcome(200, item=item) for k, (_, item) in found.items()},
+                {k: h for k, (h, _) in found.items()})
+
+    def _call(self, p: Prepared, issued_at: int) -> Call:
+        return Call(request_id=p.request_id, provider=p.provider, model=p.model,
+                    model_requested=p.model_requested, agent=p.agent_id, tags=p.tags,
+                    usage=p.usage, issued_at=issued_at, receipt_id=str(uuid.uuid4()),
+                    runtime_ms=p.runtime_ms, status=p.status, retry_of=p.retry_of,
+                    usage_detail=p.usage_detail)
+
+    def _book_and_rates(self, issued_at: int) -> tuple[PriceBook, list[FxRate]]:
+        book = latest_book(self.pricing.books, issued_at)
+        if book is None:
+            raise Unavailable("no price book is in force: run receipt init")
+        rates = [r for r in self.pricing.rates
+                 if r.base == book.currency and r.quote == self.reporting_currency]
+        return book, rates
+
+    def _append(self, jobs: Sequence[Job]) -> None:
+        with self.db.write() as conn:
+            locked = store.lock_chain(conn, self.chain_ids, next(self._next_chain),
+                                      self.db.is_sqlite)
+            self.pricing.refresh(conn)
+            calls = [c for j in jobs for c in j.calls]
+            existing, hashes = self._known(conn, calls)
+            active = store.active_agent_ids(conn, (c.agent_id for c in calls))
+            to_sign = self._plan(jobs, existing, hashes, active)
+            if not to_sign:
+                return
+            issued_at = max(now_ms(), locked.last_issued_at)
+            locked.last_issued_at = issued_at
+            book, rates = self._book_and_rates(issued_at)
+            head = locked.head
+            old_size = head.size
+            rows = []
+            for p, outcome in to_sign:
+                call = self._call(p, issued_at)
+                signed = sign_receipt(self.signer, head, call,
+                                      price_fields(call, book, rates, self.reporting_currency))
+                outcome.item, outcome.payload = signed.item, signed.payload
+                rows.append({
+                    "chain": head.chain, "seq": head.size - 1, "id": call.receipt_id,
+                    "agent_id": p.agent_id, "request_id": p.request_id,
+                    "body_hash": p.body_hash, "issued_at": issued_at,
+                    "team": p.tags.get("team"), "project": p.tags.get("project"),
+                    "provider": p.provider, "model": p.model, "started_at": p.started_at,
+                    "item": signed.item})
+            store.insert_receipts(conn, rows)
+            store.save_head(conn, locked)
+            if head.size // self.checkpoint_every > old_size // self.checkpoint_every:
+                self.save_checkpoint(conn, head.chain, head.size, head.head, issued_at)
+
+    def save_checkpoint(self, conn: Any, chain: str, size: int, head: bytes, at: int) -> bytes:
+        """Sign and store a checkpoint (the next start-up self-check resumes from it)."""
+        item = self.signer.sign(cose.CHECKPOINT, checkpoint_payload(
+            self.issuer, ChainHead(chain, size, head), at))
+        store.save_checkpoint(conn, chain, size, head, at, item)
+        return item
+
+    def _append_baseline(self, jobs: Sequence[Job]) -> None:
+        """The benchmark baseline: same path, but an unsigned, unchained JSON row."""
+        with self.db.write() as conn:
+            self.pricing.refresh(conn)
+            calls = [c for j in jobs for c in j.calls]
+            found = store.existing_baseline(conn, (c.key for c in calls))
+            existing = {k: Outcome(200, view=json.loads(v)) for k, (_, v) in found.items()}
+            hashes = {k: h for k, (h, _) in found.items()}
+            active = store.active_agent_ids(conn, (c.agent_id for c in calls))
+            to_store = self._plan(jobs, existing, hashes, active)
+            issued_at = now_ms()
+            book, rates = self._book_and_rates(issued_at)
+            rows = []
+            for p, outcome in to_store:
+                call = self._call(p, issued_at)
+                payload = receipt_payload(call, "baseline", 0, ZERO_HASH,
+                                          price_fields(call, book, rates,
+                                                       self.reporting_currency))
+                outcome.view = receipt_json(payload)
+                rows.append({"id": call.receipt_id, "agent_id": p.agent_id,
+                             "request_id": p.request_id, "body_hash": p.body_hash,
+                             "issued_at": issued_at, "payload_json": json.dumps(outcome.view)})
+            store.insert_baseline(conn, rows)
