@@ -1,0 +1,67 @@
+"""From what an agent reported to what a receipt prices: the one pipeline the service calls.
+
+``prepare_call`` runs, in order: usage normalization (:mod:`receipts.usage`), model name
+resolution (:mod:`receipts.model_names`), the service tier (explicit, reported in the usage, or
+a time-of-day window: :mod:`receipts.tiers`), and fitting the disjoint counts to the categories
+the book entry prices (:func:`receipts.categories.fit_usage`). Its result fills a
+:class:`receipts.builder.Call`; ``price_fields`` then prices it with ``PriceBook.resolve`` and
+``cost_of``, the very functions the verifier re-runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from receipts.categories import fit_usage
+from receipts.model_names import ModelNames, ResolvedName
+from receipts.tiers import normalize_service_tier, tier_for_call
+from receipts.usage import normalize_usage
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """Everything pricing needs from one reported call (fields of ``Call`` of the same name)."""
+
+    provider: str
+    model: str
+    model_requested: str
+    usage: dict[str, int]
+    usage_detail: dict[str, int]
+    service_tier: str | None
+    name: ResolvedName
+
+
+def prepare_call(
+    names: ModelNames,
+    *,
+    provider: str,
+    model: str,
+    usage: Any,
+    usage_format: str | None = None,
+    service_tier: str | None = None,
+    at_ms: int,
+) -> PreparedCall:
+    """Normalize, resolve and fit one call against ``names.book`` (raises ``UsageFormatError``).
+
+    An explicit ``service_tier`` wins over one the usage object reports (Anthropic and Vertex
+    put it there); with neither, a time-of-day window tier applies if one is in force at
+    ``at_ms``.
+    """
+    normalized = normalize_usage(usage_format, usage)
+    resolved = names.resolve(provider, model)
+    entry = names.book.entries.get((resolved.provider, resolved.model))
+    tier = normalize_service_tier(service_tier) or normalized.service_tier
+    tier = tier_for_call(entry, tier, at_ms)
+    fitted = dict(normalized.usage)
+    if entry is not None and entry["metered"]:
+        fitted = fit_usage(normalized.usage, normalized.detail, priced_categories(entry, tier))
+    return PreparedCall(resolved.provider, resolved.model, model, fitted, normalized.detail,
+                        tier, resolved)
+
+
+def priced_categories(entry: Mapping[str, Any], tier: str | None) -> frozenset[str]:
+    """The categories a call at ``tier`` is priced in (the tier's map if the entry has it)."""
+    prices = entry.get("service_tiers", {}).get(tier) if tier is not None else None
+    return frozenset(prices if prices is not None else entry["prices"])
