@@ -1,0 +1,187 @@
+"""``receipt prices``: make, inspect and compare price books.
+
+* ``update`` snapshots the installed ``genai-prices`` data (plus an optional overrides file)
+  into a new book and writes its exact payload bytes to ``OUT/<sha256>.cbor``; the hash alone
+  goes to stdout (``BOOK=$(receipt prices update --out books)``), the report to stderr.
+* ``show MODEL`` resolves a model name as the service would and prints its prices.
+* ``diff OLD NEW`` lists models added, removed and repriced between two book files.
+
+``genai-prices`` is part of the ``server`` extra, so it is imported only when a command needs
+it: ``receipt`` keeps working on a base install.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+
+from receipts.errors import ReceiptsError
+from verifier.pricing import PriceBook
+
+_ISO_HELP = "ISO 8601 instant, UTC if no offset (default: now)"
+
+
+def register(group: click.Group) -> None:
+    """Attach the ``prices`` command group to the ``receipt`` command."""
+    group.add_command(prices)
+
+
+@click.group()
+def prices() -> None:
+    """Price books: snapshot genai-prices data, show a model's prices, diff two books."""
+
+
+def _instant(text: str | None) -> dt.datetime:
+    if text is None:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 date or time") from e
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@prices.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the book file (named <sha256>.cbor).")
+@click.option("--overrides", "overrides_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Operator overrides TOML merged into the book.")
+@click.option("--at", "at_text", help=f"Instant the book takes effect: {_ISO_HELP}.")
+@click.option("--strict", is_flag=True, help="Fail on any price not exact at 10^-6 per 1M "
+              "units instead of leaving it out.")
+@click.option("--no-genai", is_flag=True, help="Build from the overrides file only.")
+@click.option("--currency", default="USD", show_default=True,
+              help="Book currency (other than USD only with --no-genai).")
+@click.option("--verbose", is_flag=True, help="List every refused price.")
+def update(out_dir: Path, overrides_path: Path | None, at_text: str | None, strict: bool,
+           no_genai: bool, currency: str, verbose: bool) -> None:
+    """Snapshot genai-prices (+ overrides) into a new book; print its hash."""
+    from receipts.book_files import write_book
+    from receipts.book_update import make_book
+    from receipts.overrides import load_overrides
+
+    at = _instant(at_text)
+    try:
+        overrides = load_overrides(overrides_path) if overrides_path else None
+        built = make_book(at, overrides=overrides, use_genai=not no_genai, currency=currency,
+                          created_at=dt.datetime.now(dt.UTC), strict=strict)
+        path = write_book(out_dir, built.payload_bytes)
+    except ImportError as e:
+        raise click.ClickException(f"genai-prices is not installed ({e}); install "
+                                   "'receipts[server]' or use --no-genai") from e
+    except ReceiptsError as e:
+        raise click.ClickException(str(e)) from e
+    book = built.book
+    metered = sum(1 for e in book.entries.values() if e["metered"])
+    say = _stderr
+    say(f"written:   {path} ({len(built.payload_bytes):,} bytes)")
+    say(f"models:    {len(book.entries):,} ({metered:,} metered), currency {book.currency}, "
+        f"effective from {_iso(book.effective_from)}")
+    say(f"source:    {book.payload['source']}")
+    if at < dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5):
+        say("warning:   effective in the past: a service must not add a book that takes "
+            "effect before receipts it has already issued")
+    if built.refused:
+        say(f"refused:   {len(built.refused)} price(s) not exact at 10^-6 per 1M units were "
+            "left out (calls that need them are priced unpriced_category, never $0):")
+        for line in built.refused if verbose else built.refused[:10]:
+            say(f"  {line}")
+        if not verbose and len(built.refused) > 10:
+            say(f"  ... {len(built.refused) - 10} more (--verbose lists all)")
+    if built.changes:
+        days = ", ".join(d.isoformat() for d in built.changes[:8])
+        say(f"upcoming:  genai-prices has price changes on {days}"
+            f"{' ...' if len(built.changes) > 8 else ''}: make a new book on each date")
+    click.echo(built.id_hex)
+
+
+@prices.command()
+@click.argument("model")
+@click.option("--provider", default="", help="Provider as the agent sends it (else inferred).")
+@click.option("--book", "book_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="A book file (default: snapshot genai-prices now).")
+@click.option("--at", "at_text", help=f"Snapshot instant without --book: {_ISO_HELP}.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(model: str, provider: str, book_path: Path | None, at_text: str | None,
+         as_json: bool) -> None:
+    """Resolve MODEL as the service would and print its prices."""
+    from receipts.model_names import ModelNames
+    from receipts.price_display import entry_json, entry_lines
+
+    book = _load(book_path, at_text)
+    name = ModelNames(book).resolve(provider, model)
+    entry = book.entries.get((name.provider, name.model)) if name.resolved else None
+    if as_json:
+        click.echo(json.dumps({"requested": model, "provider": name.provider,
+                               "model": name.model, "resolved": name.resolved, "how": name.how,
+                               "book": book.id.hex(), "currency": book.currency,
+                               "entry": entry_json(entry) if entry else None}, indent=2))
+    elif entry is None:
+        click.echo(f"{model}: {name.how}; calls get a receipt with cost null "
+                   "(pricing_status unknown_model)")
+    else:
+        click.echo(f"{name.provider}/{name.model}  (requested {model!r}: {name.how})")
+        click.echo(f"book     {book.id.hex()}  {book.currency}, effective "
+                   f"{_iso(book.effective_from)}")
+        click.echo(f"source   {entry.get('source', book.payload['source'])}")
+        for line in entry_lines(entry):
+            click.echo(line)
+    if entry is None:
+        raise SystemExit(1)
+
+
+@prices.command()
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def diff(old: Path, new: Path, as_json: bool) -> None:
+    """Models added, removed and repriced from book OLD to book NEW."""
+    from receipts.book_files import read_book
+    from receipts.price_display import diff_books
+
+    try:
+        result = diff_books(read_book(old), read_book(new))
+    except ReceiptsError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for side in ("old", "new"):
+        info = result[side]
+        click.echo(f"{side}: {info['id']}  {info['currency']}, effective "
+                   f"{_iso(info['effective_from'])}  ({info['source']})")
+    for key in result["added"]:
+        click.echo(f"+ {key}")
+    for key in result["removed"]:
+        click.echo(f"- {key}")
+    for item in result["changed"]:
+        click.echo(f"~ {item['provider']}/{item['model']}")
+        for change in item["changes"]:
+            click.echo(f"    {change}")
+    click.echo(f"{len(result['added'])} added, {len(result['removed'])} removed, "
+               f"{len(result['changed'])} changed, {result['unchanged']} unchanged")
+
+
+def _load(book_path: Path | None, at_text: str | None) -> PriceBook:
+    from receipts.book_files import read_book
+    from receipts.book_update import make_book
+
+    try:
+        if book_path is not None:
+            return read_book(book_path)
+        return make_book(_instant(at_text)).book
+    except ImportError as e:
+        raise click.ClickException(f"genai-prices is not installed ({e}); pass --book") from e
+    except ReceiptsError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _stderr(text: str) -> None:
+    click.echo(text, err=True)
