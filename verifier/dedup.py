@@ -1,8 +1,9 @@
 """Duplicate detection with memory bounded whatever the ledger size.
 
-Receipt ids and (agent, request_id) pairs must be unique across a ledger. Keeping every one in a
-Python set would make memory grow with the number of receipts, so 16-byte digests go into a
-temporary on-disk SQLite table (standard library) whose primary key finds duplicates.
+Receipt ids and (agent, request_id) pairs must be unique across a ledger. 16-byte digests of
+them are kept in a Python set (fast) until it holds ``memory_entries`` of them (about 90 bytes
+each, so ~90 MB at the default million); beyond that they move to a temporary on-disk SQLite
+table (standard library) whose primary key finds repeats, slower per receipt but flat in memory.
 """
 
 from __future__ import annotations
@@ -12,37 +13,64 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+DEFAULT_MEMORY_ENTRIES = 1_000_000
+
 
 class DuplicateIndex:
-    """Remembers 16-byte digests; :meth:`add_many` returns the position of the first repeat."""
+    """Remembers 16-byte digests; :meth:`add_many` returns the positions of the first repeat."""
 
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="receipt-verify-")
-        self._db = sqlite3.connect(str(Path(self._dir.name) / "seen.db"))
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA cache_size=-8000")
-        self._db.execute("CREATE TABLE seen (k BLOB PRIMARY KEY, pos INTEGER) WITHOUT ROWID")
+    def __init__(self, memory_entries: int = DEFAULT_MEMORY_ENTRIES) -> None:
+        self._memory_entries = memory_entries
+        self._seen: dict[bytes, int] = {}
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._db: sqlite3.Connection | None = None
 
     def add_many(self, entries: list[tuple[bytes, int]]) -> tuple[int, int] | None:
-        """Insert (digest, position) pairs; on a repeat return (first position, repeat position)."""
+        """Add (digest, position) pairs; on a repeat return (first position, repeat position)."""
+        if self._db is None:
+            seen = self._seen
+            for digest, pos in entries:
+                first = seen.setdefault(digest, pos)
+                if first != pos:
+                    return first, pos
+            if len(seen) > self._memory_entries:
+                self._spill()
+            return None
+        return self._add_on_disk(entries)
+
+    def _spill(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="receipt-verify-")
+        self._db = sqlite3.connect(str(Path(self._dir.name) / "seen.db"))
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16000"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE seen (k BLOB PRIMARY KEY, pos INTEGER) WITHOUT ROWID")
+        with self._db:
+            self._db.executemany("INSERT INTO seen VALUES (?, ?)", sorted(self._seen.items()))
+        self._seen = {}
+
+    def _add_on_disk(self, entries: list[tuple[bytes, int]]) -> tuple[int, int] | None:
+        assert self._db is not None
         try:
             with self._db:
-                self._db.executemany("INSERT INTO seen VALUES (?, ?)", entries)
+                self._db.executemany("INSERT INTO seen VALUES (?, ?)", sorted(entries))
             return None
         except sqlite3.IntegrityError:
-            pass
-        for digest, pos in entries:  # slow path, only on a duplicate: find which one
-            row = self._db.execute("SELECT pos FROM seen WHERE k = ?", (digest,)).fetchone()
-            if row is not None:
-                return int(row[0]), pos
-            self._db.execute("INSERT INTO seen VALUES (?, ?)", (digest, pos))
-        return None  # pragma: no cover - IntegrityError implies a repeat
+            pass  # the batch was rolled back; find the first repeat in order
+        with self._db:
+            for digest, pos in entries:
+                row = self._db.execute("SELECT pos FROM seen WHERE k = ?", (digest,)).fetchone()
+                if row is not None:
+                    return int(row[0]), pos
+                self._db.execute("INSERT INTO seen VALUES (?, ?)", (digest, pos))
+        raise AssertionError("IntegrityError without a repeat")  # pragma: no cover
 
     def close(self) -> None:
-        """Drop the temporary table."""
-        self._db.close()
-        self._dir.cleanup()
+        """Drop the temporary table, if any."""
+        if self._db is not None:
+            self._db.close()
+        if self._dir is not None:
+            self._dir.cleanup()
+        self._seen = {}
 
     def __enter__(self) -> DuplicateIndex:
         return self

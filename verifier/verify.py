@@ -352,7 +352,7 @@ class _LedgerPass:
                 try:
                     offset_item = next(items, None)
                 except EncodingError as e:
-                    self._drain(in_flight, pending)
+                    self._drain(in_flight, pending, pool)
                     raise self._framing_failure(e, index + 1) from e
                 if offset_item is None:
                     break
@@ -368,10 +368,9 @@ class _LedgerPass:
                         while len(in_flight) > 2 * workers:
                             self._absorb(in_flight.popleft())
                     continue
-                self._drain(in_flight, pending)
-                pending = []
+                self._drain(in_flight, pending, pool)
                 self._preamble_or_checkpoint(index, item)
-            self._drain(in_flight, pending)
+            self._drain(in_flight, pending, pool)
             self._finish(index + 1)
         finally:
             if pool is not None:
@@ -405,13 +404,13 @@ class _LedgerPass:
             return _check_batch(batch)
         return pool.apply_async(_check_batch, (batch,))
 
-    def _drain(self, in_flight: deque[Any], pending: list[tuple[int, bytes]]) -> None:
+    def _drain(self, in_flight: deque[Any], pending: list[tuple[int, bytes]],
+               pool: Any = None) -> None:
+        if pending:
+            in_flight.append(self._submit(pool, list(pending)))
+            pending.clear()
         while in_flight:
             self._absorb(in_flight.popleft())
-        if pending:
-            _init_worker(self._context())
-            self._absorb(_check_batch(pending))
-            pending.clear()
 
     # receipts: chain links, duplicates, totals -------------------------------------------
     def _absorb(self, result: Any) -> None:
