@@ -174,10 +174,9 @@ def _gemini(raw: Mapping[str, Any]) -> NormalizedUsage:
 
 def _otel(raw: Mapping[str, Any] | list[Any]) -> NormalizedUsage:
     r = Reader(otel_attributes(raw))
-    total_in_name = "gen_ai.usage.input_tokens" if r.present("gen_ai.usage.input_tokens") \
-        else "gen_ai.usage.prompt_tokens"
-    total_out_name = "gen_ai.usage.output_tokens" if r.present("gen_ai.usage.output_tokens") \
-        else "gen_ai.usage.completion_tokens"
+    total_in_name = _otel_name(r, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+    total_out_name = _otel_name(r, "gen_ai.usage.output_tokens",
+                                "gen_ai.usage.completion_tokens")
     total_in = r.count(total_in_name, required=True, flat=True)
     total_out = r.count(total_out_name, required=True, flat=True)
     read = r.count("gen_ai.usage.cache_read.input_tokens", flat=True)
@@ -191,6 +190,13 @@ def _otel(raw: Mapping[str, Any] | list[Any]) -> NormalizedUsage:
         or r.text("gen_ai.openai.response.service_tier", flat=True)
     return _result({"input": total_in - read - write, "cache_read": read, "cache_write": write,
                     "output": total_out}, {"reasoning": reasoning}, tier)
+
+
+def _otel_name(r: Reader, current: str, deprecated: str) -> str:
+    """The attribute to read: the current name unless only the deprecated one is sent."""
+    if r.present(deprecated, flat=True) and not r.present(current, flat=True):
+        return deprecated
+    return current
 
 
 _HANDLERS: dict[str, Callable[[Any], NormalizedUsage]] = {
