@@ -54,7 +54,7 @@ class Reader:
 
     def count(self, path: str, *, required: bool = False, flat: bool = False) -> int:
         """A token or request count: a non-negative integer (absent -> 0 unless required)."""
-        return check_count(self.get(path, flat=flat), path, required=required)
+        return check_count(self.get(path, flat=flat), path, required=required, text_ok=flat)
 
     def text(self, path: str, *, flat: bool = False) -> str | None:
         """An optional text field (service tier names)."""
@@ -72,14 +72,17 @@ class Reader:
                                    f"({part}) exceeds {whole_field} ({whole})")
 
 
-def check_count(value: Any, field: str, *, required: bool = False) -> int:
-    """A count as an int; refuses booleans, floats, negatives and absurd sizes."""
+def check_count(value: Any, field: str, *, required: bool = False, text_ok: bool = False) -> int:
+    """A count as an int; refuses booleans, floats, negatives and absurd sizes.
+
+    ``text_ok`` accepts decimal digit strings: OTLP/JSON encodes 64-bit integers that way.
+    """
     if value is None:
         if required:
             raise UsageFormatError(field, "missing")
         return 0
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)  # OTLP/JSON encodes 64-bit integers as decimal strings
+    if text_ok and isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
     if type(value) is not int:
         raise UsageFormatError(field, f"must be a non-negative integer, got {value!r}")
     if value < 0:
