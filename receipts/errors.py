@@ -29,6 +29,14 @@ class ReceiptsError(Exception):
         self.fields = tuple(fields)
         super().__init__(message)
 
+    def with_fields(self, fields: Sequence[FieldProblem]) -> ReceiptsError:
+        """A copy naming other fields (e.g. prefixed with a batch item's index)."""
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone.args = self.args
+        clone.fields = tuple(fields)
+        return clone
+
 
 class KeyFileError(ReceiptsError):
     """A signing key file is missing, unreadable, encrypted without a passphrase, or exists."""

@@ -21,9 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy.exc
-
-from receipts import store
+from receipts import fastcbor, store
 from receipts.auth import Agent, bind_tags
 from receipts.builder import (
     Call,
@@ -31,7 +29,6 @@ from receipts.builder import (
     checkpoint_payload,
     price_fields,
     receipt_payload,
-    sign_receipt,
 )
 from receipts.db import Database
 from receipts.errors import (
@@ -42,6 +39,7 @@ from receipts.errors import (
     Unauthorized,
     Unavailable,
 )
+from receipts.hotpath import AppendConnection, is_integrity_error
 from receipts.schemas import CallIn
 from receipts.signing import Signer
 from verifier import cose
@@ -204,7 +202,7 @@ class PricingCache:
 
 
 class ReceiptService:
-    """Appends groups of prepared calls to the ledger (called from one writer thread)."""
+    """Appends groups of prepared calls to the ledger (one group at a time)."""
 
     def __init__(self, db: Database, signer: Signer, *, issuer: str, reporting_currency: str,
                  chain_ids: Sequence[str], checkpoint_every: int = 10_000,
@@ -219,28 +217,56 @@ class ReceiptService:
         self.pricing = PricingCache()
         self._next_chain = itertools.cycle(self.chain_ids)
         self._lock = threading.Lock()
+        self._conn: AppendConnection | None = None
+
+    def _connection(self) -> AppendConnection:
+        if self._conn is None:
+            self._conn = AppendConnection(self.db.engine.raw_connection(), self.db.is_sqlite)
+        return self._conn
+
+    def close(self) -> None:
+        """Release the writer's connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def append(self, jobs: Sequence[Job]) -> None:
         """Append every job's new calls in one transaction, filling outcomes or errors.
 
         A unique-key race with another process (same agent and request_id on another chain)
         rolls the group back; it is retried, and the retry sees the other commit as a replay.
+        A database failure drops the connection and fails the group (nobody is acknowledged).
         """
         with self._lock:
             for attempt in range(3):
-                for job in jobs:
-                    job.outcomes, job.error = [], None
+                conn = self._connection()
                 try:
+                    conn.begin()
                     if self.unsigned_baseline:
-                        self._append_baseline(jobs)
+                        self._append_baseline(conn, jobs)
                     else:
-                        self._append(jobs)
+                        self._append(conn, jobs)
+                    conn.commit()
                     return
-                except sqlalchemy.exc.IntegrityError:
-                    if attempt == 2:
-                        raise
-                except sqlalchemy.exc.OperationalError as e:
-                    raise Unavailable(f"database unavailable: {e.orig}") from None
+                except ReceiptsError:
+                    conn.rollback()
+                    raise
+                except Exception as e:
+                    conn.rollback()
+                    if is_integrity_error(e) and attempt < 2:
+                        continue
+                    self._conn = None
+                    conn.close()
+                    raise Unavailable(f"receipt not stored: {type(e).__name__}: "
+                                      f"{str(e).splitlines()[0] if str(e) else ''}") from e
+
+    def _refresh_pricing(self, conn: AppendConnection) -> None:
+        """Reload books and rates if another process added one (read under the chain lock, so
+        anything added before the lock was taken is seen)."""
+        if conn.pricing_version() != self.pricing.version:
+            with self.db.read() as sa_conn:
+                self.pricing.refresh(sa_conn)
 
     def _plan(self, jobs: Sequence[Job], existing: Mapping[tuple[str, str], Outcome],
               hashes: Mapping[tuple[str, str], bytes], active: set[str],
@@ -282,9 +308,9 @@ class ReceiptService:
             to_sign.extend(job_new)
         return to_sign
 
-    def _known(self, conn: Any, calls: list[Prepared],
+    def _known(self, conn: AppendConnection, calls: list[Prepared],
                ) -> tuple[dict[tuple[str, str], Outcome], dict[tuple[str, str], bytes]]:
-        found = store.existing_receipts(conn, (c.key for c in calls))
+        found = conn.existing(c.key for c in calls)
         return ({k: Outcome(200, item=item) for k, (_, item) in found.items()},
                 {k: h for k, (h, _) in found.items()})
 
@@ -303,67 +329,72 @@ class ReceiptService:
                  if r.base == book.currency and r.quote == self.reporting_currency]
         return book, rates
 
-    def _append(self, jobs: Sequence[Job]) -> None:
-        with self.db.write() as conn:
-            locked = store.lock_chain(conn, self.chain_ids, next(self._next_chain),
-                                      self.db.is_sqlite)
-            self.pricing.refresh(conn)
-            calls = [c for j in jobs for c in j.calls]
-            existing, hashes = self._known(conn, calls)
-            active = store.active_agent_ids(conn, (c.agent_id for c in calls))
-            to_sign = self._plan(jobs, existing, hashes, active)
-            if not to_sign:
-                return
-            issued_at = max(now_ms(), locked.last_issued_at)
-            locked.last_issued_at = issued_at
-            book, rates = self._book_and_rates(issued_at)
-            head = locked.head
-            old_size = head.size
-            rows = []
-            for p, outcome in to_sign:
-                call = self._call(p, issued_at)
-                signed = sign_receipt(self.signer, head, call,
+    def _append(self, conn: AppendConnection, jobs: Sequence[Job]) -> None:
+        """Lock a head, plan, then sign and chain new calls exactly as
+        ``receipts.builder.sign_receipt`` does, with :mod:`receipts.fastcbor` for the payload
+        (the same bytes as the reference encoder, at a third of the cost)."""
+        locked = conn.lock_chain(self.chain_ids, next(self._next_chain))
+        self._refresh_pricing(conn)
+        calls = [c for j in jobs for c in j.calls]
+        existing, hashes = self._known(conn, calls)
+        active = conn.active_agents(c.agent_id for c in calls)
+        to_sign = self._plan(jobs, existing, hashes, active)
+        if not to_sign:
+            return
+        issued_at = max(now_ms(), locked.last_issued_at)
+        locked.last_issued_at = issued_at
+        book, rates = self._book_and_rates(issued_at)
+        head = locked.head
+        old_size = head.size
+        rows = []
+        for p, outcome in to_sign:
+            call = self._call(p, issued_at)
+            payload = receipt_payload(call, head.chain, head.size, head.head,
                                       price_fields(call, book, rates, self.reporting_currency))
-                outcome.item, outcome.payload = signed.item, signed.payload
-                rows.append({
-                    "chain": head.chain, "seq": head.size - 1, "id": call.receipt_id,
-                    "agent_id": p.agent_id, "request_id": p.request_id,
-                    "body_hash": p.body_hash, "issued_at": issued_at,
-                    "team": p.tags.get("team"), "project": p.tags.get("project"),
-                    "provider": p.provider, "model": p.model, "started_at": p.started_at,
-                    "item": signed.item})
-            store.insert_receipts(conn, rows)
-            store.save_head(conn, locked)
-            if head.size // self.checkpoint_every > old_size // self.checkpoint_every:
-                self.save_checkpoint(conn, head.chain, head.size, head.head, issued_at)
+            item = self.signer.sign_payload_bytes(cose.RECEIPT, fastcbor.encode(payload))
+            head.size += 1
+            head.head = hashlib.sha256(item).digest()
+            outcome.item, outcome.payload = item, payload
+            rows.append({
+                "chain": head.chain, "seq": head.size - 1, "id": call.receipt_id,
+                "agent_id": p.agent_id, "request_id": p.request_id, "body_hash": p.body_hash,
+                "issued_at": issued_at, "team": p.tags.get("team"),
+                "project": p.tags.get("project"), "provider": p.provider, "model": p.model,
+                "started_at": p.started_at, "item": item})
+        conn.insert(rows)
+        conn.save_head(locked)
+        if head.size // self.checkpoint_every > old_size // self.checkpoint_every:
+            item = self.checkpoint_item(head.chain, head.size, head.head, issued_at)
+            conn.save_checkpoint(head.chain, head.size, head.head, issued_at, item)
+
+    def checkpoint_item(self, chain: str, size: int, head: bytes, at: int) -> bytes:
+        """A signed checkpoint of ``chain`` at ``size`` / ``head``."""
+        return self.signer.sign(cose.CHECKPOINT, checkpoint_payload(
+            self.issuer, ChainHead(chain, size, head), at))
 
     def save_checkpoint(self, conn: Any, chain: str, size: int, head: bytes, at: int) -> bytes:
         """Sign and store a checkpoint (the next start-up self-check resumes from it)."""
-        item = self.signer.sign(cose.CHECKPOINT, checkpoint_payload(
-            self.issuer, ChainHead(chain, size, head), at))
+        item = self.checkpoint_item(chain, size, head, at)
         store.save_checkpoint(conn, chain, size, head, at, item)
         return item
 
-    def _append_baseline(self, jobs: Sequence[Job]) -> None:
+    def _append_baseline(self, conn: AppendConnection, jobs: Sequence[Job]) -> None:
         """The benchmark baseline: same path, but an unsigned, unchained JSON row."""
-        with self.db.write() as conn:
-            self.pricing.refresh(conn)
-            calls = [c for j in jobs for c in j.calls]
-            found = store.existing_baseline(conn, (c.key for c in calls))
-            existing = {k: Outcome(200, view=json.loads(v)) for k, (_, v) in found.items()}
-            hashes = {k: h for k, (h, _) in found.items()}
-            active = store.active_agent_ids(conn, (c.agent_id for c in calls))
-            to_store = self._plan(jobs, existing, hashes, active)
-            issued_at = now_ms()
-            book, rates = self._book_and_rates(issued_at)
-            rows = []
-            for p, outcome in to_store:
-                call = self._call(p, issued_at)
-                payload = receipt_payload(call, "baseline", 0, ZERO_HASH,
-                                          price_fields(call, book, rates,
-                                                       self.reporting_currency))
-                outcome.view = receipt_json(payload)
-                rows.append({"id": call.receipt_id, "agent_id": p.agent_id,
-                             "request_id": p.request_id, "body_hash": p.body_hash,
-                             "issued_at": issued_at, "payload_json": json.dumps(outcome.view)})
-            store.insert_baseline(conn, rows)
+        self._refresh_pricing(conn)
+        calls = [c for j in jobs for c in j.calls]
+        found = conn.existing_baseline(c.key for c in calls)
+        existing = {k: Outcome(200, view=json.loads(v)) for k, (_, v) in found.items()}
+        hashes = {k: h for k, (h, _) in found.items()}
+        active = conn.active_agents(c.agent_id for c in calls)
+        to_store = self._plan(jobs, existing, hashes, active)
+        issued_at = now_ms()
+        book, rates = self._book_and_rates(issued_at)
+        rows = []
+        for p, outcome in to_store:
+            call = self._call(p, issued_at)
+            payload = receipt_payload(call, "baseline", 0, ZERO_HASH,
+                                      price_fields(call, book, rates, self.reporting_currency))
+            outcome.view = receipt_json(payload)
+            rows.append((call.receipt_id, p.agent_id, p.request_id, p.body_hash, issued_at,
+                         json.dumps(outcome.view)))
+        conn.insert_baseline(rows)

@@ -16,10 +16,17 @@ from starlette.responses import Response, StreamingResponse
 
 from receipts import store
 from receipts.api import csv_export
-from receipts.api.context import AppContext, context
+from receipts.api.context import AppContext, context, context_dependency
 from receipts.api.errors import error_of, json_response
 from receipts.auth import Agent, Principal
-from receipts.errors import FieldProblem, Forbidden, Invalid, NotFound, ReceiptsError
+from receipts.errors import (
+    FieldProblem,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ReceiptsError,
+    Unauthorized,
+)
 from receipts.schemas import BatchIn, BatchOut, CallIn, ErrorBody, ReceiptOut, parse_model
 from receipts.service import Job, Outcome, Prepared, prepare
 from verifier import cose
@@ -27,7 +34,7 @@ from verifier.encoding import decode_strict
 
 router = APIRouter(prefix="/v1", tags=["receipts"])
 bearer = HTTPBearer(auto_error=False, description="An agent key (rk_...) or the admin token")
-Ctx = Annotated[AppContext, Depends(context)]
+Ctx = Annotated[AppContext, Depends(context_dependency)]
 Creds = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -91,10 +98,10 @@ def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
             items.append(prepare(agent, call, ctx.runtime.settings.required_tags))
         except ReceiptsError as e:
             if not e.fields:
-                e = type(e)(str(e), [FieldProblem(f"calls.{i}", str(e))])
+                e = e.with_fields([FieldProblem(f"calls.{i}", str(e))])
             elif not e.fields[0].field.startswith("calls."):
-                e = type(e)(str(e), [FieldProblem(f"calls.{i}.{f.field}", f.reason)
-                                     for f in e.fields])
+                e = e.with_fields([FieldProblem(f"calls.{i}.{f.field}", f.reason)
+                                   for f in e.fields])
             items.append(e)
     return items
 
@@ -120,9 +127,10 @@ async def create_batch(batch: BatchIn, agent: Writer, ctx: Ctx) -> Response:
     items = _prepare_items(batch, agent, ctx)
     failures = [e for e in items if isinstance(e, ReceiptsError)]
     if batch.atomic and failures:
-        worst = next((e for e in failures if e.status == 403), failures[0])
-        raise type(worst)(f"{len(failures)} of {len(items)} calls refused; nothing stored",
-                          [f for e in failures for f in e.fields])
+        status = 403 if any(e.status == 403 for e in failures) else failures[0].status
+        kind = {403: Forbidden, 401: Unauthorized}.get(status, Invalid)
+        raise kind(f"{len(failures)} of {len(items)} calls refused; nothing stored",
+                   [f for e in failures for f in e.fields])
     job = await ctx.appender.submit(
         Job([p for p in items if isinstance(p, Prepared)], atomic=batch.atomic))
     if job.error is not None:
