@@ -276,6 +276,12 @@ def demo(calls: int, keep: Path | None) -> None:
 
 
 def register(group: click.Group) -> None:
-    """Attach the service commands to the ``receipt`` group."""
+    """Attach the service commands (and, when present, ``receipt prices``) to ``receipt``."""
+    import importlib.util
+
     for command in (init, agent, serve, export, demo):
         group.add_command(command)
+    if importlib.util.find_spec("receipts.prices_cli") is not None:
+        from receipts import prices_cli
+
+        prices_cli.register(group)
