@@ -56,7 +56,7 @@ def price_fields(
         rate = select_rate(rates, book.currency, reporting_currency, day, call.issued_at)
         fx = rate.as_receipt_fx() if rate else None
     return {
-        "unit_prices": resolution.unit_prices,
+        "unit_prices": dict(resolution.unit_prices),
         "price_book": book.id,
         "currency": book.currency,
         "cost": cost,

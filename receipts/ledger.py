@@ -15,6 +15,7 @@ from receipts.signing import Signer
 from verifier import cose
 from verifier.pricing import FxRate
 from verifier.schema import FORMAT_VERSION, LEDGER_FORMAT
+from verifier.verify import preamble_digest
 
 
 def key_item(signer: Signer, valid_from: int, valid_until: int | None = None) -> bytes:
@@ -46,15 +47,17 @@ def write_ledger(
     receipts: Iterable[bytes],
 ) -> int:
     """Write a complete ledger; ``chains`` are the heads the receipts end at. Returns bytes."""
+    preamble = [*key_items, *price_book_items, *fx_rate_items]
     header = {
         "v": FORMAT_VERSION, "format": LEDGER_FORMAT, "issuer": issuer,
+        "preamble": preamble_digest(preamble),
         "created_at": created_at, "reporting_currency": reporting_currency,
         "chains": [c.chain for c in chains],
         "counts": {"keys": len(key_items), "price_books": len(price_book_items),
                    "fx_rates": len(fx_rate_items)},
     }
     written = out.write(signer.sign(cose.LEDGER_HEADER, header))
-    for item in (*key_items, *price_book_items, *fx_rate_items):
+    for item in preamble:
         written += out.write(item)
     for item in receipts:
         written += out.write(item)

@@ -106,6 +106,9 @@ def _parse_protected(protected: bytes) -> tuple[str, bytes]:
         raise VerificationFailure("bad_protected_header", f"unknown content type {ctype!r}")
     if type(kid) is not bytes or len(kid) != 16:
         raise VerificationFailure("bad_protected_header", "kid must be a 16-byte bstr")
+    if protected != protected_header(ctype, kid):  # e.g. a label true or 1.0 instead of 1
+        raise VerificationFailure("bad_protected_header", "protected header is not exactly "
+                                  "{1: -8, 3: ctype, 4: kid} in deterministic encoding")
     if len(_header_cache) < 4096:
         _header_cache[protected] = (ctype, kid)
     return ctype, kid

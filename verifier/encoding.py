@@ -82,7 +82,9 @@ def _in_order(value: Any) -> bool:
         if keys not in _ORDERED_KEYS:
             if not _keys_in_order(value):
                 return False
-            if len(_ORDERED_KEYS) < 4096:
+            # Only text-key shapes are remembered: tuple equality says True == 1 == 1.0, so a
+            # cached (1, 3, 4) must never vouch for (True, 3, 4).
+            if len(_ORDERED_KEYS) < 4096 and all(type(k) is str for k in keys):
                 _ORDERED_KEYS.add(keys)
         for item in value.values():
             item_kind = type(item)
@@ -100,8 +102,8 @@ def _in_order(value: Any) -> bool:
 
 _CONTAINERS = frozenset({dict, list, tuple, _FROZEN_MAP, cbor2.CBORTag})
 _ORDERED_KEYS: set[tuple[Any, ...]] = set()
-"""Key tuples already proven in order: receipts repeat a handful of shapes, so most maps are
-checked with one set lookup."""
+"""Text-key tuples already proven in order: receipts repeat a handful of shapes, so most maps
+are checked with one set lookup (a text key never equals a non-text one)."""
 
 
 def _keys_in_order(mapping: dict[Any, Any]) -> bool:
@@ -216,7 +218,10 @@ def _bstr_end(buf: bytes, pos: int, end: int) -> int:
         size = 1 << (info - 24)
         if pos + 1 + size > end:
             raise _Incomplete
-        stop = pos + 1 + size + int.from_bytes(buf[pos + 1 : pos + 1 + size], "big")
+        length = int.from_bytes(buf[pos + 1 : pos + 1 + size], "big")
+        if length > MAX_ITEM_BYTES:
+            return -1  # the general path reports it
+        stop = pos + 1 + size + length
     else:
         return -1
     if stop > end:
@@ -263,5 +268,7 @@ def split_sequence(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
             pos = nxt
         buf = buf[pos:]
         buf_offset += pos
+        if len(buf) > MAX_ITEM_BYTES + 64:
+            raise EncodingError("an item larger than 16 MiB")
     if buf:
         raise TruncatedError("the sequence ends inside an item (truncated)")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.errors import PricingError, SchemaError
-from verifier.schema import FORMAT_VERSION, check_currency
+from verifier.schema import FORMAT_VERSION, MAX_TIME_MS, MAX_UINT, check_currency
 
 _BOOK_FIELDS = frozenset(
     {"v", "currency", "effective_from", "created_at", "source", "input_categories", "models"}
@@ -43,11 +43,15 @@ def book_id(payload_bytes: bytes) -> bytes:
     return hashlib.sha256(payload_bytes).digest()
 
 
+def _is_uint(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_UINT
+
+
 def _check_price(value: Any, where: str) -> None:
-    if type(value) is int and value >= 0:
+    if _is_uint(value):
         return
     if type(value) is dict and value.keys() == {"base", "tiers"}:
-        if type(value["base"]) is not int or value["base"] < 0:
+        if not _is_uint(value["base"]):
             raise SchemaError(f"{where}: base must be an unsigned integer")
         tiers = value["tiers"]
         if type(tiers) is not list or not tiers:
@@ -55,8 +59,8 @@ def _check_price(value: Any, where: str) -> None:
         previous = -1
         for tier in tiers:
             if type(tier) is not dict or tier.keys() != {"start", "price"} \
-                    or type(tier["start"]) is not int or type(tier["price"]) is not int \
-                    or tier["price"] < 0 or tier["start"] <= previous:
+                    or not _is_uint(tier["start"]) or not _is_uint(tier["price"]) \
+                    or tier["start"] <= previous:
                 raise SchemaError(f"{where}: tiers must be {{start, price}} with rising starts")
             previous = tier["start"]
         return
@@ -108,15 +112,18 @@ class PriceBook:
         """Check a decoded price book payload (spec §7.3) and index it."""
         if type(payload) is not dict or payload.keys() != _BOOK_FIELDS:
             raise SchemaError("price book: fields must be " + ", ".join(sorted(_BOOK_FIELDS)))
-        if payload["v"] != FORMAT_VERSION:
+        if payload["v"] != FORMAT_VERSION or type(payload["v"]) is not int:
             raise SchemaError("price book: unsupported version")
         check_currency(payload, "currency")
         for name in ("effective_from", "created_at"):
-            if type(payload[name]) is not int or payload[name] < 0:
-                raise SchemaError(f"price book: {name} must be an unsigned integer")
+            if not _is_uint(payload[name]) or payload[name] > MAX_TIME_MS:
+                raise SchemaError(f"price book: {name} must be a time in milliseconds")
+        if type(payload["source"]) is not str:
+            raise SchemaError("price book: source must be text")
         categories = payload["input_categories"]
-        if type(categories) is not list or any(type(c) is not str for c in categories):
-            raise SchemaError("price book: input_categories must be a list of text")
+        if type(categories) is not list or any(type(c) is not str or not c for c in categories) \
+                or len(set(categories)) != len(categories):
+            raise SchemaError("price book: input_categories must be a list of distinct labels")
         if type(payload["models"]) is not list:
             raise SchemaError("price book: models must be a list")
         entries: dict[tuple[str, str], dict[str, Any]] = {}
@@ -147,8 +154,8 @@ class PriceBook:
         """
         memo_key = (provider, model, service_tier, *usage)
         cached = self._memo.get(memo_key)
-        if cached is not None:
-            return cached
+        if cached is not None:  # a copy: callers put unit_prices into receipts
+            return Resolution(cached.status, dict(cached.unit_prices), cached.reason)
         result, count_free = self._resolve(provider, model, usage, service_tier)
         if count_free and len(self._memo) < 65_536:
             self._memo[memo_key] = result
@@ -197,8 +204,11 @@ def _check_entry(entry: Any) -> None:
     if not keys >= _ENTRY_REQUIRED or keys - _ENTRY_REQUIRED - _ENTRY_OPTIONAL:
         raise SchemaError("price book: entry fields are provider, model, metered, prices, "
                           "service_tiers?, source?")
-    if type(entry["provider"]) is not str or type(entry["model"]) is not str:
-        raise SchemaError("price book: provider and model are text")
+    if type(entry["provider"]) is not str or type(entry["model"]) is not str \
+            or not entry["provider"] or not entry["model"]:
+        raise SchemaError("price book: provider and model are non-empty text")
+    if "source" in entry and type(entry["source"]) is not str:
+        raise SchemaError("price book: an entry's source is text")
     if type(entry["metered"]) is not bool:
         raise SchemaError("price book: metered is a boolean")
     where = f"price book {entry['provider']}/{entry['model']}"
@@ -207,6 +217,8 @@ def _check_entry(entry: Any) -> None:
     if type(tiers) is not dict:
         raise SchemaError(f"{where}: service_tiers must be a map")
     for name, prices in tiers.items():
+        if type(name) is not str or not name:
+            raise SchemaError(f"{where}: service tier names are text")
         _check_prices(prices, f"{where}[{name}]")
 
 

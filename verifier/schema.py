@@ -7,6 +7,7 @@ integer) because they run once per receipt on the verifier's hot path.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -30,8 +31,10 @@ RECEIPT_FIELDS = RECEIPT_REQUIRED | RECEIPT_OPTIONAL
 PRICED = "priced"
 PRICING_STATUSES = frozenset({PRICED, "unknown_model", "not_metered", "unpriced_category"})
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+MAX_TIME_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z: the latest time a receipt may carry (dates keep four digits)."""
 _FX_FIELDS = frozenset({"currency", "rate", "date", "source"})
 
 
@@ -45,6 +48,12 @@ def _uint(payload: dict[str, Any], field: str, *, nullable: bool = False) -> Non
         return
     if type(value) is not int or value < 0 or value > MAX_UINT:
         raise _fail(field, "must be an unsigned integer" + (" or null" if nullable else ""))
+
+
+def _time(payload: dict[str, Any], field: str, *, nullable: bool = False) -> None:
+    _uint(payload, field, nullable=nullable)
+    if payload[field] is not None and payload[field] > MAX_TIME_MS:
+        raise _fail(field, "must be no later than 9999-12-31T23:59:59.999Z")
 
 
 def _text(payload: dict[str, Any], field: str, *, max_len: int = MAX_TEXT) -> None:
@@ -85,14 +94,18 @@ def _exact_keys(
 def check_currency(payload: dict[str, Any], field: str) -> None:
     """ISO 4217 alphabetic code."""
     value = payload[field]
-    if type(value) is not str or not _CURRENCY.match(value):
+    if type(value) is not str or not _CURRENCY.fullmatch(value):
         raise _fail(field, "must be an ISO 4217 code such as USD")
 
 
 def _date(payload: dict[str, Any], field: str) -> None:
     value = payload[field]
-    if type(value) is not str or not _DATE.match(value):
+    if type(value) is not str or not _DATE.fullmatch(value):
         raise _fail(field, "must be a date YYYY-MM-DD")
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError as e:
+        raise _fail(field, "must be a real calendar date") from e
 
 
 _RECEIPT_TEXT = ("chain", "id", "request_id", "provider", "model", "model_requested", "agent",
@@ -112,6 +125,8 @@ def check_receipt(p: Any) -> None:
         value = p[field]
         if type(value) is not int or not 0 <= value <= MAX_UINT:
             _uint(p, field)
+    if p["issued_at"] > MAX_TIME_MS:
+        raise _fail("issued_at", "must be no later than 9999-12-31T23:59:59.999Z")
     for field in _RECEIPT_NULLABLE_UINT:
         value = p[field]
         if value is not None and (type(value) is not int or not 0 <= value <= MAX_UINT):
@@ -164,15 +179,17 @@ def check_receipt(p: Any) -> None:
 def check_header(p: Any) -> None:
     """Rules of the ledger header (spec §7.1)."""
     _exact_keys(p, frozenset({"v", "format", "issuer", "created_at", "chains", "counts",
-                              "reporting_currency"}), frozenset(), "ledger header")
+                              "preamble", "reporting_currency"}), frozenset(), "ledger header")
+    if type(p["preamble"]) is not bytes or len(p["preamble"]) != HASH_BYTES:
+        raise _fail("preamble", "must be a 32-byte bstr")
     check_currency(p, "reporting_currency")
     if p["format"] != LEDGER_FORMAT:
         raise _fail("format", f"must be {LEDGER_FORMAT!r}")
     _text(p, "issuer")
-    _uint(p, "created_at")
+    _time(p, "created_at")
     chains = p["chains"]
-    if type(chains) is not list or any(type(c) is not str or not c for c in chains) \
-            or len(set(chains)) != len(chains):
+    if type(chains) is not list or any(type(c) is not str or not 0 < len(c) <= MAX_TEXT
+                                       for c in chains) or len(set(chains)) != len(chains):
         raise _fail("chains", "must be a list of distinct chain ids")
     counts = p["counts"]
     if type(counts) is not dict or counts.keys() != {"keys", "price_books", "fx_rates"}:
@@ -189,8 +206,8 @@ def check_public_key_item(p: Any) -> None:
         raise _fail("kid", "must be a 16-byte bstr")
     if type(p["public_key"]) is not bytes or len(p["public_key"]) != 32:
         raise _fail("public_key", "must be a 32-byte bstr")
-    _uint(p, "valid_from")
-    _uint(p, "valid_until", nullable=True)
+    _time(p, "valid_from")
+    _time(p, "valid_until", nullable=True)
 
 
 def check_fx_rate(p: Any) -> None:
@@ -204,7 +221,7 @@ def check_fx_rate(p: Any) -> None:
     if p["rate"] == 0:
         raise _fail("rate", "must be positive")
     _text(p, "source")
-    _uint(p, "published_at")
+    _time(p, "published_at")
 
 
 def check_checkpoint(p: Any) -> None:
@@ -214,6 +231,6 @@ def check_checkpoint(p: Any) -> None:
     _text(p, "issuer")
     _text(p, "chain")
     _uint(p, "size")
-    _uint(p, "time")
+    _time(p, "time")
     if type(p["head"]) is not bytes or len(p["head"]) != HASH_BYTES:
         raise _fail("head", "must be a 32-byte bstr")

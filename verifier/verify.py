@@ -256,8 +256,9 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
             break
         verified += fully
         id_digest = sha256(b"id\x00" + p["id"].encode()).digest()[:16]
+        agent = p["agent"].encode()  # length-prefixed: no (agent, request_id) pair is ambiguous
         req_digest = sha256(
-            b"rq\x00" + p["agent"].encode() + b"\x00" + p["request_id"].encode()
+            b"rq" + len(agent).to_bytes(4, "big") + agent + p["request_id"].encode()
         ).digest()[:16]
         summaries.append(
             (index, p["chain"], p["seq"], p["prev"], sha256(item).digest(), id_digest, req_digest)
@@ -296,7 +297,7 @@ def _fail(code: str, reason: str, item: int, chain: str | None = None,
 
 
 class _LedgerPass:
-    """State of one verification pass (spec §9 steps 1-9)."""
+    """State of one verification pass (spec §9's numbered steps)."""
 
     def __init__(self, options: VerifyOptions) -> None:
         self.options = options
@@ -309,6 +310,7 @@ class _LedgerPass:
         self.rates: list[FxRate] = []
         self.chains: dict[str, _ChainState] = {}
         self.checkpoints_seen = 0
+        self.preamble = hashlib.sha256()
         self.phase = "header"
         self.dedup = DuplicateIndex()
 
@@ -417,14 +419,13 @@ class _LedgerPass:
         batch: _BatchResult = result if isinstance(result, _BatchResult) else result.get()
         report = self.report
         dedup_entries: list[tuple[bytes, int]] = []
-        for index, chain, seq, prev, digest, id_digest, req_digest in batch.summaries:
-            self._link(index, chain, seq, prev, digest)
-            dedup_entries.append((id_digest, index))
-            dedup_entries.append((req_digest, index))
-        repeat = self.dedup.add_many(dedup_entries)
-        if repeat is not None:
-            raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats item "
-                        f"{repeat[0]}", repeat[1])
+        try:
+            for index, chain, seq, prev, digest, id_digest, req_digest in batch.summaries:
+                self._link(index, chain, seq, prev, digest)
+                dedup_entries.append((id_digest, index))
+                dedup_entries.append((req_digest, index))
+        finally:  # a repeat earlier in the batch than a broken link is the first failure
+            self._check_duplicates(dedup_entries)
         if batch.failure is not None:
             at, code, reason, at_chain, at_seq = batch.failure
             self._pending_gap_before(at)
@@ -438,6 +439,12 @@ class _LedgerPass:
             report.totals_reporting[ccy] = report.totals_reporting.get(ccy, 0) + amount
         if report.rollup is not None and batch.rollup is not None:
             report.rollup.merge(batch.rollup)
+
+    def _check_duplicates(self, entries: list[tuple[bytes, int]]) -> None:
+        repeat = self.dedup.add_many(entries)
+        if repeat is not None:
+            raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats item "
+                        f"{repeat[0]}", repeat[1])
 
     def _pending_gap_before(self, index: int) -> None:
         for chain, state in self.chains.items():
@@ -481,6 +488,8 @@ class _LedgerPass:
 
     # (2) preamble and (10) checkpoints ----------------------------------------------------
     def _open(self, index: int, item: bytes, expected: str) -> tuple[cose.Envelope, Any]:
+        if expected in (cose.PUBLIC_KEY, cose.PRICE_BOOK, cose.FX_RATE):
+            self.preamble.update(item)
         try:
             env = cose.parse(item)
         except VerificationFailure as e:
@@ -497,8 +506,8 @@ class _LedgerPass:
     def _wrong_kind(self, found: str, expected: str) -> str:
         if expected == cose.LEDGER_HEADER:
             return "missing_header"
-        if expected == cose.CHECKPOINT or found == cose.CHECKPOINT:
-            return "missing_checkpoint" if found != cose.CHECKPOINT else "count_mismatch"
+        if expected == cose.CHECKPOINT:
+            return "unexpected_item"  # a preamble item or receipt after the receipts
         return "count_mismatch"
 
     def _authenticate(self, index: int, env: cose.Envelope, payload: Any, when: int | None,
@@ -539,6 +548,9 @@ class _LedgerPass:
         if self.phase == "books" and len(self.books) == counts["price_books"]:
             self.phase = "rates"
         if self.phase == "rates" and len(self.rates) == counts["fx_rates"]:
+            if self.preamble.digest() != self.header["preamble"]:
+                raise _fail("preamble_mismatch", "the keys, price books and FX rates are not "
+                            "the ones the header lists", 0)
             self.phase = "receipts"
 
     def _header(self, index: int, item: bytes) -> bool:
@@ -565,6 +577,8 @@ class _LedgerPass:
                 raise _Failed(e.at(Position(index))) from e
             if key_id(key.raw) != payload["kid"] or env.kid != payload["kid"]:
                 raise _fail("bad_key", "kid does not match the public key", index)
+            if key.kid in self.ledger_keys:
+                raise _fail("duplicate_item", "public key included twice", index)
             self._authenticate(index, env, payload, None, key)  # self-signed: possession
             self.ledger_keys[key.kid] = key
         else:
@@ -663,6 +677,18 @@ class _LedgerPass:
                 raise _fail("not_an_extension", f"chain {chain} is shorter than the saved "
                             "checkpoint", items, chain)
         self.report.chains = {c: s.size for c, s in self.chains.items()}
+
+
+def preamble_digest(items: Iterable[bytes]) -> bytes:
+    """SHA-256 over the preamble items' bytes, in order: the header's ``preamble`` (spec §7.1).
+
+    The header's counts say how many keys, price books and rates follow; this digest says which,
+    so not even an item nothing refers to can be swapped for another validly signed one.
+    """
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(item)
+    return digest.digest()
 
 
 def audit_ledger(chunks: Iterable[bytes], options: VerifyOptions | None = None) -> LedgerReport:

@@ -33,6 +33,7 @@ from verifier.encoding import encode
 from verifier.jsonview import receipt_json
 from verifier.pricing import FxRate
 from verifier.schema import FORMAT_VERSION, LEDGER_FORMAT
+from verifier.verify import preamble_digest
 
 HERE = Path(__file__).resolve().parent
 TEST_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
@@ -126,15 +127,17 @@ def build(payload_hook: PayloadHook | None = None, encode_hook: EncodeHook | Non
         by_chain[i % 2].append(item)
         payloads.append(payload)
     created = T0 + 86_400_000
+    preamble = [*(key_item(k, start, end) for k, start, end in keys),
+                price_book_item(signer, book_bytes), fx_rate_item(fx_signer, rates[0])]
     header = {
         "v": FORMAT_VERSION, "format": LEDGER_FORMAT, "issuer": ISSUER, "created_at": created,
+        "preamble": preamble_digest(preamble),
         "reporting_currency": "GBP", "chains": ["c0", "c1"],
         "counts": {"keys": len(keys), "price_books": 1, "fx_rates": 1},
     }
     return Parts(
         header=signer.sign(cose.LEDGER_HEADER, header),
-        preamble=[*(key_item(k, start, end) for k, start, end in keys),
-                  price_book_item(signer, book_bytes), fx_rate_item(fx_signer, rates[0])],
+        preamble=preamble,
         receipts=by_chain[0] + by_chain[1],
         checkpoints=[signer.sign(cose.CHECKPOINT, checkpoint_payload(ISSUER, h, created))
                      for h in heads],
@@ -272,6 +275,10 @@ def invalid_vectors() -> dict[str, tuple[bytes, str, int, str | None]]:
     late = build(keys=rotated, signer_for=lambda i: rotated[0][0] if i <= 1 else other)
     out["key-used-after-rotation"] = (late.ledger(), "key_not_valid", r + 1 + 3,
                                       "test-key.pub.pem,other-key.pub.pem")
+    swapped_rate = fx_rate_item(Signer(TEST_SEED), FxRate("USD", "GBP", "2025-11-29", 780_000_000,
+                                                          "vectors-fixed", T0 - 2000))
+    out["preamble-item-replaced"] = (_replace(base, 3, swapped_rate), "preamble_mismatch", 0,
+                                     None)
     out["price-book-dropped"] = (b"".join(items[:2] + items[3:]), "count_mismatch", 2, None)
     out["header-dropped"] = (b"".join(items[1:]), "missing_header", 0, None)
     out["empty"] = (b"", "empty_ledger", 0, None)
