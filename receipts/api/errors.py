@@ -42,6 +42,15 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     media_type="application/json", headers=headers)
 
 
+def _path(loc: Sequence[Any]) -> str:
+    """``("body", "usage", "input_tokens")`` -> ``usage.input_tokens`` (where it came from is
+    implied by the field; a whole-body problem stays ``body``)."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers."""
 
@@ -52,8 +61,7 @@ def install(app: FastAPI) -> None:
 
     async def validation(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        fields = [FieldProblem(".".join(str(p) for p in e["loc"]), e["msg"])
-                  for e in exc.errors()]
+        fields = [FieldProblem(_path(e["loc"]), e["msg"]) for e in exc.errors()]
         return json_response({"error": error_dict("invalid_request", "invalid request",
                                                   fields)}, 422)
 

@@ -1,7 +1,8 @@
 """Request body limits as pure ASGI middleware (413 before the body is read into memory).
 
-The declared ``Content-Length`` is checked first; a chunked body is counted as it streams and
-cut off at the limit. The batch endpoint has its own, larger limit.
+The declared ``Content-Length`` is checked first; a chunked body is counted as it streams: past
+the limit the 413 is sent at once, the app sees the client as gone, and anything it still tries
+to send is dropped. The batch endpoint has its own, larger limit.
 """
 
 from __future__ import annotations
@@ -42,28 +43,35 @@ class BodyLimit:
                     await self._refuse(send, limit)
                     return
         seen = 0
-        started = False
+        started = refused = False
 
         async def counted_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    if not started:  # answer now; whatever the app does next is dropped
+                        await self._refuse(send, limit)
+                    refused = True
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send, limit)
+        except Exception:
+            if not refused:
+                raise
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
@@ -73,7 +81,3 @@ class BodyLimit:
                               (b"connection", b"close")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    """Raised inside the app when a streamed body passes the limit."""

@@ -1,0 +1,154 @@
+"""Idempotency (a retry is never a second charge) and the batch endpoint's two modes."""
+
+from __future__ import annotations
+
+from tests.service.conftest import Deployment, call
+
+
+def test_same_body_gets_the_original_receipt(deployment: Deployment) -> None:
+    _, auth = deployment.agent()
+    with deployment.client() as client:
+        first = client.post("/v1/receipts", json=call("dup"), headers=auth)
+        again = client.post("/v1/receipts", json=call("dup"), headers=auth)
+        reordered = client.post("/v1/receipts", json=dict(reversed(call("dup").items())),
+                                headers=auth)
+        count = len(client.get("/v1/receipts", headers=auth).json()["receipts"])
+    assert first.status_code == 201
+    assert again.status_code == reordered.status_code == 200
+    assert again.json() == first.json() == reordered.json()
+    assert count == 1
+
+
+def test_different_body_is_409_and_stores_nothing(deployment: Deployment) -> None:
+    _, auth = deployment.agent()
+    with deployment.client() as client:
+        assert client.post("/v1/receipts", json=call("dup"), headers=auth).status_code == 201
+        changed = call("dup", usage={"input_tokens": 1001, "output_tokens": 200})
+        conflict = client.post("/v1/receipts", json=changed, headers=auth)
+        count = len(client.get("/v1/receipts", headers=auth).json()["receipts"])
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["fields"][0]["field"] == "request_id"
+    assert count == 1
+
+
+def test_request_ids_are_per_agent(deployment: Deployment) -> None:
+    _, one = deployment.agent("search")
+    _, two = deployment.agent("support")
+    with deployment.client() as client:
+        a = client.post("/v1/receipts", json=call("same"), headers=one)
+        b = client.post("/v1/receipts", json=call("same"), headers=two)
+    assert a.status_code == b.status_code == 201
+    assert a.json()["receipt"]["id"] != b.json()["receipt"]["id"]
+
+
+def test_atomic_batch_stores_all(deployment: Deployment) -> None:
+    _, auth = deployment.agent()
+    calls = [call(f"b{i}") for i in range(25)]
+    with deployment.client() as client:
+        r = client.post("/v1/receipts/batch", json={"calls": calls}, headers=auth)
+        replay = client.post("/v1/receipts/batch", json={"calls": calls}, headers=auth)
+    assert r.status_code == 201
+    results = r.json()["results"]
+    assert [x["index"] for x in results] == list(range(25))
+    assert all(x["status"] == 201 and x["cose"] for x in results)
+    seqs = [x["receipt"]["seq"] for x in results]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 25
+    assert replay.status_code == 200
+    assert [x["receipt"]["id"] for x in replay.json()["results"]] == \
+        [x["receipt"]["id"] for x in results]
+
+
+def test_atomic_batch_with_a_bad_item_stores_nothing(deployment: Deployment) -> None:
+    _, auth = deployment.agent()
+    calls = [call(f"b{i}") for i in range(5)]
+    calls[3]["usage"] = {"input_tokens": -1, "output_tokens": 2}
+    with deployment.client() as client:
+        r = client.post("/v1/receipts/batch", json={"calls": calls}, headers=auth)
+        stored = client.get("/v1/receipts", headers=auth).json()["receipts"]
+    assert r.status_code == 422
+    assert [f["field"] for f in r.json()["error"]["fields"]] == ["calls.3.usage.input_tokens"]
+    assert stored == []
+
+
+def test_atomic_batch_with_a_conflict_stores_nothing(deployment: Deployment) -> None:
+    _, auth = deployment.agent()
+    with deployment.client() as client:
+        assert client.post("/v1/receipts", json=call("x"), headers=auth).status_code == 201
+        calls = [call("y"), call("x", model="gpt-4o-mini"), call("z")]
+        r = client.post("/v1/receipts/batch", json={"calls": calls}, headers=auth)
+        ids = {x["receipt"]["request_id"]
+               for x in client.get("/v1/receipts", headers=auth).json()["receipts"]}
+    assert r.status_code == 409
+    assert ids == {"x"}
+
+
+def test_atomic_batch_forbidden_item(deployment: Deployment) -> None:
+    _, auth = deployment.agent("search")
+    calls = [call("a"), call("b", tags={"team": "support", "project": "p",
+                                        "environment": "e"})]
+    with deployment.client() as client:
+        r = client.post("/v1/receipts/batch", json={"calls": calls}, headers=auth)
+    assert r.status_code == 403
+    assert r.json()["error"]["fields"][0]["field"] == "calls.1.tags.team"
+
+
+def test_non_atomic_batch_has_per_item_results(deployment: Deployment) -> None:
+    _, auth = deployment.agent("search")
+    with deployment.client() as client:
+        assert client.post("/v1/receipts", json=call("old"), headers=auth).status_code == 201
+        calls = [
+            call("new"),
+            call("old"),
+            call("old", model="gpt-4.1"),
+            call("bad", usage={"input_tokens": 1, "output_tokens": 1.5}),
+            call("steal", tags={"team": "support", "project": "p", "environment": "e"}),
+            call("twice"),
+            call("twice"),
+        ]
+        r = client.post("/v1/receipts/batch", json={"calls": calls, "atomic": False},
+                        headers=auth)
+        stored = {x["receipt"]["request_id"]
+                  for x in client.get("/v1/receipts", headers=auth).json()["receipts"]}
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [201, 200, 409, 422, 403, 201, 200]
+    assert results[3]["error"]["fields"][0]["field"] == "calls.3.usage.output_tokens"
+    assert results[5]["receipt"]["id"] == results[6]["receipt"]["id"]
+    assert stored == {"old", "new", "twice"}
+
+
+def test_batch_limits(deployment: Deployment) -> None:
+    _, auth = deployment.agent()
+    with deployment.client(max_batch=3) as client:
+        over = client.post("/v1/receipts/batch", json={"calls": [call(str(i))
+                                                                  for i in range(4)]},
+                           headers=auth)
+        empty = client.post("/v1/receipts/batch", json={"calls": []}, headers=auth)
+        not_bool = client.post("/v1/receipts/batch", json={"calls": [call()], "atomic": "no"},
+                               headers=auth)
+    assert over.status_code == 422 and over.json()["error"]["fields"][0]["field"] == "calls"
+    assert empty.status_code == 422
+    assert not_bool.status_code == 422
+
+
+def test_concurrent_duplicates_in_one_group_make_one_receipt(deployment: Deployment) -> None:
+    import asyncio
+
+    import httpx
+
+    from receipts.api.app import create_app
+
+    _, auth = deployment.agent()
+
+    async def run() -> list[httpx.Response]:
+        app = create_app(deployment.settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return list(await asyncio.gather(*(
+                    client.post("/v1/receipts", json=call("same"), headers=auth)
+                    for _ in range(8))))
+
+    responses = asyncio.run(run())
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
+    assert len({r.json()["receipt"]["id"] for r in responses}) == 1
