@@ -17,7 +17,7 @@ from typing import Any
 from receipts.categories import fit_usage
 from receipts.model_names import ModelNames, ResolvedName
 from receipts.tiers import normalize_service_tier, tier_for_call
-from receipts.usage import normalize_usage
+from receipts.usage import NormalizedUsage, normalize_usage
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,30 @@ def prepare_call(
 ) -> PreparedCall:
     """Normalize, resolve and fit one call against ``names.book`` (raises ``UsageFormatError``).
 
+    The two steps can also run apart: :func:`normalize_usage` needs no book (run it when the
+    request arrives, to answer 422 early), :func:`bill_call` needs the book in force at the
+    receipt's ``issued_at``.
+    """
+    return bill_call(names, provider=provider, model=model,
+                     normalized=normalize_usage(usage_format, usage),
+                     service_tier=service_tier, at_ms=at_ms)
+
+
+def bill_call(
+    names: ModelNames,
+    *,
+    provider: str,
+    model: str,
+    normalized: NormalizedUsage,
+    service_tier: str | None = None,
+    at_ms: int,
+) -> PreparedCall:
+    """Resolve the model, pick the tier and fit normalized usage to the book entry.
+
     An explicit ``service_tier`` wins over one the usage object reports (Anthropic and Vertex
     put it there); with neither, a time-of-day window tier applies if one is in force at
     ``at_ms``.
     """
-    normalized = normalize_usage(usage_format, usage)
     resolved = names.resolve(provider, model)
     entry = names.book.entries.get((resolved.provider, resolved.model))
     tier = normalize_service_tier(service_tier) or normalized.service_tier
@@ -57,8 +76,8 @@ def prepare_call(
     fitted = dict(normalized.usage)
     if entry is not None and entry["metered"]:
         fitted = fit_usage(normalized.usage, normalized.detail, priced_categories(entry, tier))
-    return PreparedCall(resolved.provider, resolved.model, model, fitted, normalized.detail,
-                        tier, resolved)
+    return PreparedCall(resolved.provider, resolved.model, model, fitted,
+                        dict(normalized.detail), tier, resolved)
 
 
 def priced_categories(entry: Mapping[str, Any], tier: str | None) -> frozenset[str]:

@@ -7,11 +7,13 @@ rounds.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from receipts.book_update import BuiltBook
 from receipts.categories import CATEGORIES
 from verifier.pricing import PriceBook
 
@@ -136,3 +138,38 @@ def _price_changes(prefix: str, old: Mapping[str, Any], new: Mapping[str, Any]) 
         show_after = price_text(category, after) if after is not None else "(none)"
         out.append(f"{prefix}{category}: {show_before} -> {show_after}")
     return out
+
+
+def iso_seconds(ms: int) -> str:
+    """``2026-11-25T00:00:00Z`` for a millisecond timestamp."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def built_lines(built: BuiltBook, *, verbose: bool = False,
+                now: dt.datetime | None = None) -> list[str]:
+    """What ``prices update`` tells the operator about a new book: size, source, refused
+    prices (left out, so calls needing them are unpriced) and upcoming price changes."""
+    book = built.book
+    metered = sum(1 for e in book.entries.values() if e["metered"])
+    lines = [f"book:      {built.id_hex}",
+             f"models:    {len(book.entries):,} ({metered:,} metered), currency "
+             f"{book.currency}, effective from {iso_seconds(book.effective_from)}",
+             f"source:    {book.payload['source']}"]
+    now = now or dt.datetime.now(dt.UTC)
+    if book.effective_from < (now - dt.timedelta(minutes=5)).timestamp() * 1000:
+        lines.append("warning:   effective in the past: a service must not add a book that "
+                     "takes effect before receipts it has already issued")
+    if built.refused:
+        lines.append(f"refused:   {len(built.refused)} price(s) not exact at 10^-6 per 1M units "
+                     "were left out (calls that need them are priced unpriced_category, "
+                     "never $0):")
+        shown = built.refused if verbose else built.refused[:10]
+        lines += [f"  {line}" for line in shown]
+        if len(shown) < len(built.refused):
+            lines.append(f"  ... {len(built.refused) - len(shown)} more (--verbose lists all)")
+    if built.changes:
+        days = ", ".join(d.isoformat() for d in built.changes[:8])
+        more = " ..." if len(built.changes) > 8 else ""
+        lines.append(f"upcoming:  genai-prices has price changes on {days}{more}: make a new "
+                     "book on each date")
+    return lines

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from receipts.errors import ReceiptsError
+from receipts.price_display import iso_seconds
 from verifier.pricing import PriceBook
 
 _ISO_HELP = "ISO 8601 instant, UTC if no offset (default: now)"
@@ -45,7 +46,7 @@ def _instant(text: str | None) -> dt.datetime:
 
 
 def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_seconds(ms)
 
 
 @prices.command()
@@ -66,6 +67,7 @@ def update(out_dir: Path, overrides_path: Path | None, at_text: str | None, stri
     from receipts.book_files import write_book
     from receipts.book_update import make_book
     from receipts.overrides import load_overrides
+    from receipts.price_display import built_lines
 
     at = _instant(at_text)
     try:
@@ -78,27 +80,9 @@ def update(out_dir: Path, overrides_path: Path | None, at_text: str | None, stri
                                    "'receipts[server]' or use --no-genai") from e
     except ReceiptsError as e:
         raise click.ClickException(str(e)) from e
-    book = built.book
-    metered = sum(1 for e in book.entries.values() if e["metered"])
-    say = _stderr
-    say(f"written:   {path} ({len(built.payload_bytes):,} bytes)")
-    say(f"models:    {len(book.entries):,} ({metered:,} metered), currency {book.currency}, "
-        f"effective from {_iso(book.effective_from)}")
-    say(f"source:    {book.payload['source']}")
-    if at < dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5):
-        say("warning:   effective in the past: a service must not add a book that takes "
-            "effect before receipts it has already issued")
-    if built.refused:
-        say(f"refused:   {len(built.refused)} price(s) not exact at 10^-6 per 1M units were "
-            "left out (calls that need them are priced unpriced_category, never $0):")
-        for line in built.refused if verbose else built.refused[:10]:
-            say(f"  {line}")
-        if not verbose and len(built.refused) > 10:
-            say(f"  ... {len(built.refused) - 10} more (--verbose lists all)")
-    if built.changes:
-        days = ", ".join(d.isoformat() for d in built.changes[:8])
-        say(f"upcoming:  genai-prices has price changes on {days}"
-            f"{' ...' if len(built.changes) > 8 else ''}: make a new book on each date")
+    _stderr(f"written:   {path} ({len(built.payload_bytes):,} bytes)")
+    for line in built_lines(built, verbose=verbose):
+        _stderr(line)
     click.echo(built.id_hex)
 
 
