@@ -86,3 +86,25 @@ def make_book(
         input_categories=INPUT_CATEGORIES,
     )
     return BuiltBook(payload_bytes, book, refused, changes)
+
+
+def make_books(
+    at: dt.datetime,
+    through: dt.datetime,
+    *,
+    overrides: Overrides | None = None,
+    created_at: dt.datetime | None = None,
+    strict: bool = False,
+) -> list[BuiltBook]:
+    """The book at ``at`` and one more at 00:00Z of every date on which the data changes a
+    price, up to ``through``: stored together, they make each call's price follow its own
+    time (``latest_book``) with no repricing and no stale book between updates."""
+    first = make_book(at, overrides=overrides, created_at=created_at, strict=strict)
+    books = [first]
+    for day in first.changes:
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        if start > through:
+            break
+        books.append(make_book(start, overrides=overrides, created_at=created_at,
+                               strict=strict))
+    return books

@@ -60,30 +60,42 @@ def _iso(ms: int) -> str:
 @click.option("--no-genai", is_flag=True, help="Build from the overrides file only.")
 @click.option("--currency", default="USD", show_default=True,
               help="Book currency (other than USD only with --no-genai).")
+@click.option("--through", "through_text", help="Also write a book for every date up to this "
+              "one on which the data changes a price (one hash per line, in order).")
 @click.option("--verbose", is_flag=True, help="List every refused price.")
 def update(out_dir: Path, overrides_path: Path | None, at_text: str | None, strict: bool,
-           no_genai: bool, currency: str, verbose: bool) -> None:
+           no_genai: bool, currency: str, through_text: str | None, verbose: bool) -> None:
     """Snapshot genai-prices (+ overrides) into a new book; print its hash."""
     from receipts.book_files import write_book
-    from receipts.book_update import make_book
+    from receipts.book_update import make_book, make_books
     from receipts.overrides import load_overrides
     from receipts.price_display import built_lines
 
     at = _instant(at_text)
+    if through_text is not None and no_genai:
+        raise click.BadParameter("--through follows genai-prices' price changes; not with "
+                                 "--no-genai")
     try:
         overrides = load_overrides(overrides_path) if overrides_path else None
-        built = make_book(at, overrides=overrides, use_genai=not no_genai, currency=currency,
-                          created_at=dt.datetime.now(dt.UTC), strict=strict)
-        path = write_book(out_dir, built.payload_bytes)
+        now = dt.datetime.now(dt.UTC)
+        if through_text is not None:
+            books = make_books(at, _instant(through_text), overrides=overrides,
+                               created_at=now, strict=strict)
+        else:
+            books = [make_book(at, overrides=overrides, use_genai=not no_genai,
+                               currency=currency, created_at=now, strict=strict)]
+        paths = [write_book(out_dir, built.payload_bytes) for built in books]
     except ImportError as e:
         raise click.ClickException(f"genai-prices is not installed ({e}); install "
                                    "'receipts[server]' or use --no-genai") from e
     except ReceiptsError as e:
         raise click.ClickException(str(e)) from e
-    _stderr(f"written:   {path} ({len(built.payload_bytes):,} bytes)")
-    for line in built_lines(built, verbose=verbose):
-        _stderr(line)
-    click.echo(built.id_hex)
+    for built, path in zip(books, paths, strict=True):
+        _stderr(f"written:   {path} ({len(built.payload_bytes):,} bytes)")
+        for line in built_lines(built, verbose=verbose and built is books[0]):
+            _stderr(line)
+    for built in books:
+        click.echo(built.id_hex)
 
 
 @prices.command()

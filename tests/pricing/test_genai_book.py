@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from genai_prices import types as gt
 
-from receipts.book_update import BuiltBook, make_book, to_ms
+from receipts.book_update import BuiltBook, make_book, make_books, to_ms
 from receipts.categories import CATEGORIES
 from receipts.errors import InexactPriceError, PriceBookBuildError
 from receipts.genai_book import snapshot
 from receipts.tiers import tier_for_call
 from verifier.encoding import MAX_ITEM_BYTES, decode_strict
-from verifier.pricing import PriceBook
+from verifier.pricing import PriceBook, latest_book
 
 D = Decimal
 DAY = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -202,3 +202,21 @@ def test_the_real_snapshot_is_a_valid_deterministic_book(built: BuiltBook) -> No
             assert set(prices) <= set(CATEGORIES)
     assert set(built.book.input_categories) == {c.name for c in CATEGORIES.values() if c.input}
     assert "genai-prices" in built.book.payload["source"]
+
+
+def test_books_at_each_price_change_make_prices_follow_the_call_time() -> None:
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    books = make_books(start, dt.datetime(2026, 12, 31, tzinfo=dt.UTC))
+    assert [b.book.effective_from for b in books] == sorted(b.book.effective_from for b in books)
+    assert {dt.date(2026, 12, 1)} <= {
+        dt.datetime.fromtimestamp(b.book.effective_from / 1000, dt.UTC).date() for b in books}
+    index = [b.book for b in books]
+
+    def input_price(when: dt.datetime) -> Any:
+        book = latest_book(index, to_ms(when))
+        assert book is not None
+        return book.entries[("google", "gemini-4-argon")]["prices"]["input"]
+
+    # genai-prices schedules Gemini 4 Argon's input price from $2 to $4 on 2026-12-01
+    assert input_price(dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC)) == 2_000_000
+    assert input_price(dt.datetime(2026, 12, 1, tzinfo=dt.UTC)) == 4_000_000

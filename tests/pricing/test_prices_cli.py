@@ -143,3 +143,15 @@ def test_book_files_refuse_garbage_and_misnamed_files(tmp_path: Path, built: Bui
         read_book(tmp_path / "absent.cbor")
     code, _, stderr = run("diff", str(junk), str(path))
     assert code == 1 and "not a valid price book" in stderr
+
+
+def test_update_through_writes_a_book_per_price_change(tmp_path: Path) -> None:
+    code, stdout, _ = run("update", "--out", str(tmp_path), "--at", "2026-11-01",
+                          "--through", "2026-12-01")
+    assert code == 0
+    hashes = stdout.split()
+    assert len(hashes) >= 3
+    starts = [read_book(tmp_path / f"{h}.cbor").effective_from for h in hashes]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    code, _, stderr = run("update", "--out", str(tmp_path), "--no-genai", "--through", "2027")
+    assert code == 2 and "--no-genai" in stderr
