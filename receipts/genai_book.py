@@ -105,7 +105,8 @@ def snapshot(
             if fallback is None:
                 continue
             for model in fallback.models:
-                if not any(own.is_match(model.id) for own in provider.models):
+                if (provider.id, model.id) not in seen and \
+                        not any(own.is_match(model.id) for own in provider.models):
                     _add(snap, seen, fallback, model, provider.id, variants=False)
     for seat_provider, (like, why) in FLAT_FEE_PROVIDERS.items():
         mirrored = next((p for p in data if p.id == like), None)
