@@ -10,10 +10,14 @@ service uses :mod:`receipts.store`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from receipts.builder import ChainHead
+
+if os.name == "posix":
+    import fcntl
 from receipts.store import PRICING_VERSION, LockedHead
 
 _COLUMNS = ("chain", "seq", "id", "agent_id", "request_id", "body_hash", "issued_at", "team",
@@ -38,18 +42,45 @@ class AppendConnection:
         self.sql_checkpoint = (f"INSERT INTO receipts_checkpoint (chain, size, head, time, item) "
                                f"VALUES ({p}, {p}, {p}, {p}, {p})")
 
+        self._writer_lock: int | None = None
+        if is_sqlite and os.name == "posix":
+            path = self.driver.execute("PRAGMA database_list").fetchone()[2]
+            if path:
+                self._writer_lock = os.open(path + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+
     def _cursor(self) -> Any:
         return self.driver.cursor()
 
     def begin(self) -> None:
-        """Start the transaction (SQLite: take the writer lock now)."""
+        """Start the transaction (SQLite: take the writer lock now).
+
+        Several SQLite worker processes queue on an ``flock`` first: the kernel wakes the next
+        writer the moment the lock is free, where SQLite's own busy handler sleeps and polls
+        (measured: two workers' group commits lost a third of their rate to that sleeping).
+        """
         if self.is_sqlite:
-            self.driver.execute("BEGIN IMMEDIATE")
+            if self._writer_lock is not None:
+                fcntl.flock(self._writer_lock, fcntl.LOCK_EX)
+            try:
+                self.driver.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._unlock()
+                raise
+
+    def _unlock(self) -> None:
+        if self._writer_lock is not None:
+            fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
         # psycopg (autocommit off) opens a transaction at the first statement
 
     def commit(self) -> None:
         """Commit (durable when this returns)."""
-        self.driver.commit() if not self.is_sqlite else self.driver.execute("COMMIT")
+        if not self.is_sqlite:
+            self.driver.commit()
+            return
+        try:
+            self.driver.execute("COMMIT")
+        finally:
+            self._unlock()
 
     def rollback(self) -> None:
         """Abandon the transaction."""
@@ -61,9 +92,15 @@ class AppendConnection:
                 self.driver.rollback()
         except Exception:  # noqa: S110 - the connection is being dropped anyway
             pass
+        finally:
+            if self.is_sqlite:
+                self._unlock()
 
     def close(self) -> None:
         """Return the connection to the pool (or drop it if broken)."""
+        if self._writer_lock is not None:
+            os.close(self._writer_lock)
+            self._writer_lock = None
         self.raw.close()
 
     def lock_chain(self, chain_ids: Sequence[str], preferred: str) -> LockedHead:

@@ -81,8 +81,3 @@ def context(request: Request) -> AppContext:
     """The app's context (set by the lifespan)."""
     ctx: AppContext = request.app.state.ctx
     return ctx
-
-
-async def context_dependency(request: Request) -> AppContext:
-    """:func:`context` as a dependency (async: a sync one would cost a thread hop per call)."""
-    return context(request)
