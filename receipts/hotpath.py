@@ -42,6 +42,12 @@ class AppendConnection:
         self.sql_checkpoint = (f"INSERT INTO receipts_checkpoint (chain, size, head, time, item) "
                                f"VALUES ({p}, {p}, {p}, {p}, {p})")
 
+        if not is_sqlite:
+            # No server-side prepared statements: psycopg prepares a statement after five runs,
+            # and PostgreSQL then keeps a generic plan made while the table was nearly empty (a
+            # sequential scan); measured, the idempotency lookup went from 0.05 ms to 200 ms
+            # per group after 12,000 receipts. Planning each time costs far less.
+            self.driver.prepare_threshold = None
         self._writer_lock: int | None = None
         if is_sqlite and os.name == "posix":
             path = self.driver.execute("PRAGMA database_list").fetchone()[2]
@@ -104,7 +110,8 @@ class AppendConnection:
         self.raw.close()
 
     def lock_chain(self, chain_ids: Sequence[str], preferred: str) -> LockedHead:
-        """Take a chain head: see :func:`receipts.store.lock_chain` for the locking rules."""
+        """Take a chain head (PostgreSQL: a free one with SKIP LOCKED, else wait for
+        ``preferred``; SQLite: ``preferred``, under the writer lock already held)."""
         cur = self._cursor()
         row = None
         if not self.is_sqlite and len(chain_ids) > 1:
@@ -135,6 +142,12 @@ class AppendConnection:
         found: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         cur = self._cursor()
         for agent_id, ids in by_agent.items():
+            if not self.is_sqlite:  # one statement text whatever the count: one good plan
+                cur.execute("SELECT request_id, body_hash, item FROM receipts_receipt WHERE "
+                            "agent_id = %s AND request_id = ANY(%s)", (agent_id, ids))
+                for request_id, digest, item in cur.fetchall():
+                    found[(agent_id, request_id)] = (bytes(digest), bytes(item))
+                continue
             for i in range(0, len(ids), IN_CHUNK):
                 chunk = ids[i : i + IN_CHUNK]
                 cur.execute(f"SELECT request_id, body_hash, item FROM receipts_receipt WHERE "
@@ -149,6 +162,10 @@ class AppendConnection:
         wanted = sorted(set(ids))
         active: set[str] = set()
         cur = self._cursor()
+        if not self.is_sqlite:
+            cur.execute("SELECT id FROM receipts_agent WHERE revoked_at IS NULL AND "
+                        "id = ANY(%s)", (wanted,))
+            return {r[0] for r in cur.fetchall()}
         for i in range(0, len(wanted), IN_CHUNK):
             chunk = wanted[i : i + IN_CHUNK]
             cur.execute(f"SELECT id FROM receipts_agent WHERE revoked_at IS NULL AND id IN "
@@ -157,10 +174,19 @@ class AppendConnection:
         return active
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
-        """Insert signed receipts."""
-        if rows:
-            self._cursor().executemany(self.sql_insert,
-                                       [tuple(r[c] for c in _COLUMNS) for r in rows])
+        """Insert signed receipts (PostgreSQL: multi-row INSERTs, one round trip per 1,000)."""
+        values = [tuple(r[c] for c in _COLUMNS) for r in rows]
+        if not values:
+            return
+        if self.is_sqlite:
+            self._cursor().executemany(self.sql_insert, values)
+            return
+        one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+        cur = self._cursor()
+        for i in range(0, len(values), 1000):
+            chunk = values[i : i + 1000]
+            cur.execute(f"INSERT INTO receipts_receipt ({', '.join(_COLUMNS)}) VALUES "
+                        + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
 
     def save_head(self, locked: LockedHead) -> None:
         """Advance the chain head."""

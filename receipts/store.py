@@ -1,12 +1,11 @@
 """Durable state behind the service: every SQL statement the service runs lives here.
 
-The append path (:func:`lock_chain`, :func:`existing_receipts`, :func:`insert_receipts`,
-:func:`save_head`) uses SQLAlchemy Core statements on the SQLModel tables: the ORM's unit of work
-costs more than signing a receipt, and this path runs thousands of times a second.
+Statements are SQLAlchemy Core on the SQLModel tables (the ORM's unit of work is not needed);
+the append transaction itself is in :mod:`receipts.hotpath`, on the raw driver connection.
 
-Serialization of a chain: on PostgreSQL the head row is taken with ``SELECT ... FOR UPDATE``
-(``SKIP LOCKED`` first, so a writer takes whichever chain is free, and only waits when all are
-busy); on SQLite the write transaction already holds the database's single writer lock.
+Serialization of a chain (hotpath): on PostgreSQL the head row is taken with ``SELECT ... FOR
+UPDATE`` (``SKIP LOCKED`` first, so a writer takes whichever chain is free and only waits when
+all are busy); on SQLite the write transaction holds the database's single writer lock.
 Adding a price book or FX rate locks *every* chain head, so it is ordered against all appends:
 an append either ran before it (and its ``issued_at`` is earlier than the new item's time) or
 after it (and sees it). That is what makes the verifier's "rate in force at ``issued_at``" rule
@@ -16,8 +15,7 @@ reproducible from the ledger.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,17 +114,6 @@ def revoke_agent(conn: Connection, agent_id: str, now: int) -> None:
     conn.execute(sa.update(AGENT).where(AGENT.c.id == agent_id).values(revoked_at=now))
 
 
-def active_agent_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
-    """Which of ``ids`` are not revoked (checked inside the append transaction)."""
-    wanted = sorted(set(ids))
-    active: set[str] = set()
-    for i in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[i : i + IN_CHUNK]
-        active.update(conn.execute(sa.select(AGENT.c.id).where(
-            AGENT.c.id.in_(chunk), AGENT.c.revoked_at.is_(None))).scalars())
-    return active
-
-
 # --- chains -----------------------------------------------------------------------------------
 
 
@@ -147,40 +134,11 @@ def ensure_chains(conn: Connection, chain_ids: Sequence[str]) -> None:
                                                 last_issued_at=0))
 
 
-def _locked(row: Any) -> LockedHead:
-    return LockedHead(ChainHead(row.chain, row.size, bytes(row.head)), row.last_issued_at)
-
-
-def lock_chain(conn: Connection, chain_ids: Sequence[str], preferred: str,
-               is_sqlite: bool) -> LockedHead:
-    """Take one chain head for appending (see the module doc for how each database locks)."""
-    columns = (HEAD.c.chain, HEAD.c.size, HEAD.c.head, HEAD.c.last_issued_at)
-    if is_sqlite:
-        row = conn.execute(sa.select(*columns).where(HEAD.c.chain == preferred)).one()
-        return _locked(row)
-    if len(chain_ids) > 1:
-        free = conn.execute(sa.select(*columns).where(HEAD.c.chain.in_(chain_ids))
-                            .order_by(sa.func.random()).limit(1)
-                            .with_for_update(skip_locked=True)).first()
-        if free is not None:
-            return _locked(free)
-        preferred = random.choice(chain_ids)
-    row = conn.execute(sa.select(*columns).where(HEAD.c.chain == preferred)
-                       .with_for_update()).one()
-    return _locked(row)
-
-
 def lock_all_chains(conn: Connection) -> int:
     """Lock every chain head (in name order, so lockers never deadlock); newest issued_at."""
     rows = conn.execute(sa.select(HEAD.c.last_issued_at).order_by(HEAD.c.chain)
                         .with_for_update()).scalars().all()
     return max(rows, default=0)
-
-
-def save_head(conn: Connection, locked: LockedHead) -> None:
-    """Advance a chain head after its receipts were inserted (same transaction)."""
-    conn.execute(sa.update(HEAD).where(HEAD.c.chain == locked.head.chain).values(
-        size=locked.head.size, head=locked.head.head, last_issued_at=locked.last_issued_at))
 
 
 def heads(conn: Connection, only: str | None = None) -> list[ChainHead]:
@@ -192,30 +150,6 @@ def heads(conn: Connection, only: str | None = None) -> list[ChainHead]:
 
 
 # --- receipts ---------------------------------------------------------------------------------
-
-
-def existing_receipts(conn: Connection, keys: Iterable[tuple[str, str]],
-                      ) -> dict[tuple[str, str], tuple[bytes, bytes]]:
-    """Stored receipts for (agent, request_id) pairs: their body hash and signed item."""
-    by_agent: dict[str, list[str]] = {}
-    for agent_id, request_id in set(keys):
-        by_agent.setdefault(agent_id, []).append(request_id)
-    found: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-    for agent_id, request_ids in by_agent.items():
-        for i in range(0, len(request_ids), IN_CHUNK):
-            rows = conn.execute(sa.select(RECEIPT.c.request_id, RECEIPT.c.body_hash,
-                                          RECEIPT.c.item)
-                                .where(RECEIPT.c.agent_id == agent_id,
-                                       RECEIPT.c.request_id.in_(request_ids[i : i + IN_CHUNK])))
-            for r in rows:
-                found[(agent_id, r.request_id)] = (bytes(r.body_hash), bytes(r.item))
-    return found
-
-
-def insert_receipts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert signed receipts (one executemany for the whole group)."""
-    if rows:
-        conn.execute(sa.insert(RECEIPT), rows)
 
 
 def receipt_by_id(conn: Connection, receipt_id: str) -> tuple[str, bytes] | None:
@@ -263,32 +197,6 @@ def chain_items(conn: Connection, chain: str, start: int, stop: int) -> list[byt
         RECEIPT.c.chain == chain, RECEIPT.c.seq >= start, RECEIPT.c.seq < stop)
         .order_by(RECEIPT.c.seq))
     return [bytes(item) for item in rows.scalars()]
-
-
-def receipt_count(conn: Connection) -> int:
-    """Number of stored receipts."""
-    return int(conn.execute(sa.select(sa.func.count()).select_from(RECEIPT)).scalar() or 0)
-
-
-# --- baseline (benchmark only) ----------------------------------------------------------------
-
-
-def existing_baseline(conn: Connection, keys: Iterable[tuple[str, str]],
-                      ) -> dict[tuple[str, str], tuple[bytes, str]]:
-    """Baseline rows for (agent, request_id) pairs: body hash and payload JSON."""
-    found: dict[tuple[str, str], tuple[bytes, str]] = {}
-    for agent_id, request_id in set(keys):
-        row = conn.execute(sa.select(BASELINE.c.body_hash, BASELINE.c.payload_json).where(
-            BASELINE.c.agent_id == agent_id, BASELINE.c.request_id == request_id)).first()
-        if row is not None:
-            found[(agent_id, request_id)] = (bytes(row.body_hash), row.payload_json)
-    return found
-
-
-def insert_baseline(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert unsigned, unchained rows."""
-    if rows:
-        conn.execute(sa.insert(BASELINE), rows)
 
 
 # --- price books, FX rates, checkpoints -------------------------------------------------------
