@@ -16,7 +16,10 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from receipts import __version__, store
-from receipts.api import admin, errors, public, receipts_routes
+from receipts.api import errors
+from receipts.api.admin import router as admin_router
+from receipts.api.public import router as public_router
+from receipts.api.receipts_routes import router as receipts_router
 from receipts.api.context import AppContext, Authenticator
 from receipts.api.limits import BodyLimit
 from receipts.appender import Appender
@@ -69,9 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="receipts", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
     errors.install(app)
-    app.include_router(receipts_routes.router)
-    app.include_router(admin.router)
-    app.include_router(public.router)
+    app.include_router(receipts_router)
+    app.include_router(admin_router)
+    app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)
     app.state.settings = settings
