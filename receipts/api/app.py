@@ -18,10 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from receipts import __version__, store
 from receipts.api import errors
 from receipts.api.admin import router as admin_router
-from receipts.api.public import router as public_router
-from receipts.api.receipts_routes import router as receipts_router
 from receipts.api.context import AppContext, Authenticator
 from receipts.api.limits import BodyLimit
+from receipts.api.public import router as public_router
+from receipts.api.receipts_routes import router as receipts_router
 from receipts.appender import Appender
 from receipts.config import Settings, load_settings
 from receipts.runtime import Runtime, open_runtime
