@@ -39,6 +39,7 @@ class Call:
     retry_of: str | None = None
     usage_detail: Mapping[str, int] | None = None
     service_tier: str | None = None
+    started_at: int | None = None
 
 
 def price_fields(
@@ -93,6 +94,8 @@ def receipt_payload(call: Call, chain: str, seq: int, prev: bytes,
         payload["usage_detail"] = dict(call.usage_detail)
     if call.service_tier is not None:
         payload["service_tier"] = call.service_tier
+    if call.started_at is not None:
+        payload["started_at"] = call.started_at
     return payload
 
 

@@ -30,6 +30,8 @@ def receipt_json(p: dict[str, Any]) -> dict[str, Any]:
     out["prev"] = p["prev"].hex()
     out["price_book"] = p["price_book"].hex()
     out["issued_at"] = iso_ms(p["issued_at"])
+    if "started_at" in p:
+        out["started_at"] = iso_ms(p["started_at"])
     out["unit_prices"] = {k: format_amount(v, UNIT_PRICE_SCALE)
                           for k, v in p["unit_prices"].items()}
     out["cost"] = _money(p["cost"], COST_SCALE)

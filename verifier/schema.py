@@ -25,7 +25,7 @@ RECEIPT_REQUIRED = frozenset(
      "model_requested", "agent", "tags", "usage", "unit_prices", "price_book", "currency",
      "cost", "pricing_status", "fx", "cost_reporting", "runtime_ms", "status"}
 )
-RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier"})
+RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier", "started_at"})
 RECEIPT_FIELDS = RECEIPT_REQUIRED | RECEIPT_OPTIONAL
 
 PRICED = "priced"
@@ -174,6 +174,8 @@ def check_receipt(p: Any) -> None:
         _counts(p, "usage_detail")
     if "service_tier" in p:
         _text(p, "service_tier", max_len=32)
+    if "started_at" in p:
+        _time(p, "started_at")
 
 
 def check_header(p: Any) -> None:
