@@ -11,7 +11,7 @@ covered by its signature. The signature is over the RFC 9052 ``Sig_structure``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from verifier.encoding import decode_strict, encode
 from verifier.errors import EncodingError, VerificationFailure
@@ -68,9 +68,11 @@ def assemble(protected: bytes, payload: bytes, signature: bytes) -> bytes:
     )
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """A parsed COSE_Sign1 item; nothing in it is trusted until :meth:`signed_bytes` verifies."""
+class Envelope(NamedTuple):
+    """A parsed COSE_Sign1 item; nothing in it is trusted until :meth:`signed_bytes` verifies.
+
+    A named tuple, not a frozen dataclass: one is built per receipt on the verifier's hot path.
+    """
 
     protected: bytes
     payload: bytes

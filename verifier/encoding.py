@@ -26,42 +26,59 @@ def _sort_key(key: Any) -> bytes:
     return bytes(cbor2.dumps(key))
 
 
+_TEXT_RANK: dict[str, tuple[int, bytes]] = {}
+"""Sort rank of text keys, cached: the bytewise order of a text key's encoding is the order of
+(UTF-8 length, UTF-8 bytes), because the length is in the head. Receipts reuse few keys."""
+_SCALARS = frozenset({str, int, bytes, bool, type(None)})
+
+
+def _text_rank(key: str) -> tuple[int, bytes]:
+    rank = _TEXT_RANK.get(key)
+    if rank is None:
+        raw = key.encode()
+        rank = (len(raw), raw)
+        if len(_TEXT_RANK) < 4096:
+            _TEXT_RANK[key] = rank
+    return rank
+
+
 def _sorted(value: Any) -> Any:
-    """Recursively rebuild maps with keys in RFC 8949 §4.2.1 order (bytewise encoded keys)."""
-    if isinstance(value, dict):
-        ordered = sorted(value.items(), key=lambda kv: _sort_key(kv[0]))
-        return {k: _sorted(v) for k, v in ordered}
-    if isinstance(value, list):
+    """Rebuild ``value`` with every map in RFC 8949 §4.2.1 order (bytewise encoded keys).
+
+    Text-keyed maps (all of the format's payloads) sort by a cached rank; maps with other keys
+    sort by each key's encoding. Floats and types the format has no use for are refused.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        if all(type(k) is str for k in value):
+            keys = sorted(value, key=_text_rank)
+        else:
+            keys = sorted(value, key=_sort_key)
+        return {k: _sorted(value[k]) for k in keys}
+    if kind is list or kind is tuple:
         return [_sorted(v) for v in value]
-    if isinstance(value, cbor2.CBORTag):
+    if kind is cbor2.CBORTag:
         return cbor2.CBORTag(value.tag, _sorted(value.value))
-    return value
+    if kind is float:
+        raise EncodingError("floats are not allowed in this format")
+    raise EncodingError(f"{kind.__name__} values are not allowed in this format")
 
 
 def encode(value: Any) -> bytes:
     """Deterministic encoding of ``value`` (maps sorted, shortest forms, definite lengths).
 
-    Floats are refused: the format has none, money is integers.
+    One pass rebuilds maps in order, then ``cbor2``'s encoder writes them as given (it keeps
+    insertion order and always uses the shortest argument). Floats are refused: the format has
+    none, money is integers.
     """
-    _refuse_floats(value)
     return bytes(cbor2.dumps(_sorted(value)))
 
 
 def encode_tagged(tag: int, value: Any) -> bytes:
     """Deterministic encoding of ``value`` under CBOR tag ``tag``."""
     return encode(cbor2.CBORTag(tag, value))
-
-
-def _refuse_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise EncodingError("floats are not allowed in this format")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _refuse_floats(k)
-            _refuse_floats(v)
-    elif isinstance(value, list):
-        for v in value:
-            _refuse_floats(v)
 
 
 _FROZEN_MAP = type(cbor2.loads(b"\xd2\xa0").value)  # how cbor2 decodes maps inside tags
