@@ -52,13 +52,20 @@ def _sorted(value: Any) -> Any:
     if kind in _SCALARS:
         return value
     if kind is dict:
-        if all(type(k) is str for k in value):
-            keys = sorted(value, key=_text_rank)
-        else:
-            keys = sorted(value, key=_sort_key)
-        return {k: _sorted(value[k]) for k in keys}
+        try:  # the common case: every key a text key whose rank is cached
+            keys = sorted(value, key=_TEXT_RANK.__getitem__)
+        except KeyError:
+            if all(type(k) is str for k in value):
+                keys = sorted(value, key=_text_rank)
+            else:
+                keys = sorted(value, key=_sort_key)
+        out = {}
+        for key in keys:
+            item = value[key]
+            out[key] = item if type(item) in _SCALARS else _sorted(item)
+        return out
     if kind is list or kind is tuple:
-        return [_sorted(v) for v in value]
+        return [v if type(v) in _SCALARS else _sorted(v) for v in value]
     if kind is cbor2.CBORTag:
         return cbor2.CBORTag(value.tag, _sorted(value.value))
     if kind is float:
