@@ -12,10 +12,8 @@ process per core on messages of the same size. Prints receipts/s, the ratio to t
 from __future__ import annotations
 
 import argparse
-import io
 import multiprocessing
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,16 +46,31 @@ def raw_rate(cores: int, seconds: float = 3.0) -> float:
         return done / (time.perf_counter() - start)
 
 
+def _build(path: Path, receipts: int, chains: int) -> None:
+    """Build and sign the ledger (run in a child process, so this one stays small)."""
+    with path.open("wb") as out:
+        write_sample_ledger(out, Signer.generate(), receipts, chains=chains)
+
+
 def timed(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MB, largest of the process tree) of a command."""
+    """Wall seconds and peak RSS in MB of a command (the largest process of its tree).
+
+    Measured by a small wrapper process, so that the figure is the command's own, not a copy of
+    this process's memory.
+    """
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(rc)\n"
+    )
     start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True,
+                          check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-500:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) // 1024
+        sys.exit(f"{' '.join(cmd)} failed: {proc.stderr[-500:]}")
+    return elapsed, int(proc.stdout.split()[-1]) // 1024
 
 
 def main() -> None:
@@ -69,12 +82,11 @@ def main() -> None:
     cores = os.cpu_count() or 1
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-verify-"))
     ledger = workdir / "ledger.cbor"
-    signer = Signer.generate()
     start = time.perf_counter()
-    buffer = io.BytesIO()
-    write_sample_ledger(buffer, signer, args.receipts, chains=args.chains)
-    ledger.write_bytes(buffer.getvalue())
-    del buffer
+    builder = multiprocessing.get_context("spawn").Process(
+        target=_build, args=(ledger, args.receipts, args.chains))
+    builder.start()
+    builder.join()
     build = time.perf_counter() - start
     size_mb = ledger.stat().st_size / 1e6
     print(f"ledger: {args.receipts:,} receipts, {args.chains} chains, {size_mb:.1f} MB "
