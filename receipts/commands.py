@@ -1,4 +1,5 @@
-"""The service's commands: ``init``, ``agent create|list|revoke``, ``serve``, ``export``, ``demo``.
+"""The service's commands: ``init``, ``agent create|list|revoke``, ``serve``, ``export``,
+``fx set``, ``demo`` (and :func:`with_runtime` for ``receipt prices update --data``).
 
 This module imports only ``click`` and the standard library at import time: the server extra
 (FastAPI, SQLModel, uvicorn) is imported inside each command, so a base install still runs
@@ -55,6 +56,8 @@ _data = click.option("--data", "data_dir", type=click.Path(file_okay=False, path
 _db = click.option("--db", "db_url", metavar="URL",
                    help="Database URL [default: $RECEIPTS_DB or sqlite in the data directory]; "
                         "e.g. postgresql+psycopg://user@host/db.")
+data_option, db_option = _data, _db
+"""The same options for other command modules (``receipt prices update``)."""
 _chains = click.option("--chains", type=click.IntRange(1, 64),
                        help="Chains appends are spread over [default: $RECEIPTS_CHAINS or 1].")
 
@@ -71,6 +74,19 @@ def _open(data_dir: Path | None, db_url: str | None, **overrides: Any) -> Any:
     return open_runtime(_settings(data_dir, db_url, **overrides))
 
 
+def with_runtime(data_dir: Path | None, db_url: str | None, action: Callable[[Any], T]) -> T:
+    """Open the deployment, run ``action(runtime)``, close it; errors as one line (exit 1)."""
+
+    def body() -> T:
+        runtime = _open(data_dir, db_url)
+        try:
+            return action(runtime)
+        finally:
+            runtime.close()
+
+    return _run(body)
+
+
 @click.command()
 @_data
 @_db
@@ -79,8 +95,13 @@ def _open(data_dir: Path | None, db_url: str | None, **overrides: Any) -> Any:
               help="ISO 4217 currency receipts also state their cost in (fixed for the ledger).")
 @click.option("--issuer", default="receipts", show_default=True,
               help="Issuer name written in ledgers and checkpoints.")
+@click.option("--price-book", type=click.Choice(["genai", "shipped"]), default="genai",
+              show_default=True,
+              help="First price book: a snapshot of the installed genai-prices data (thousands "
+                   "of models, aliases, Azure/Bedrock/Vertex names), or the small shipped list "
+                   "(a dozen models, fixed prices).")
 def init(data_dir: Path | None, db_url: str | None, chains: int | None,
-         reporting_currency: str, issuer: str) -> None:
+         reporting_currency: str, issuer: str, price_book: str) -> None:
     """Create the data directory, signing key, database and admin token."""
 
     def body() -> None:
@@ -88,7 +109,9 @@ def init(data_dir: Path | None, db_url: str | None, chains: int | None,
         from receipts.runtime import initialize
 
         settings = _settings(data_dir, db_url, chains=chains)
-        made = initialize(settings, issuer=issuer, reporting_currency=reporting_currency.upper())
+        made = initialize(settings, issuer=issuer, reporting_currency=reporting_currency.upper(),
+                          price_book=price_book)
+        book = made.book
         click.echo(f"data directory: {settings.data_dir}")
         click.echo(f"signing key:    {made.private_key} (mode 0600)")
         click.echo(f"public key:     {made.public_key}")
@@ -96,7 +119,8 @@ def init(data_dir: Path | None, db_url: str | None, chains: int | None,
         click.echo(f"fingerprint:    {made.signer.fingerprint}")
         click.echo(f"database:       {redact_url(settings.db_url)}")
         click.echo(f"issuer:         {issuer}; reporting currency {made.facts.reporting_currency}")
-        click.echo("price book:     the built-in list prices (seeded)")
+        click.echo(f"price book:     {book.id.hex()} ({len(book.entries)} models, "
+                   f"{book.currency}; {book.payload['source']})")
         click.echo("admin token (shown once, stored only as a hash; keep it secret):")
         click.echo(made.admin_token)
 
@@ -259,6 +283,43 @@ def export(data_dir: Path | None, db_url: str | None, output: Path, chain: str |
     _run(body)
 
 
+@click.group()
+def fx() -> None:
+    """Daily FX rates from the price books' currency to the reporting currency (signed)."""
+
+
+@fx.command("set")
+@click.argument("currency", metavar="CCY")
+@click.argument("rate", metavar="RATE")
+@click.option("--date", "date", metavar="YYYY-MM-DD", help="The rate's date [default: today, "
+              "UTC].")
+@click.option("--source", default="manual", show_default=True,
+              help="Where the rate comes from (recorded in the signed rate).")
+@_data
+@_db
+def fx_set(currency: str, rate: str, date: str | None, source: str, data_dir: Path | None,
+           db_url: str | None) -> None:
+    """Publish RATE units of CCY (the reporting currency) per unit of the price books'
+    currency, for --date: receipts issued from now on whose UTC date is that date or later use
+    it (until a later date's rate). RATE is an exact decimal (at most 9 decimals), e.g. 0.79.
+    Same as PUT /v1/fx/{date}."""
+    import datetime as dt
+
+    def action(runtime: Any) -> Any:
+        from receipts.runtime import publish_fx_rate
+
+        day = date or dt.datetime.now(dt.UTC).date().isoformat()
+        return publish_fx_rate(runtime, day, rate, quote=currency.upper(), source=source)
+
+    published = with_runtime(data_dir, db_url, action)
+    from verifier.jsonview import iso_ms
+    from verifier.money import FX_RATE_SCALE, format_amount
+
+    click.echo(f"published {published.date}: 1 {published.base} = "
+               f"{format_amount(published.rate, FX_RATE_SCALE)} {published.quote} "
+               f"(source {published.source}, signed at {iso_ms(published.published_at)})")
+
+
 @click.command()
 @click.option("--calls", default=900, show_default=True, type=click.IntRange(30, 100_000),
               help="Simulated LLM calls.")
@@ -279,7 +340,7 @@ def register(group: click.Group) -> None:
     """Attach the service commands (and, when present, ``receipt prices``) to ``receipt``."""
     import importlib.util
 
-    for command in (init, agent, serve, export, demo):
+    for command in (init, agent, serve, export, fx, demo):
         group.add_command(command)
     if importlib.util.find_spec("receipts.prices_cli") is not None:
         from receipts import prices_cli

@@ -126,7 +126,8 @@ def _demo(calls: int, workdir: Path, started: float) -> int:
     settings = Settings(data_dir=data, db_url=default_db_url(data))
     made = initialize(settings, issuer="receipts-demo", reporting_currency="GBP")
     _say(f"receipt init: key {made.signer.fingerprint[:23]}..., SQLite database, admin token, "
-         f"built-in price book (data in {data})")
+         f"price book snapshotted from genai-prices ({len(made.book.entries)} models, "
+         f"{made.book.id.hex()[:12]}) (data in {data})")
     runtime = open_runtime(settings)
     try:
         keys = {team: create_agent(runtime, team, {"cost_center": info["cost_center"]})[1]

@@ -2,7 +2,9 @@
 
 * ``update`` snapshots the installed ``genai-prices`` data (plus an optional overrides file)
   into a new book and writes its exact payload bytes to ``OUT/<sha256>.cbor``; the hash alone
-  goes to stdout (``BOOK=$(receipt prices update --out books)``), the report to stderr.
+  goes to stdout (``BOOK=$(receipt prices update --out books)``), the report to stderr. With
+  ``--data``/``--db`` the book is signed with the service key and stored in the service
+  database instead (running services price with it from its ``effective_from`` on).
 * ``show MODEL`` resolves a model name as the service would and prints its prices.
 * ``diff OLD NEW`` lists models added, removed and repriced between two book files.
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from receipts.commands import data_option, db_option
 from receipts.errors import ReceiptsError
 from receipts.price_display import iso_seconds
 from verifier.pricing import PriceBook
@@ -50,8 +53,9 @@ def _iso(ms: int) -> str:
 
 
 @prices.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the book file (named <sha256>.cbor).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the book file (named <sha256>.cbor); required unless the "
+                   "book is stored with --data/--db.")
 @click.option("--overrides", "overrides_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="Operator overrides TOML merged into the book.")
 @click.option("--at", "at_text", help=f"Instant the book takes effect: {_ISO_HELP}.")
@@ -63,9 +67,16 @@ def _iso(ms: int) -> str:
 @click.option("--through", "through_text", help="Also write a book for every date up to this "
               "one on which the data changes a price (one hash per line, in order).")
 @click.option("--verbose", is_flag=True, help="List every refused price.")
-def update(out_dir: Path, overrides_path: Path | None, at_text: str | None, strict: bool,
-           no_genai: bool, currency: str, through_text: str | None, verbose: bool) -> None:
-    """Snapshot genai-prices (+ overrides) into a new book; print its hash."""
+@data_option
+@db_option
+def update(out_dir: Path | None, overrides_path: Path | None, at_text: str | None, strict: bool,
+           no_genai: bool, currency: str, through_text: str | None, verbose: bool,
+           data_dir: Path | None, db_url: str | None) -> None:
+    """Snapshot genai-prices (+ overrides) into a new book; print its hash.
+
+    With --data/--db the book is signed and stored in the service database, in force from
+    --at (default: now; it never reprices a stored receipt), else written to --out.
+    """
     from receipts.book_files import write_book
     from receipts.book_update import make_book, make_books
     from receipts.overrides import load_overrides
@@ -75,6 +86,18 @@ def update(out_dir: Path, overrides_path: Path | None, at_text: str | None, stri
     if through_text is not None and no_genai:
         raise click.BadParameter("--through follows genai-prices' price changes; not with "
                                  "--no-genai")
+    if data_dir is not None or db_url is not None:
+        if through_text is not None:
+            raise click.BadParameter("--through writes book files; store one book at a time "
+                                     "with --data/--db")
+        _update_service(data_dir, db_url, out_dir, overrides_path,
+                        at if at_text is not None else None,
+                        use_genai=not no_genai, currency=currency, strict=strict,
+                        verbose=verbose)
+        return
+    if out_dir is None:
+        raise click.UsageError("give --out DIR for a book file, or --data/--db to store the "
+                               "book in the service database")
     try:
         overrides = load_overrides(overrides_path) if overrides_path else None
         now = dt.datetime.now(dt.UTC)
@@ -96,6 +119,49 @@ def update(out_dir: Path, overrides_path: Path | None, at_text: str | None, stri
             _stderr(line)
     for built in books:
         click.echo(built.id_hex)
+
+
+def _update_service(data_dir: Path | None, db_url: str | None, out_dir: Path | None,
+                    overrides_path: Path | None, at: dt.datetime | None, *, use_genai: bool,
+                    currency: str, strict: bool, verbose: bool) -> None:
+    """``prices update --data/--db``: build, sign with the service key, store; the stored
+    book's hash on stdout (its ``effective_from`` may be later than ``at`` asked for none and
+    receipts were issued while it was built: see ``receipts.runtime.store_price_book``)."""
+    from typing import Any
+
+    from receipts.book_files import write_book
+    from receipts.book_update import BuiltBook, make_book
+    from receipts.commands import with_runtime
+    from receipts.overrides import load_overrides
+    from receipts.price_display import built_lines
+
+    try:
+        overrides = load_overrides(overrides_path) if overrides_path else None
+    except ReceiptsError as e:
+        raise click.ClickException(str(e)) from e
+
+    def build(when: dt.datetime) -> BuiltBook:
+        try:
+            return make_book(when, overrides=overrides, use_genai=use_genai, currency=currency,
+                             created_at=dt.datetime.now(dt.UTC), strict=strict)
+        except ImportError as e:
+            raise click.ClickException(f"genai-prices is not installed ({e}); install "
+                                       "'receipts[server]' or use --no-genai") from e
+
+    def action(runtime: Any) -> BuiltBook:
+        from receipts.runtime import store_price_book
+
+        return store_price_book(runtime, build, at)
+
+    built = with_runtime(data_dir, db_url, action)
+    _stderr(f"stored:    price book {built.id_hex} ({len(built.payload_bytes):,} bytes), "
+            f"signed, in force from {_iso(built.book.effective_from)}; earlier receipts keep "
+            "their book")
+    if out_dir is not None:
+        _stderr(f"written:   {write_book(out_dir, built.payload_bytes)}")
+    for line in built_lines(built, verbose=verbose):
+        _stderr(line)
+    click.echo(built.id_hex)
 
 
 @prices.command()

@@ -7,7 +7,7 @@ zero), and every limit is stated here, where the OpenAPI schema at ``/docs`` sho
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
@@ -23,6 +23,9 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS, strict=True)]
+MAX_TIER_LENGTH = 32
+"""A receipt's ``service_tier`` is at most 32 characters (the format's limit)."""
+UsageFormat = Literal["openai", "anthropic", "gemini", "otel"]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -41,16 +44,44 @@ class UsageIn(_Strict):
     cache_read_tokens: Tokens | None = Field(None, description="Part of input_tokens.")
     cache_write_tokens: Tokens | None = Field(None, description="Part of input_tokens.")
     reasoning_tokens: Tokens | None = Field(None, description="Part of output_tokens.")
+    cache_write_1h_tokens: Tokens | None = Field(
+        None, description="Part of cache_write_tokens: writes kept for 1 hour (Anthropic bills "
+                          "them at their own rate).")
+    web_search_requests: Tokens | None = Field(
+        None, description="Server-side web searches the call made (priced per request).")
+
+
+USAGE_DESCRIPTION = (
+    "Without usage_format: our convention (see UsageIn: OpenTelemetry GenAI counts, parts "
+    "included in their whole). With usage_format: the provider's usage object exactly as the "
+    "provider returned it (OpenAI Chat Completions or Responses `usage`, Anthropic `usage`, "
+    "Gemini `usageMetadata`, OpenTelemetry `gen_ai.usage.*` span attributes as an object or an "
+    "OTLP/JSON attribute list).")
 
 
 class CallIn(_Strict):
-    """One LLM call to be receipted."""
+    """One LLM call to be receipted.
+
+    ``usage`` is kept as sent here and read in :func:`receipts.service.prepare` (with
+    :class:`UsageIn` for our convention, with the provider's rules otherwise), because which
+    fields are valid depends on ``usage_format``.
+    """
 
     request_id: Text = Field(description="Unique per agent; a retry with the same body is "
                                          "answered with the original receipt.")
     provider: Text
     model: Text = Field(description="The model as requested.")
-    usage: UsageIn
+    usage: dict[str, Any] | list[Any] = Field(
+        description=USAGE_DESCRIPTION, examples=[
+            {"input_tokens": 1200, "output_tokens": 300, "cache_read_tokens": 1000},
+            {"prompt_tokens": 1200, "completion_tokens": 300,
+             "prompt_tokens_details": {"cached_tokens": 1000}}])
+    usage_format: UsageFormat | None = Field(
+        None, description="Whose convention usage follows; absent: ours (UsageIn).")
+    service_tier: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TIER_LENGTH)] \
+        | None = Field(None, description="The provider's service tier (batch, flex, priority; "
+                                         "default/standard/auto mean the standard price). "
+                                         "Wins over a tier named inside usage.")
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
     runtime_ms: Annotated[int, Field(ge=0, le=MAX_RUNTIME_MS, strict=True)] | None = None
     status: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "ok"
@@ -106,10 +137,15 @@ class AgentIn(_Strict):
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
 
 
+RATE_PATTERN = r"^[0-9]+(\.[0-9]{1,9})?$"
+"""An FX rate as text: a plain decimal with at most 9 decimals (the format's 10^-9 scale), so
+it is stored exactly; floats such as ``1e-3`` are refused, not rounded."""
+
+
 class FxIn(_Strict):
     """A daily FX rate: ``rate`` units of ``quote`` per one ``base`` (decimal string)."""
 
-    rate: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]{1,9})?$", max_length=32)]
+    rate: Annotated[str, StringConstraints(pattern=RATE_PATTERN, max_length=32)]
     base: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     quote: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     source: Text = "manual"

@@ -17,12 +17,13 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from receipts import fastcbor, store
 from receipts.auth import Agent, bind_tags
+from receipts.billing import bill_call
 from receipts.builder import (
     Call,
     ChainHead,
@@ -38,18 +39,19 @@ from receipts.errors import (
     ReceiptsError,
     Unauthorized,
     Unavailable,
+    UsageFormatError,
 )
 from receipts.hotpath import AppendConnection, is_integrity_error
-from receipts.schemas import CallIn
+from receipts.model_names import ModelNames
+from receipts.schemas import MAX_TIER_LENGTH, CallIn, UsageIn, parse_model
 from receipts.signing import Signer
+from receipts.tiers import normalize_service_tier
+from receipts.usage import NormalizedUsage, normalize_usage
 from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.jsonview import receipt_json
 from verifier.pricing import FxRate, PriceBook, latest_book
 from verifier.schema import ZERO_HASH
-
-ModelResolver = Callable[[str, str], str]
-"""(provider, model as requested) -> billed model. Identity until model-name resolution lands."""
 
 
 def now_ms() -> int:
@@ -57,23 +59,21 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def identity_model(_provider: str, model: str) -> str:
-    """The billed model is the requested one (no alias resolution yet)."""
-    return model
-
-
 @dataclass(frozen=True)
 class Prepared:
-    """A validated call with its final tags and billable usage, ready to be appended."""
+    """A validated call with its final tags and normalized usage, ready to be appended.
+
+    ``provider`` and ``model`` are as sent: which model is billed, and how the usage fits its
+    prices, depend on the price book in force at ``issued_at``, known only under the chain lock.
+    """
 
     agent_id: str
     request_id: str
     provider: str
     model: str
-    model_requested: str
     tags: dict[str, str]
-    usage: dict[str, int]
-    usage_detail: dict[str, int] | None
+    usage: NormalizedUsage
+    service_tier: str | None
     runtime_ms: int | None
     status: str
     retry_of: str | None
@@ -86,13 +86,14 @@ class Prepared:
         return (self.agent_id, self.request_id)
 
 
-def billable_usage(call: CallIn) -> tuple[dict[str, int], dict[str, int] | None]:
-    """OpenTelemetry GenAI counts -> disjoint billable categories (+ informational detail).
+def _check_parts(u: UsageIn) -> None:
+    """Our convention's parts within their wholes, naming every field involved (422).
 
     ``input_tokens`` includes cache reads and writes and ``output_tokens`` includes reasoning,
-    so a part larger than its whole is an input error (422), never a negative charge.
+    so a part larger than its whole is an input error, never a negative charge.
+    :func:`normalize_usage` checks the same, but names one field; this keeps the answer that
+    names both cache fields when their sum is the problem.
     """
-    u = call.usage
     read, write, reasoning = (u.cache_read_tokens or 0, u.cache_write_tokens or 0,
                               u.reasoning_tokens or 0)
     problems = []
@@ -102,42 +103,91 @@ def billable_usage(call: CallIn) -> tuple[dict[str, int], dict[str, int] | None]
                 problems.append(FieldProblem(
                     f"usage.{name}", f"cache reads + writes ({read + write}) exceed "
                     f"input_tokens ({u.input_tokens}), which includes them"))
+    if (u.cache_write_1h_tokens or 0) > write:
+        problems.append(FieldProblem("usage.cache_write_1h_tokens", f"{u.cache_write_1h_tokens} "
+                                     f"exceeds cache_write_tokens ({write}), which includes them"))
     if reasoning > u.output_tokens:
         problems.append(FieldProblem("usage.reasoning_tokens", f"{reasoning} exceeds "
                                      f"output_tokens ({u.output_tokens}), which includes them"))
     if problems:
         raise Invalid("a part of the usage is larger than its whole", problems)
-    usage = {"input": u.input_tokens - read - write, "output": u.output_tokens}
-    if read:
-        usage["cache_read"] = read
-    if write:
-        usage["cache_write"] = write
-    return usage, ({"reasoning": reasoning} if reasoning else None)
 
 
-def body_hash(call: CallIn) -> bytes:
-    """What "the same body" means for idempotency: the validated call, canonically encoded."""
-    canonical = json.dumps(call.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def _usage_problem(e: UsageFormatError) -> Invalid:
+    """A usage error as a 422 naming the field inside ``usage`` (or ``usage`` itself)."""
+    field_name = "usage" if e.field in ("usage", "") else f"usage.{e.field}"
+    if e.field.startswith("["):  # an OTLP attribute list item
+        field_name = f"usage{e.field}"
+    return Invalid(str(e), [FieldProblem(field_name, e.reason)])
+
+
+def normalized_usage(call: CallIn) -> tuple[NormalizedUsage, Any]:
+    """The call's usage as disjoint billable counts, and the usage as hashed for idempotency.
+
+    Our convention is validated with :class:`UsageIn` (exact integers, known fields, the
+    documented limits) and hashed as that model dumps it, so a body hashes as it did before
+    ``usage_format`` existed: a client retrying across an upgrade still gets its original
+    receipt back. Provider formats are read by :func:`normalize_usage` and hashed as sent.
+    """
+    if call.usage_format is None:
+        if not isinstance(call.usage, dict):
+            raise Invalid("usage must be an object", [FieldProblem("usage", "must be an object "
+                                                                   "(or set usage_format)")])
+        ours = parse_model(UsageIn, call.usage, prefix="usage.")
+        _check_parts(ours)
+        raw: Any = ours.model_dump(exclude_none=True)
+        hashed: Any = ours.model_dump(exclude={k for k in _NEW_USAGE_FIELDS if k not in raw})
+    else:
+        raw = hashed = call.usage
+    try:
+        return normalize_usage(call.usage_format, raw), hashed
+    except UsageFormatError as e:
+        raise _usage_problem(e) from None
+
+
+_NEW_USAGE_FIELDS = ("cache_write_1h_tokens", "web_search_requests")
+_NEW_CALL_FIELDS = ("usage_format", "service_tier")
+
+
+def body_hash(call: CallIn, usage: Any) -> bytes:
+    """What "the same body" means for idempotency: the validated call, canonically encoded
+    (fields added later are left out when absent, so older bodies keep their hash)."""
+    body = call.model_dump(mode="json")
+    body["usage"] = usage
+    for name in _NEW_CALL_FIELDS:
+        if body.get(name) is None:
+            body.pop(name, None)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).digest()
 
 
-def prepare(agent: Agent, call: CallIn, required_tags: Sequence[str],
-            resolve_model: ModelResolver = identity_model) -> Prepared:
+def _tier(call: CallIn, usage: NormalizedUsage) -> str | None:
+    """The tier the call asked for (explicit wins over the usage object's), checked to fit a
+    receipt: an over-long name is a 422 here, not a receipt the verifier would refuse."""
+    explicit = normalize_service_tier(call.service_tier)
+    tier = explicit or usage.service_tier
+    if tier is not None and len(tier) > MAX_TIER_LENGTH:
+        raise Invalid("service tier name too long", [FieldProblem(
+            "usage.service_tier", f"at most {MAX_TIER_LENGTH} characters")])
+    return tier
+
+
+def prepare(agent: Agent, call: CallIn, required_tags: Sequence[str]) -> Prepared:
     """Check and normalise one call for ``agent`` (403 on a bound-tag clash, 422 otherwise)."""
     tags = bind_tags(agent, call.tags)
     missing = [t for t in required_tags if not tags.get(t)]
     if missing:
         raise Invalid("required tag(s) missing: " + ", ".join(missing),
                       [FieldProblem(f"tags.{t}", "required tag missing") for t in missing])
-    usage, detail = billable_usage(call)
+    usage, hashed = normalized_usage(call)
     started = None
     if call.started_at is not None:
         started = int(call.started_at.astimezone(dt.UTC).timestamp() * 1000)
     return Prepared(
         agent_id=agent.id, request_id=call.request_id, provider=call.provider,
-        model=resolve_model(call.provider, call.model), model_requested=call.model, tags=tags,
-        usage=usage, usage_detail=detail, runtime_ms=call.runtime_ms, status=call.status,
-        retry_of=call.retry_of, started_at=started, body_hash=body_hash(call),
+        model=call.model, tags=tags, usage=usage, service_tier=_tier(call, usage),
+        runtime_ms=call.runtime_ms, status=call.status, retry_of=call.retry_of,
+        started_at=started, body_hash=body_hash(call, hashed),
     )
 
 
@@ -184,21 +234,38 @@ class Job:
 
 @dataclass
 class PricingCache:
-    """Price books and FX rates as stored, reloaded when the database's version changes."""
+    """Price books and FX rates as stored, reloaded when the database's version changes.
+
+    Books are immutable and content-addressed, so a reload decodes only books it has not seen
+    (a genai-prices book is half a megabyte; every FX publication bumps the version too). Each
+    book gets one :class:`ModelNames` resolver, whose per-name cache then lives as long as the
+    book is loaded.
+    """
 
     version: int = -1
     books: list[PriceBook] = field(default_factory=list)
     rates: list[FxRate] = field(default_factory=list)
+    names: dict[bytes, ModelNames] = field(default_factory=dict)
 
     def refresh(self, conn: Any) -> None:
         """Reload if another process added a book or rate (read inside the append lock)."""
         version = store.pricing_version(conn)
         if version == self.version:
             return
-        self.books = [PriceBook.from_payload(decode_strict(payload), payload)
-                      for _, payload, _ in store.price_books(conn)]
+        known = {book.id: book for book in self.books}
+        new_ids = [i for i in store.price_book_ids(conn) if i not in known]
+        for book_id, payload in store.price_book_payloads(conn, new_ids):
+            known[book_id] = PriceBook.from_payload(decode_strict(payload), payload)
+        self.books = list(known.values())
         self.rates = [rate for rate, _ in store.fx_rates(conn)]
         self.version = version
+
+    def names_for(self, book: PriceBook) -> ModelNames:
+        """The model-name resolver of ``book`` (made once per book)."""
+        names = self.names.get(book.id)
+        if names is None:
+            names = self.names[book.id] = ModelNames(book)
+        return names
 
 
 class ReceiptService:
@@ -314,12 +381,17 @@ class ReceiptService:
         return ({k: Outcome(200, item=item) for k, (_, item) in found.items()},
                 {k: h for k, (h, _) in found.items()})
 
-    def _call(self, p: Prepared, issued_at: int) -> Call:
-        return Call(request_id=p.request_id, provider=p.provider, model=p.model,
-                    model_requested=p.model_requested, agent=p.agent_id, tags=p.tags,
-                    usage=p.usage, issued_at=issued_at, receipt_id=str(uuid.uuid4()),
+    def _call(self, p: Prepared, book: PriceBook, issued_at: int) -> Call:
+        """Bill ``p`` against ``book`` (the one in force at ``issued_at``): resolve the model
+        name, pick the service tier, fit the usage to the entry's priced categories."""
+        billed = bill_call(self.pricing.names_for(book), provider=p.provider, model=p.model,
+                           normalized=p.usage, service_tier=p.service_tier, at_ms=issued_at)
+        return Call(request_id=p.request_id, provider=billed.provider, model=billed.model,
+                    model_requested=billed.model_requested, agent=p.agent_id, tags=p.tags,
+                    usage=billed.usage, issued_at=issued_at, receipt_id=str(uuid.uuid4()),
                     runtime_ms=p.runtime_ms, status=p.status, retry_of=p.retry_of,
-                    usage_detail=p.usage_detail)
+                    usage_detail=billed.usage_detail or None,
+                    service_tier=billed.service_tier, started_at=p.started_at)
 
     def _book_and_rates(self, issued_at: int) -> tuple[PriceBook, list[FxRate]]:
         book = latest_book(self.pricing.books, issued_at)
@@ -348,7 +420,7 @@ class ReceiptService:
         old_size = head.size
         rows = []
         for p, outcome in to_sign:
-            call = self._call(p, issued_at)
+            call = self._call(p, book, issued_at)
             payload = receipt_payload(call, head.chain, head.size, head.head,
                                       price_fields(call, book, rates, self.reporting_currency))
             item = self.signer.sign_payload_bytes(cose.RECEIPT, fastcbor.encode(payload))
@@ -359,7 +431,8 @@ class ReceiptService:
                 "chain": head.chain, "seq": head.size - 1, "id": call.receipt_id,
                 "agent_id": p.agent_id, "request_id": p.request_id, "body_hash": p.body_hash,
                 "issued_at": issued_at, "team": p.tags.get("team"),
-                "project": p.tags.get("project"), "provider": p.provider, "model": p.model,
+                "project": p.tags.get("project"), "provider": call.provider,
+                "model": call.model,
                 "started_at": p.started_at, "item": item})
         conn.insert(rows)
         conn.save_head(locked)
@@ -391,7 +464,7 @@ class ReceiptService:
         book, rates = self._book_and_rates(issued_at)
         rows = []
         for p, outcome in to_store:
-            call = self._call(p, issued_at)
+            call = self._call(p, book, issued_at)
             payload = receipt_payload(call, "baseline", 0, ZERO_HASH,
                                       price_fields(call, book, rates, self.reporting_currency))
             outcome.view = receipt_json(payload)

@@ -223,6 +223,21 @@ def price_books(conn: Connection) -> list[tuple[bytes, bytes, bytes]]:
     return [(bytes(r.id), bytes(r.payload), bytes(r.item)) for r in rows]
 
 
+def price_book_ids(conn: Connection) -> list[bytes]:
+    """Ids of every stored book (cheap: a cache loads only the payloads it lacks)."""
+    return [bytes(i) for i in conn.execute(sa.select(BOOK.c.id)).scalars()]
+
+
+def price_book_payloads(conn: Connection, ids: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
+    """(id, payload bytes) of the books ``ids``."""
+    out: list[tuple[bytes, bytes]] = []
+    for start in range(0, len(ids), IN_CHUNK):
+        rows = conn.execute(sa.select(BOOK.c.id, BOOK.c.payload)
+                            .where(BOOK.c.id.in_(ids[start:start + IN_CHUNK])))
+        out += [(bytes(r.id), bytes(r.payload)) for r in rows]
+    return out
+
+
 def publication_time(conn: Connection, now: int) -> int:
     """Lock all chains and return a publication time later than every stored receipt."""
     return max(now, lock_all_chains(conn) + 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,14 +11,13 @@ from receipts.api.context import context
 from receipts.api.errors import json_response
 from receipts.api.receipts_routes import ERRORS, Creds, Reader
 from receipts.auth import Principal
-from receipts.errors import FieldProblem, Forbidden, Invalid
-from receipts.ledger import fx_rate_item
-from receipts.runtime import create_agent
+from receipts.errors import Forbidden
+from receipts.runtime import create_agent, publish_fx_rate
 from receipts.schemas import AgentIn, FxIn
 from receipts.service import now_ms
 from verifier.jsonview import iso_ms
-from verifier.money import FX_RATE_SCALE, format_amount, parse_amount
-from verifier.pricing import FxRate, latest_book
+from verifier.money import FX_RATE_SCALE, format_amount
+from verifier.pricing import FxRate
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -71,32 +69,8 @@ def _rate_json(rate: FxRate) -> dict[str, Any]:
 def put_fx(date: str, body: FxIn, request: Request, _admin: Admin) -> Any:
     """Publish the rate for ``date`` (a correction is a new publication; the latest wins for
     receipts issued after it, and earlier receipts keep the rate they were issued with)."""
-    runtime = context(request).runtime
-    try:
-        dt.date.fromisoformat(date)
-        if len(date) != 10:
-            raise ValueError
-    except ValueError:
-        raise Invalid("bad date", [FieldProblem("date", "must be YYYY-MM-DD")]) from None
-    value = parse_amount(body.rate, FX_RATE_SCALE)
-    if value == 0:
-        raise Invalid("bad rate", [FieldProblem("rate", "must be positive")])
-    quote = body.quote or runtime.facts.reporting_currency
-    if quote != runtime.facts.reporting_currency:
-        raise Invalid("bad quote", [FieldProblem(
-            "quote", f"receipts convert to the reporting currency "
-                     f"{runtime.facts.reporting_currency}")])
-    with runtime.db.write() as conn:
-        base = body.base
-        if base is None:
-            runtime.service.pricing.refresh(conn)
-            book = latest_book(runtime.service.pricing.books, now_ms())
-            base = book.currency if book else "USD"
-        if base == quote:
-            raise Invalid("bad base", [FieldProblem("base", "must differ from quote")])
-        rate = FxRate(base, quote, date, value, body.source,
-                      store.publication_time(conn, now_ms()))
-        store.add_fx_rate(conn, rate, fx_rate_item(runtime.signer, rate))
+    rate = publish_fx_rate(context(request).runtime, date, body.rate, base=body.base,
+                           quote=body.quote, source=body.source)
     return json_response(_rate_json(rate), 201)
 
 

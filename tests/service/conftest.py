@@ -72,11 +72,13 @@ class Deployment:
 
 
 def make_deployment(directory: Path, db_url: str | None = None, currency: str = "USD",
-                    **settings: Any) -> Deployment:
-    """``receipt init`` into ``directory``."""
+                    price_book: str = "shipped", **settings: Any) -> Deployment:
+    """``receipt init`` into ``directory`` (the small shipped book unless ``price_book`` says
+    ``genai``: fixed prices, and a second less per deployment than a genai-prices snapshot)."""
     data = directory / "data"
     s = Settings(data_dir=data, db_url=db_url or default_db_url(data), **settings)
-    return Deployment(s, initialize(s, issuer="test", reporting_currency=currency))
+    return Deployment(s, initialize(s, issuer="test", reporting_currency=currency,
+                                    price_book=price_book))
 
 
 @pytest.fixture
