@@ -288,7 +288,7 @@ def fx() -> None:
     """Daily FX rates from the price books' currency to the reporting currency (signed)."""
 
 
-@fx.command("set")
+@fx.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("currency", metavar="CCY")
 @click.argument("rate", metavar="RATE")
 @click.option("--date", "date", metavar="YYYY-MM-DD", help="The rate's date [default: today, "
@@ -302,7 +302,9 @@ def fx_set(currency: str, rate: str, date: str | None, source: str, data_dir: Pa
     """Publish RATE units of CCY (the reporting currency) per unit of the price books'
     currency, for --date: receipts issued from now on whose UTC date is that date or later use
     it (until a later date's rate). RATE is an exact decimal (at most 9 decimals), e.g. 0.79.
-    Same as PUT /v1/fx/{date}."""
+    Same as PUT /v1/fx/{date}.
+
+    (A RATE such as -1 is read as the rate, so it is refused as a rate, not as an option.)"""
     import datetime as dt
 
     def action(runtime: Any) -> Any:
