@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from pydantic import ValidationError as PydanticValidationError
 
 from receipts.errors import FieldProblem, Invalid
@@ -52,11 +52,18 @@ class UsageIn(_Strict):
 
 
 USAGE_DESCRIPTION = (
-    "Without usage_format: our convention (see UsageIn: OpenTelemetry GenAI counts, parts "
+    "Without usage_format: our convention (UsageIn: OpenTelemetry GenAI counts, parts "
     "included in their whole). With usage_format: the provider's usage object exactly as the "
     "provider returned it (OpenAI Chat Completions or Responses `usage`, Anthropic `usage`, "
     "Gemini `usageMetadata`, OpenTelemetry `gen_ai.usage.*` span attributes as an object or an "
     "OTLP/JSON attribute list).")
+
+RawUsage = Annotated[dict[str, Any] | list[Any], WithJsonSchema({"anyOf": [
+    UsageIn.model_json_schema(),
+    {"type": "object", "title": "Provider usage object", "additionalProperties": True},
+    {"type": "array", "title": "OTLP/JSON attribute list (usage_format otel)", "items": {}},
+]})]
+"""``usage`` as sent; the OpenAPI schema still documents our convention (:class:`UsageIn`)."""
 
 
 class CallIn(_Strict):
@@ -71,7 +78,7 @@ class CallIn(_Strict):
                                          "answered with the original receipt.")
     provider: Text
     model: Text = Field(description="The model as requested.")
-    usage: dict[str, Any] | list[Any] = Field(
+    usage: RawUsage = Field(
         description=USAGE_DESCRIPTION, examples=[
             {"input_tokens": 1200, "output_tokens": 300, "cache_read_tokens": 1000},
             {"prompt_tokens": 1200, "completion_tokens": 300,
