@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from receipts import fastcbor, store
+from receipts import store
 from receipts.auth import Agent, bind_tags
 from receipts.billing import bill_call
 from receipts.builder import (
@@ -48,7 +48,7 @@ from receipts.signing import Signer
 from receipts.tiers import normalize_service_tier
 from receipts.usage import NormalizedUsage, normalize_usage
 from verifier import cose
-from verifier.encoding import decode_strict
+from verifier.encoding import decode_strict, encode
 from verifier.jsonview import receipt_json
 from verifier.pricing import FxRate, PriceBook, latest_book
 from verifier.schema import ZERO_HASH
@@ -403,8 +403,8 @@ class ReceiptService:
 
     def _append(self, conn: AppendConnection, jobs: Sequence[Job]) -> None:
         """Lock a head, plan, then sign and chain new calls exactly as
-        ``receipts.builder.sign_receipt`` does, with :mod:`receipts.fastcbor` for the payload
-        (the same bytes as the reference encoder, at a third of the cost)."""
+        ``receipts.builder.sign_receipt`` does (deterministic payload by the format core's
+        :func:`verifier.encoding.encode`, the encoder the verifier checks against)."""
         locked = conn.lock_chain(self.chain_ids, next(self._next_chain))
         self._refresh_pricing(conn)
         calls = [c for j in jobs for c in j.calls]
@@ -423,7 +423,7 @@ class ReceiptService:
             call = self._call(p, book, issued_at)
             payload = receipt_payload(call, head.chain, head.size, head.head,
                                       price_fields(call, book, rates, self.reporting_currency))
-            item = self.signer.sign_payload_bytes(cose.RECEIPT, fastcbor.encode(payload))
+            item = self.signer.sign_payload_bytes(cose.RECEIPT, encode(payload))
             head.size += 1
             head.head = hashlib.sha256(item).digest()
             outcome.item, outcome.payload = item, payload
