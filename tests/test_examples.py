@@ -1,0 +1,51 @@
+"""The examples run: the agent wrapper against the real app, the audit script on a ledger."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from receipts.api.app import create_app
+from tests.service.conftest import make_deployment
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+from agent_wrapper import ReceiptsClient  # noqa: E402
+
+
+def test_agent_wrapper_records_an_openai_call(tmp_path: Path) -> None:
+    deployment = make_deployment(tmp_path)
+    _, header = deployment.agent("search", project="ranker")
+    with TestClient(create_app(deployment.settings)) as http:
+        client = ReceiptsClient("http://testserver", header["Authorization"].split()[1],
+                                client=http)
+        receipt, cose = client.record(
+            provider="openai", model="gpt-4o", usage_format="openai",
+            usage={"prompt_tokens": 2000, "completion_tokens": 400,
+                   "prompt_tokens_details": {"cached_tokens": 1500}},
+            tags={"project": "ranker", "environment": "prod"}, request_id="ex-1")
+    # 500 uncached x $2.50 + 1500 cached x $1.25 + 400 output x $10 per 1M tokens
+    assert receipt["cost"] == "0.007125000000"
+    assert receipt["usage"] == {"input": 500, "cache_read": 1500, "output": 400}
+    assert cose[:2] == b"\xd2\x84"
+
+
+def test_audit_script_verifies_reports_and_keeps_the_checkpoint(tmp_path: Path) -> None:
+    vectors = ROOT / "spec/vectors"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    assert shutil.which("receipt", path=env["PATH"])
+    for _ in range(2):  # the second run proves the ledger extends the first run's checkpoint
+        proc = subprocess.run(
+            ["bash", str(ROOT / "examples/audit.sh"), str(vectors / "valid/ledger.cbor"),
+             str(vectors / "test-key.pub.pem"), str(tmp_path / "audit.ckpt")],
+            capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
+        assert proc.returncode == 0, proc.stderr
+    assert "VALID" in proc.stdout
+    assert (tmp_path / "by-team.csv").read_text().startswith("team,project,period,currency")
+    assert "(unattributed)" in (tmp_path / "by-cost-center.csv").read_text()
