@@ -443,8 +443,9 @@ class _LedgerPass:
     def _check_duplicates(self, entries: list[tuple[bytes, int]]) -> None:
         repeat = self.dedup.add_many(entries)
         if repeat is not None:
-            raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats item "
-                        f"{repeat[0]}", repeat[1])
+            first = "an earlier receipt" if repeat[0] is None else f"item {repeat[0]}"
+            raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats {first}",
+                        repeat[1])
 
     def _pending_gap_before(self, index: int) -> None:
         for chain, state in self.chains.items():
