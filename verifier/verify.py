@@ -311,6 +311,7 @@ class _LedgerPass:
         self.chains: dict[str, _ChainState] = {}
         self.checkpoints_seen = 0
         self.preamble = hashlib.sha256()
+        self._ctx: _Context | None = None
         self.phase = "header"
         self.dedup = DuplicateIndex()
 
@@ -395,14 +396,18 @@ class _LedgerPass:
         return ctx.Pool(workers, initializer=_init_worker, initargs=(self._context(),))
 
     def _context(self) -> _Context:
-        assert self.header is not None
-        since = {c: s for c, (s, _) in (self.options.since or {}).items()}
-        return _Context(self.trusted, self.books, self.rates, self.header["reporting_currency"],
-                        since, self.options.rollup)
+        """The workers' context, built once the preamble is read (it never changes after)."""
+        if self._ctx is None:
+            assert self.header is not None
+            since = {c: s for c, (s, _) in (self.options.since or {}).items()}
+            self._ctx = _Context(self.trusted, self.books, self.rates,
+                                 self.header["reporting_currency"], since, self.options.rollup)
+        return self._ctx
 
     def _submit(self, pool: Any, batch: list[tuple[int, bytes]]) -> Any:
         if pool is None:
-            _init_worker(self._context())
+            if _CTX is not self._context():
+                _init_worker(self._context())
             return _check_batch(batch)
         return pool.apply_async(_check_batch, (batch,))
 
