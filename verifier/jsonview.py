@@ -14,10 +14,21 @@ from typing import Any
 from verifier.money import COST_SCALE, FX_RATE_SCALE, UNIT_PRICE_SCALE, format_amount
 
 
+_last_second: list[tuple[int, str]] = [(-1, "")]
+
+
 def iso_ms(ms: int) -> str:
-    """``2025-12-01T00:00:00.000Z`` for a millisecond Unix timestamp."""
-    when = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).replace(microsecond=(ms % 1000) * 1000)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """``2025-12-01T00:00:00.000Z`` for a millisecond Unix timestamp.
+
+    The formatted second is remembered: receipts written or listed together share it, and the
+    service builds this view for every receipt it answers with.
+    """
+    second, millis = divmod(ms, 1000)
+    cached_second, prefix = _last_second[0]
+    if second != cached_second:
+        prefix = dt.datetime.fromtimestamp(second, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second[0] = (second, prefix)
+    return f"{prefix}{millis:03d}Z"
 
 
 def _money(value: int | None, scale: int) -> str | None:
