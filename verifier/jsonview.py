@@ -13,7 +13,6 @@ from typing import Any
 
 from verifier.money import COST_SCALE, FX_RATE_SCALE, UNIT_PRICE_SCALE, format_amount
 
-
 _last_second: list[tuple[int, str]] = [(-1, "")]
 
 
