@@ -113,7 +113,7 @@ class _Context:
     books: dict[bytes, PriceBook]
     rates: list[FxRate]
     reporting_currency: str
-    since: dict[str, int]
+    since: dict[str, tuple[int, bytes]]
     rollup: RollupSpec | None
     schedule: BookSchedule = field(init=False)
     rate_table: RateTable = field(init=False)
@@ -123,9 +123,25 @@ class _Context:
         self.rate_table = RateTable(self.rates)
 
 
+Summary = tuple[int, str, int, bytes, bytes]
+"""(item index, chain, seq, prev, hash of the item) of one receipt."""
+Run = tuple[Summary, int, bytes, int]
+"""A chain's receipts in one batch, linked to each other: (first, last seq, last hash, count)."""
+
+
 @dataclass
 class _BatchResult:
-    summaries: list[tuple[int, str, int, bytes, bytes, bytes, bytes]]
+    """A worker's answer. When every receipt of the batch links to the one before it in its
+    chain (the normal case), only ``runs`` come back, one per chain, and the main process checks
+    just where each run joins its chain; otherwise ``summaries`` has every receipt, so the main
+    process can say precisely what is wrong. ``digests`` holds, per receipt in order, the 16-byte
+    digests of its id and of its (agent, request_id)."""
+
+    first_index: int
+    summaries: list[Summary] | None
+    runs: list[Run] | None
+    digests: bytes
+    count: int
     failure: tuple[int, str, str, str | None, int | None] | None
     totals: dict[str, int]
     totals_reporting: dict[str, int]
@@ -209,7 +225,7 @@ def _check_one(ctx: _Context, item: bytes) -> tuple[dict[str, Any], bool]:
     old = False
     if ctx.since and type(payload) is dict:
         chain, seq = payload.get("chain"), payload.get("seq")
-        old = type(chain) is str and type(seq) is int and seq < ctx.since.get(chain, 0)
+        old = type(chain) is str and type(seq) is int and seq < ctx.since.get(chain, (0,))[0]
     if not old and not key.verify(env.signature, env.signed_bytes()):  # (4) signature
         raise _signature_failure(env.signature)
     if decode_error is not None:  # (5) deterministic payload
@@ -240,7 +256,8 @@ def _locate(item: bytes) -> tuple[str | None, int | None]:
 def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
     ctx = _CTX
     assert ctx is not None
-    summaries: list[tuple[int, str, int, bytes, bytes, bytes, bytes]] = []
+    summaries: list[Summary] = []
+    digests: list[bytes] = []
     totals: dict[str, int] = {}
     totals_reporting: dict[str, int] = {}
     unpriced = verified = 0
@@ -260,9 +277,8 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
         req_digest = sha256(
             b"rq" + len(agent).to_bytes(4, "big") + agent + p["request_id"].encode()
         ).digest()[:16]
-        summaries.append(
-            (index, p["chain"], p["seq"], p["prev"], sha256(item).digest(), id_digest, req_digest)
-        )
+        summaries.append((index, p["chain"], p["seq"], p["prev"], sha256(item).digest()))
+        digests.append(id_digest + req_digest)
         cost = p["cost"]
         if cost is None:
             unpriced += 1
@@ -273,7 +289,44 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
                 totals_reporting[ccy] = totals_reporting.get(ccy, 0) + p["cost_reporting"]
         if rollup is not None:
             rollup.add(p)
-    return _BatchResult(summaries, failure, totals, totals_reporting, unpriced, verified, rollup)
+    runs = _runs(summaries, ctx.since)
+    return _BatchResult(batch[0][0] if batch else 0, None if runs is not None else summaries,
+                        runs, b"".join(digests), len(summaries), failure, totals,
+                        totals_reporting, unpriced, verified, rollup)
+
+
+def _dedup_entries(batch: _BatchResult, up_to: int) -> list[tuple[bytes, int]]:
+    """(digest, item index) pairs of the batch's receipts before item ``up_to``."""
+    entries: list[tuple[bytes, int]] = []
+    blob = batch.digests
+    for k in range(min(batch.count, max(0, up_to - batch.first_index))):
+        index = batch.first_index + k
+        entries.append((blob[32 * k : 32 * k + 16], index))
+        entries.append((blob[32 * k + 16 : 32 * k + 32], index))
+    return entries
+
+
+def _runs(summaries: list[Summary], since: dict[str, tuple[int, bytes]]) -> list[Run] | None:
+    """Compress linked summaries into one run per chain, or None if anything looks unusual.
+
+    Unusual means a receipt that does not follow the previous one of its chain in this batch,
+    or the receipt at a saved checkpoint's head whose hash differs: the main process then gets
+    every summary and reports the failure exactly as it would have.
+    """
+    runs: dict[str, list[Any]] = {}
+    for summary in summaries:
+        _, chain, seq, prev, digest = summary
+        head = since.get(chain)
+        if head is not None and seq == head[0] - 1 and digest != head[1]:
+            return None
+        run = runs.get(chain)
+        if run is None:
+            runs[chain] = [summary, seq, digest, 1]
+            continue
+        if seq != run[1] + 1 or prev != run[2]:
+            return None
+        run[1], run[2], run[3] = seq, digest, run[3] + 1
+    return [(r[0], r[1], r[2], r[3]) for r in runs.values()]
 
 
 # --- the main pass ----------------------------------------------------------------------------
@@ -399,7 +452,7 @@ class _LedgerPass:
         """The workers' context, built once the preamble is read (it never changes after)."""
         if self._ctx is None:
             assert self.header is not None
-            since = {c: s for c, (s, _) in (self.options.since or {}).items()}
+            since = dict(self.options.since or {})
             self._ctx = _Context(self.trusted, self.books, self.rates,
                                  self.header["reporting_currency"], since, self.options.rollup)
         return self._ctx
@@ -423,19 +476,30 @@ class _LedgerPass:
     def _absorb(self, result: Any) -> None:
         batch: _BatchResult = result if isinstance(result, _BatchResult) else result.get()
         report = self.report
-        dedup_entries: list[tuple[bytes, int]] = []
+        checked_up_to = batch.first_index + batch.count
         try:
-            for index, chain, seq, prev, digest, id_digest, req_digest in batch.summaries:
-                self._link(index, chain, seq, prev, digest)
-                dedup_entries.append((id_digest, index))
-                dedup_entries.append((req_digest, index))
+            if batch.runs is not None:
+                for (index, chain, seq, prev, digest), last_seq, last_digest, count in batch.runs:
+                    checked_up_to = index
+                    self._link(index, chain, seq, prev, digest)
+                    state = self.chains[chain]
+                    if count > 1 and state.gap is not None:  # as _link does on the next one
+                        raise _fail("missing_receipt", f"seq {state.size} is missing", index,
+                                    chain, seq)
+                    if count > 1:  # the worker checked the links inside the run
+                        state.size, state.head = last_seq + 1, last_digest
+            else:
+                for index, chain, seq, prev, digest in batch.summaries or ():
+                    checked_up_to = index
+                    self._link(index, chain, seq, prev, digest)
+            checked_up_to = batch.first_index + batch.count
         finally:  # a repeat earlier in the batch than a broken link is the first failure
-            self._check_duplicates(dedup_entries)
+            self._check_duplicates(_dedup_entries(batch, checked_up_to))
         if batch.failure is not None:
             at, code, reason, at_chain, at_seq = batch.failure
             self._pending_gap_before(at)
             raise _fail(code, reason, at, at_chain, at_seq)
-        report.receipts += len(batch.summaries)
+        report.receipts += batch.count
         report.newly_verified += batch.verified
         report.unpriced += batch.unpriced
         for ccy, amount in batch.totals.items():
