@@ -38,3 +38,35 @@ def test_parallel_reports_the_first_failure_with_its_position() -> None:
     assert report.failure.position is not None
     assert report.failure.position.item == target
     assert report.failure.position.seq == BATCH * 2 + 5
+
+
+def test_a_receipt_missing_at_a_batch_boundary_is_found_in_both_modes() -> None:
+    data = sample_ledger(Signer.generate(), BATCH * 2 + 10, chains=1)
+    items = [item for _, item in split_sequence([data])]
+    first_receipt = 4
+    missing = first_receipt + BATCH  # the first receipt of the second batch
+    del items[missing]
+    tampered = b"".join(items)
+    for workers in (1, 2):
+        report = audit_ledger([tampered], VerifyOptions(workers=workers))
+        assert report.failure is not None
+        assert report.failure.code == "missing_receipt"
+        assert report.failure.position is not None
+        assert report.failure.position.item == missing
+        assert report.failure.position.seq == BATCH + 1
+
+
+def test_a_duplicate_request_across_batches_is_reported_at_the_repeat() -> None:
+    from tests.conftest import sample_ledger as build
+
+    signer = Signer.generate()
+    data = build(signer, BATCH + 50, chains=1)
+    items = [item for _, item in split_sequence([data])]
+    # Repeat a whole receipt of the first batch later on: a duplicate, then a broken chain.
+    repeated = items[4 + 3]
+    items.insert(4 + BATCH + 20, repeated)
+    report = audit_ledger([b"".join(items)], VerifyOptions(workers=2))
+    assert report.failure is not None
+    assert report.failure.code in ("duplicate_id", "chain_fork", "out_of_order")
+    assert report.failure.position is not None
+    assert report.failure.position.item == 4 + BATCH + 20
