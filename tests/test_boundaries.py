@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ALLOWED_THIRD_PARTY = {"cbor2", "nacl", "cryptography", "click"}
+ALLOWED_THIRD_PARTY = {"cbor2", "cbrrr", "nacl", "cryptography", "click"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,6 +183,16 @@ def _unsorted(i: int, payload: dict[str, Any]) -> bytes:
     return bytes(cbor2.dumps(dict(reversed(list(payload.items())))))
 
 
+def _float_runtime(i: int, payload: dict[str, Any]) -> bytes:
+    raw = encode(payload)
+    if i != 1:
+        return raw
+    # "runtime_ms" as a 64-bit float: well-formed CBOR (and even valid DAG-CBOR), never ours.
+    needle = b"\x6aruntime_ms" + encode(payload["runtime_ms"])
+    assert needle in raw
+    return raw.replace(needle, b"\x6aruntime_ms\xfb" + struct.pack(">d", payload["runtime_ms"]))
+
+
 def _bump(field_name: str, receipt: int) -> PayloadHook:
     def hook(i: int, payload: dict[str, Any]) -> dict[str, Any]:
         if i == receipt:
@@ -269,6 +280,8 @@ def invalid_vectors() -> dict[str, tuple[bytes, str, int, str | None]]:
                                    "non_deterministic_encoding", r + 3, None)
     out["unsorted-map"] = (build(encode_hook=_unsorted).ledger(),
                            "non_deterministic_encoding", r + 3, None)
+    out["float-in-payload"] = (build(encode_hook=_float_runtime).ledger(),
+                               "non_deterministic_encoding", r + 3, None)
     out["duplicate-request-id"] = (build(_duplicate_request).ledger(), "duplicate_id", r + 1,
                                    None)
     rotated = _rotated_keys()

@@ -1,0 +1,115 @@
+"""The fast receipt decoder (cbrrr) never accepts what the strict decoder refuses.
+
+``decode_text_map_fast`` may decline anything (the verifier then falls back to
+``decode_strict``), but whatever it accepts without a float in it must be exactly what the strict
+decoder returns for the same bytes: that is the whole argument for using it (encoding.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cbor2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verifier import VerifyOptions, audit_ledger
+from verifier.encoding import decode_strict, decode_text_map_fast, encode
+from verifier.errors import EncodingError
+from verifier.keys import load_public_key_pem
+
+texts = st.text(max_size=10)
+scalars = st.one_of(st.integers(min_value=-(2**64), max_value=2**64 - 1), texts,
+                    st.binary(max_size=12), st.booleans(), st.none())
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(texts, inner, max_size=5)),
+    max_leaves=16,
+)
+maps = st.dictionaries(texts, values, min_size=1, max_size=6)
+
+
+def _has_float(value: Any) -> bool:
+    if type(value) is float:
+        return True
+    if type(value) is dict:
+        return any(_has_float(v) for v in value.values())
+    if type(value) in (list, tuple):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def _agrees_with_strict(data: bytes) -> None:
+    fast = decode_text_map_fast(data)
+    if fast is None or _has_float(fast):
+        return  # declined, or left to the schema check + strict decoder (see _check_one)
+    try:
+        strict = decode_strict(data)
+    except EncodingError as e:
+        raise AssertionError(f"fast decoder accepted {data.hex()} that strict refuses: {e}") from e
+    assert strict == fast
+    assert encode(fast) == data
+
+
+@given(maps)
+def test_deterministic_maps_decode_the_same_both_ways(value: dict[str, Any]) -> None:
+    data = encode(value)
+    assert decode_text_map_fast(data) == decode_strict(data) == value
+
+
+@settings(max_examples=400)
+@given(maps, st.data())
+def test_any_mutation_the_fast_decoder_accepts_is_strictly_valid(
+    value: dict[str, Any], data: st.DataObject
+) -> None:
+    raw = bytearray(encode(value))
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(raw)), st.integers(0, 255),
+                                         st.sampled_from(["set", "insert", "delete"])),
+                               min_size=1, max_size=3))
+    for at, byte, how in edits:
+        at = min(at, len(raw) - 1) if raw else 0
+        if how == "set" and raw:
+            raw[at] = byte
+        elif how == "insert":
+            raw.insert(at, byte)
+        elif raw:
+            del raw[at]
+    _agrees_with_strict(bytes(raw))
+
+
+@given(st.dictionaries(texts, st.integers(min_value=0, max_value=2**32), min_size=2,
+                       max_size=6))
+def test_other_key_orders_are_declined(mapping: dict[str, int]) -> None:
+    deterministic = encode(mapping)
+    reordered = bytes(cbor2.dumps(dict(reversed(list(decode_strict(deterministic).items())))))
+    if reordered != deterministic:
+        assert decode_text_map_fast(reordered) is None
+
+
+def test_known_non_deterministic_forms_are_declined() -> None:
+    for bad in (
+        b"\xa1\x61a\x18\x01",  # non-shortest integer
+        b"\xa1\x61a\x58\x01\x00",  # non-shortest byte string length
+        b"\xbf\x61a\x01\xff",  # indefinite map
+        b"\xa2\x61a\x01\x61a\x02",  # duplicate key
+        b"\xa2\x61b\x01\x61a\x01",  # unsorted keys
+        b"\xa1\x61a\x01\x00",  # trailing byte
+        b"\xa1\x61a\xf9\x3e\x00",  # half-precision float
+        b"\xa1\x61a\xd8\x2a\x42\x00\x01",  # tag 42 (a DAG-CBOR link)
+        b"\xa1\x61a\xc2\x41\x01",  # tag 2 (bignum)
+        b"\xa1\x62\xed\xa0\x01",  # an encoded surrogate is not UTF-8
+        b"\xa1\x01\x01",  # integer key
+        b"\x80",  # not a map
+    ):
+        assert decode_text_map_fast(bad) is None, bad.hex()
+
+
+def test_a_signed_float_is_reported_as_an_encoding_fault(vectors: Path) -> None:
+    """A 64-bit float passes the fast decoder; the verifier must still name the encoding fault."""
+    key = load_public_key_pem(vectors / "test-key.pub.pem")
+    data = (vectors / "invalid" / "float-in-payload.cbor").read_bytes()
+    report = audit_ledger([data], VerifyOptions(trusted_keys=(key,), workers=1))
+    assert report.failure is not None
+    assert report.failure.code == "non_deterministic_encoding"
