@@ -287,6 +287,16 @@ def _cose_item_end(buf: bytes, pos: int, end: int) -> int:
     Ledgers are almost entirely such items; anything else (or anything odd) goes through the
     general :func:`item_end`. Content is still checked in full later.
     """
+    if buf[pos : pos + 3] == b"\xd2\x84\x58" and end - pos > 8:
+        # The usual layout, in one step: protected header under 256 bytes, an empty map, a
+        # payload of 256 to 65,535 bytes, then a 64-byte signature.
+        mid = pos + 4 + buf[pos + 3]
+        if mid + 3 < end and buf[mid] == 0xA0 and buf[mid + 1] == 0x59:
+            sig = mid + 4 + (buf[mid + 2] << 8 | buf[mid + 3])
+            if sig + 1 < end and buf[sig] == 0x58 and buf[sig + 1] == 0x40:
+                if sig + 66 > end:
+                    raise _Incomplete
+                return sig + 66
     if buf[pos : pos + 2] != b"\xd2\x84":
         return item_end(buf, pos, end)
     stop = _bstr_end(buf, pos + 2, end)

@@ -22,6 +22,7 @@ tokens exceed a tier's ``start``, that tier's price applies to all of its tokens
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -152,10 +153,19 @@ class PriceBook:
         Results that do not depend on token counts (no tiered price involved) are memoized by
         (provider, model, tier, categories): receipts repeat a few shapes.
         """
+        result = self.resolve_shared(provider, model, usage, service_tier)
+        # a copy: callers put unit_prices into receipts, and the memo must never change
+        return Resolution(result.status, dict(result.unit_prices), result.reason)
+
+    def resolve_shared(
+        self, provider: str, model: str, usage: Mapping[str, int], service_tier: str | None
+    ) -> Resolution:
+        """:meth:`resolve` without the defensive copy, for callers that only compare (the
+        verifier): the result may be the memo's own object and must not be modified."""
         memo_key = (provider, model, service_tier, *usage)
         cached = self._memo.get(memo_key)
-        if cached is not None:  # a copy: callers put unit_prices into receipts
-            return Resolution(cached.status, dict(cached.unit_prices), cached.reason)
+        if cached is not None:
+            return cached
         result, count_free = self._resolve(provider, model, usage, service_tier)
         if count_free and len(self._memo) < 65_536:
             self._memo[memo_key] = result
@@ -253,6 +263,11 @@ class FxRate:
         """The ``fx`` map a receipt records for this rate."""
         return {"currency": self.quote, "rate": self.rate, "date": self.date,
                 "source": self.source}
+
+    @functools.cached_property
+    def receipt_fx(self) -> dict[str, Any]:
+        """:meth:`as_receipt_fx`, built once, for comparisons only (never modify it)."""
+        return self.as_receipt_fx()
 
 
 IDENTITY_SOURCE = "identity"

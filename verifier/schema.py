@@ -91,21 +91,36 @@ def _exact_keys(
         raise _fail("v", f"unsupported format version {payload['v']!r}")
 
 
+_SEEN_VALID: set[str] = set()
+"""Currency codes and dates already found valid: receipts repeat a handful of each."""
+
+
+def _remember(value: str) -> None:
+    if len(_SEEN_VALID) < 65_536:
+        _SEEN_VALID.add(value)
+
+
 def check_currency(payload: dict[str, Any], field: str) -> None:
     """ISO 4217 alphabetic code."""
     value = payload[field]
+    if type(value) is str and len(value) == 3 and value in _SEEN_VALID:
+        return
     if type(value) is not str or not _CURRENCY.fullmatch(value):
         raise _fail(field, "must be an ISO 4217 code such as USD")
+    _remember(value)
 
 
 def _date(payload: dict[str, Any], field: str) -> None:
     value = payload[field]
+    if type(value) is str and len(value) == 10 and value in _SEEN_VALID:
+        return
     if type(value) is not str or not _DATE.fullmatch(value):
         raise _fail(field, "must be a date YYYY-MM-DD")
     try:
         dt.date.fromisoformat(value)
     except ValueError as e:
         raise _fail(field, "must be a real calendar date") from e
+    _remember(value)
 
 
 _RECEIPT_TEXT = ("chain", "id", "request_id", "provider", "model", "model_requested", "agent",
@@ -142,8 +157,14 @@ def check_receipt(p: Any) -> None:
         bad_type = type(key) is not str or type(value) is not str
         if bad_type or not key or len(key) > 64 or len(value) > MAX_TEXT:
             raise _fail("tags", "keys (1..64) and values (0..256) must be text")
-    _counts(p, "usage")
-    _counts(p, "unit_prices")
+    for field in ("usage", "unit_prices"):  # _counts, inlined
+        counts = p[field]
+        if type(counts) is not dict:
+            _counts(p, field)
+        for key, count in counts.items():
+            if type(key) is not str or not 0 < len(key) <= 64 or type(count) is not int \
+                    or not 0 <= count <= MAX_UINT:
+                _counts(p, field)
     check_currency(p, "currency")
     status = p["pricing_status"]
     if status not in PRICING_STATUSES or type(status) is not str:

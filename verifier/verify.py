@@ -174,7 +174,8 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
         raise VerificationFailure("price_book_mismatch", "currency differs from the price book's")
     if ctx.schedule.in_force(p["issued_at"]) is not book:
         raise VerificationFailure("wrong_price_book", "not the price book in force at issued_at")
-    resolution = book.resolve(p["provider"], p["model"], p["usage"], p.get("service_tier"))
+    resolution = book.resolve_shared(p["provider"], p["model"], p["usage"],
+                                     p.get("service_tier"))
     if resolution.status != p["pricing_status"]:
         raise VerificationFailure(
             "pricing_status_mismatch",
@@ -202,7 +203,7 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
         rate = ctx.rate_table.select(p["currency"], fx["currency"], day, p["issued_at"])
         if rate is None:
             raise VerificationFailure("fx_mismatch", "no published rate applies")
-        expected = rate.as_receipt_fx()
+        expected = rate.receipt_fx
     if fx != expected:
         raise VerificationFailure("fx_mismatch", f"fx should be {expected}")
     if p["cost"] is not None and convert(p["cost"], fx["rate"]) != p["cost_reporting"]:
@@ -303,15 +304,11 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
                         totals_reporting, unpriced, verified, rollup)
 
 
-def _dedup_entries(batch: _BatchResult, up_to: int) -> list[tuple[bytes, int]]:
-    """(digest, item index) pairs of the batch's receipts before item ``up_to``."""
-    entries: list[tuple[bytes, int]] = []
+def _dedup_digests(batch: _BatchResult, up_to: int) -> list[bytes]:
+    """The two 16-byte digests of each of the batch's receipts before item ``up_to``."""
     blob = batch.digests
-    for k in range(min(batch.count, max(0, up_to - batch.first_index))):
-        index = batch.first_index + k
-        entries.append((blob[32 * k : 32 * k + 16], index))
-        entries.append((blob[32 * k + 16 : 32 * k + 32], index))
-    return entries
+    count = min(batch.count, max(0, up_to - batch.first_index))
+    return [blob[k : k + 16] for k in range(0, 32 * count, 16)]
 
 
 def _runs(summaries: list[Summary], since: dict[str, tuple[int, bytes]]) -> list[Run] | None:
@@ -502,7 +499,7 @@ class _LedgerPass:
                     self._link(index, chain, seq, prev, digest)
             checked_up_to = batch.first_index + batch.count
         finally:  # a repeat earlier in the batch than a broken link is the first failure
-            self._check_duplicates(_dedup_entries(batch, checked_up_to))
+            self._check_duplicates(_dedup_digests(batch, checked_up_to), batch.first_index)
         if batch.failure is not None:
             at, code, reason, at_chain, at_seq = batch.failure
             self._pending_gap_before(at)
@@ -517,8 +514,8 @@ class _LedgerPass:
         if report.rollup is not None and batch.rollup is not None:
             report.rollup.merge(batch.rollup)
 
-    def _check_duplicates(self, entries: list[tuple[bytes, int]]) -> None:
-        repeat = self.dedup.add_many(entries)
+    def _check_duplicates(self, digests: list[bytes], first_index: int) -> None:
+        repeat = self.dedup.add_block(digests, first_index, 2)
         if repeat is not None:
             first = "an earlier receipt" if repeat[0] is None else f"item {repeat[0]}"
             raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats {first}",

@@ -1,5 +1,6 @@
-"""The fast receipt decoder (cbrrr) never accepts what the strict decoder refuses.
+"""The verifier's fast paths accept nothing their plain definitions refuse.
 
+The fast receipt decoder (cbrrr) never accepts what the strict decoder refuses:
 ``decode_text_map_fast`` may decline anything (the verifier then falls back to
 ``decode_strict``), but whatever it accepts without a float in it must be exactly what the strict
 decoder returns for the same bytes: that is the whole argument for using it (encoding.py).
@@ -14,9 +15,16 @@ import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier import VerifyOptions, audit_ledger
-from verifier.encoding import decode_strict, decode_text_map_fast, encode
-from verifier.errors import EncodingError
+from verifier import VerifyOptions, audit_ledger, cose
+from verifier.encoding import (
+    _Incomplete,
+    decode_strict,
+    decode_text_map_fast,
+    encode,
+    item_end,
+    split_sequence,
+)
+from verifier.errors import EncodingError, VerificationFailure
 from verifier.keys import load_public_key_pem
 
 texts = st.text(max_size=10)
@@ -113,3 +121,61 @@ def test_a_signed_float_is_reported_as_an_encoding_fault(vectors: Path) -> None:
     report = audit_ledger([data], VerifyOptions(trusted_keys=(key,), workers=1))
     assert report.failure is not None
     assert report.failure.code == "non_deterministic_encoding"
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300), st.data())
+def test_cose_parse_accepts_only_what_assemble_writes(payload: bytes, data: st.DataObject) -> None:
+    """cose.parse checks heads and trailing bytes instead of re-assembling: same verdict."""
+    protected = cose.protected_header(cose.RECEIPT, bytes(16))
+    item = bytearray(cose.assemble(protected, payload, bytes(64)))
+    at = data.draw(st.integers(0, len(item)))
+    how = data.draw(st.sampled_from(["set", "insert", "delete", "widen"]))
+    byte = data.draw(st.integers(0, 255))
+    if how == "set" and at < len(item):
+        item[at] = byte
+    elif how == "insert":
+        item.insert(at, byte)
+    elif how == "delete" and at < len(item):
+        del item[at]
+    elif how == "widen":  # the payload's length head, re-written one size longer
+        item = bytearray(cose.assemble(protected, b"", bytes(64)))
+        head = 3 + len(protected) + 1
+        item[head:head + 1] = b"\x58\x00"
+    try:
+        env = cose.parse(bytes(item))
+    except VerificationFailure:
+        return
+    assert bytes(item) == cose.assemble(env.protected, env.payload, env.signature)
+
+
+def _frame_plainly(data: bytes) -> list[bytes] | str:
+    """Framing by the general rule only (item_end), as the reference for split_sequence."""
+    items, pos = [], 0
+    try:
+        while pos < len(data):
+            stop = item_end(data, pos, len(data))
+            items.append(data[pos:stop])
+            pos = stop
+    except (EncodingError, _Incomplete):  # _Incomplete: the data ends inside an item
+        return "error"
+    return items
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_framing_fast_path_splits_like_the_general_rule(vectors: Path, data: st.DataObject
+                                                        ) -> None:
+    ledger = bytearray((vectors / "valid" / "ledger.cbor").read_bytes())
+    if data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(ledger) - 1))
+        ledger[at] = data.draw(st.integers(0, 255))
+    ledger_bytes = bytes(ledger)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(ledger_bytes)), max_size=6)))
+    chunks = [ledger_bytes[a:b] for a, b in zip([0, *cuts], [*cuts, len(ledger_bytes)],
+                                                strict=True)]
+    try:
+        framed: list[bytes] | str = [item for _, item in split_sequence(chunks)]
+    except EncodingError:
+        framed = "error"
+    assert framed == _frame_plainly(ledger_bytes)
