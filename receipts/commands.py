@@ -32,7 +32,8 @@ def _run(action: Callable[[], T]) -> T:
         raise
     except ModuleNotFoundError as e:
         if e.name and e.name.split(".")[0] in {"fastapi", "sqlmodel", "sqlalchemy", "uvicorn",
-                                                "psycopg", "httpx", "starlette", "pydantic"}:
+                                                "psycopg", "httpx", "starlette", "pydantic",
+                                                "orjson"}:
             click.echo(f"error: {SERVER_HINT} (missing {e.name})", err=True)
             sys.exit(EXIT_ERROR)
         raise

@@ -160,6 +160,32 @@ def test_422_lists_every_missing_field(deployment: Deployment) -> None:
     assert bad_json.status_code == 422
 
 
+def test_a_lone_surrogate_is_a_422(deployment: Deployment) -> None:
+    """JSON text may escape a lone surrogate, UTF-8 cannot hold it: refused as input (422),
+    never a 500 from the encoders behind."""
+    _, auth = deployment.agent()
+    body = b'{"request_id": "r1", "provider": "openai", "model": "gpt-4o", "\\ud800": 1, ' \
+           b'"usage": {"input_tokens": 1, "output_tokens": 1}}'
+    with deployment.client() as client:
+        r = client.post("/v1/receipts", content=body,
+                        headers={**auth, "Content-Type": "application/json"})
+        batch = client.post("/v1/receipts/batch", content=b'{"calls": [' + body + b"]}",
+                            headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 422 and fields(r), r.text
+    assert batch.status_code == 422 and fields(batch), batch.text
+
+
+def test_json_bytes_answers_what_orjson_refuses() -> None:
+    """The response encoder falls back to the standard library for what orjson refuses (lone
+    surrogates, integers past 64 bits), and both read back to the same value."""
+    import json
+
+    from receipts.api.errors import json_bytes
+
+    for body in ({"a": 2**70, "b": "x"}, {"field": "tags.\ud800"}, {"m": "é€", "n": None}):
+        assert json.loads(json_bytes(body)) == body
+
+
 def test_required_tags_missing_are_listed(deployment: Deployment) -> None:
     _, auth = deployment.agent()
     with deployment.client() as client:
