@@ -67,3 +67,20 @@ def test_signer_never_shows_its_secret() -> None:
     assert "11111111" not in repr(signer)
     item = signer.sign(cose.CHECKPOINT, {"v": 1})
     assert b"\x11" * 32 not in item
+
+
+def test_signer_signs_exactly_as_pynacl_signing_key() -> None:
+    """The signer calls libsodium's crypto_sign directly: the item must be byte for byte what
+    PyNaCl's SigningKey gives (Ed25519 is deterministic) and verify under the public key."""
+    import nacl.signing
+
+    seed = bytes(range(32))
+    signer = Signer(seed)
+    reference = nacl.signing.SigningKey(seed)
+    assert signer.public_key == bytes(reference.verify_key)
+    for payload in (b"\xa0", b"\xa1\x61v\x01" * 300):
+        item = signer.sign_payload_bytes(cose.RECEIPT, payload)
+        env = cose.parse(item)
+        assert env.payload == payload
+        assert env.signature == reference.sign(env.signed_bytes()).signature
+        reference.verify_key.verify(env.signed_bytes(), env.signature)
