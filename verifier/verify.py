@@ -19,7 +19,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from verifier import cose
 from verifier.dedup import DuplicateIndex
@@ -125,8 +125,6 @@ class _Context:
 
 Summary = tuple[int, str, int, bytes, bytes]
 """(item index, chain, seq, prev, hash of the item) of one receipt."""
-_Failure = tuple[int, str, str, str | None, int | None]
-"""(item index, code, reason, chain, seq) of the first failing receipt of a batch."""
 Run = tuple[Summary, int, bytes, int]
 """A chain's receipts in one batch, linked to each other: (first, last seq, last hash, count)."""
 
@@ -144,7 +142,7 @@ class _BatchResult:
     runs: list[Run] | None
     digests: bytes
     count: int
-    failure: _Failure | None
+    failure: tuple[int, str, str, str | None, int | None] | None
     totals: dict[str, int]
     totals_reporting: dict[str, int]
     unpriced: int
@@ -212,22 +210,9 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
         raise VerificationFailure("fx_conversion_mismatch", "cost_reporting ≠ cost × rate")
 
 
-class _Opened(NamedTuple):
-    """A receipt after step 3 and decoding, waiting for its signature check."""
-
-    position: int
-    item: bytes
-    env: cose.Envelope
-    key: PublicKey
-    payload: Any  # None when it could not be decoded (then decode_error says why)
-    fast: bool  # decoded by the fast decoder (see _check_content)
-    decode_error: VerificationFailure | None
-    old: bool  # before a saved checkpoint's head: hash-linked only, not re-verified
-
-
-def _open_receipt(ctx: _Context, index: int, item: bytes) -> _Opened:
-    """Step 3 (envelope and protected header) and decoding, for one receipt."""
-    env = cose.parse(item)
+def _check_one(ctx: _Context, item: bytes) -> tuple[dict[str, Any], bool]:
+    """Steps 3-8 for one receipt. Returns its payload and whether it was fully verified."""
+    env = cose.parse(item)  # (3) envelope and protected header
     if env.content_type != cose.RECEIPT:
         raise VerificationFailure("unexpected_item", f"{env.content_type} among receipts")
     key = ctx.keys.get(env.kid)
@@ -245,27 +230,24 @@ def _open_receipt(ctx: _Context, index: int, item: bytes) -> _Opened:
     if ctx.since and type(payload) is dict:
         chain, seq = payload.get("chain"), payload.get("seq")
         old = type(chain) is str and type(seq) is int and seq < ctx.since.get(chain, (0,))[0]
-    return _Opened(index, item, env, key, payload, fast, decode_error, old)
-
-
-def _check_content(ctx: _Context, r: _Opened) -> None:
-    """Steps 5 to 8 for one receipt whose signature verified."""
-    if r.decode_error is not None:  # (5) deterministic payload
-        raise r.decode_error
-    payload = r.payload
+    if not old and not key.verify(env.signature, env.signed_bytes()):  # (4) signature
+        raise _signature_failure(env.signature)
+    if decode_error is not None:  # (5) deterministic payload
+        raise decode_error
     try:
         check_receipt(payload)  # (6) schema
     except SchemaError as e:
-        if r.fast:  # the fast decoder lets floats through to here: the strict one names them
+        if fast:  # the fast decoder lets floats through to here: the strict one names them
             try:
-                decode_strict(r.env.payload)
+                decode_strict(env.payload)
             except EncodingError as bad:
                 raise VerificationFailure("non_deterministic_encoding", str(bad)) from bad
         raise VerificationFailure("schema_violation", str(e)) from e
-    if not r.key.valid_at(payload["issued_at"]):
+    if not key.valid_at(payload["issued_at"]):
         raise VerificationFailure("key_not_valid", "key not valid at issued_at")
-    if not r.old:
+    if not old:
         _check_pricing(ctx, payload)  # (7) and (8)
+    return payload, not old
 
 
 def _locate(item: bytes) -> tuple[str | None, int | None]:
@@ -280,51 +262,7 @@ def _locate(item: bytes) -> tuple[str | None, int | None]:
     return (chain if type(chain) is str else None), (seq if type(seq) is int else None)
 
 
-def _failure_at(index: int, item: bytes, e: VerificationFailure) -> _Failure:
-    return (index, e.code, e.reason, *_locate(item))
-
-
-PASS_SIZE = 64
-"""Receipts per round of the three passes in :func:`_verified_slice`: enough for the signature
-loop to run hot, few enough that the decoded payloads are still in cache for the third pass."""
-
-
-def _verified_slice(ctx: _Context, receipts: list[tuple[int, bytes]]
-                    ) -> tuple[list[_Opened], _Failure | None]:
-    """Steps 3 to 8 for a few receipts, in three passes; returns those before the first failure.
-
-    Each receipt still goes through the steps in the spec's order, and the first failing
-    receipt (by position) is the one reported; but the envelopes are opened first, then the
-    signatures are checked in one tight loop, then the contents. The signature loop so runs
-    with libsodium's code and tables hot in the CPU caches, as in a plain benchmark of it,
-    rather than interleaved with the interpreter's work on each payload. A failure in one pass
-    cuts the list there, so later passes only see the receipts before it.
-    """
-    failure: _Failure | None = None
-    opened: list[_Opened] = []
-    for index, item in receipts:  # (3) envelopes, and decoding
-        try:
-            opened.append(_open_receipt(ctx, index, item))
-        except VerificationFailure as e:
-            failure = _failure_at(index, item, e)
-            break
-    for k, r in enumerate(opened):  # (4) signatures
-        if not r.old and not r.key.verify(r.env.signature, r.env.signed_bytes()):
-            failure = _failure_at(r.position, r.item, _signature_failure(r.env.signature))
-            del opened[k:]
-            break
-    for k, r in enumerate(opened):  # (5) to (8)
-        try:
-            _check_content(ctx, r)
-        except VerificationFailure as e:
-            failure = _failure_at(r.position, r.item, e)
-            del opened[k:]
-            break
-    return opened, failure
-
-
 def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
-    """Check a batch of receipts; summarize them for the main process (see _BatchResult)."""
     ctx = _CTX
     assert ctx is not None
     summaries: list[Summary] = []
@@ -333,33 +271,33 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
     totals_reporting: dict[str, int] = {}
     unpriced = verified = 0
     rollup = Rollup(ctx.rollup) if ctx.rollup else None
+    failure = None
     sha256 = hashlib.sha256
-    failure: _Failure | None = None
-    for start in range(0, len(batch), PASS_SIZE):
-        good, failure = _verified_slice(ctx, batch[start : start + PASS_SIZE])
-        for r in good:
-            p = r.payload
-            verified += not r.old
-            id_digest = sha256(b"id\x00" + p["id"].encode()).digest()[:16]
-            agent = p["agent"].encode()  # length-prefixed: no (agent, request_id) is ambiguous
-            req_digest = sha256(
-                b"rq" + len(agent).to_bytes(4, "big") + agent + p["request_id"].encode()
-            ).digest()[:16]
-            summaries.append((r.position, p["chain"], p["seq"], p["prev"],
-                              sha256(r.item).digest()))
-            digests.append(id_digest + req_digest)
-            cost = p["cost"]
-            if cost is None:
-                unpriced += 1
-            else:
-                totals[p["currency"]] = totals.get(p["currency"], 0) + cost
-                if p["fx"] is not None:
-                    ccy = p["fx"]["currency"]
-                    totals_reporting[ccy] = totals_reporting.get(ccy, 0) + p["cost_reporting"]
-            if rollup is not None:
-                rollup.add(p)
-        if failure is not None:
+    for index, item in batch:
+        try:
+            p, fully = _check_one(ctx, item)
+        except VerificationFailure as e:
+            where = _locate(item)
+            failure = (index, e.code, e.reason, *where)
             break
+        verified += fully
+        id_digest = sha256(b"id\x00" + p["id"].encode()).digest()[:16]
+        agent = p["agent"].encode()  # length-prefixed: no (agent, request_id) pair is ambiguous
+        req_digest = sha256(
+            b"rq" + len(agent).to_bytes(4, "big") + agent + p["request_id"].encode()
+        ).digest()[:16]
+        summaries.append((index, p["chain"], p["seq"], p["prev"], sha256(item).digest()))
+        digests.append(id_digest + req_digest)
+        cost = p["cost"]
+        if cost is None:
+            unpriced += 1
+        else:
+            totals[p["currency"]] = totals.get(p["currency"], 0) + cost
+            if p["fx"] is not None:
+                ccy = p["fx"]["currency"]
+                totals_reporting[ccy] = totals_reporting.get(ccy, 0) + p["cost_reporting"]
+        if rollup is not None:
+            rollup.add(p)
     runs = _runs(summaries, ctx.since)
     return _BatchResult(batch[0][0] if batch else 0, None if runs is not None else summaries,
                         runs, b"".join(digests), len(summaries), failure, totals,
