@@ -27,15 +27,8 @@ from verifier.encoding import (
 from verifier.errors import EncodingError, VerificationFailure
 from verifier.keys import load_public_key_pem
 
-texts = st.text(max_size=10)
-scalars = st.one_of(st.integers(min_value=-(2**64), max_value=2**64 - 1), texts,
-                    st.binary(max_size=12), st.booleans(), st.none())
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(texts, inner, max_size=5)),
-    max_leaves=16,
-)
+from .strategies import texts, values
+
 maps = st.dictionaries(texts, values, min_size=1, max_size=6)
 
 

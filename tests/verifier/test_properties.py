@@ -17,15 +17,7 @@ from verifier.errors import EncodingError
 from verifier.money import FX_ONE, convert, cost_of, format_amount, parse_amount
 from verifier.rollup import Rollup, RollupSpec
 
-texts = st.text(max_size=12)
-scalars = st.one_of(st.integers(min_value=-(2**64), max_value=2**64 - 1), texts,
-                    st.binary(max_size=16), st.booleans(), st.none())
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(texts, inner, max_size=5)),
-    max_leaves=20,
-)
+from .strategies import texts, values
 
 
 @given(values)
