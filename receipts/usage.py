@@ -72,9 +72,20 @@ def _ours(raw: Mapping[str, Any]) -> NormalizedUsage:
              "cache_read_tokens + cache_write_tokens")
     r.within("cache_write_1h_tokens", write_1h, "cache_write_tokens", write)
     r.within("reasoning_tokens", reasoning, "output_tokens", total_out)
-    return _result({"input": total_in - read - write, "cache_read": read,
-                    "cache_write": write - write_1h, "cache_write_1h": write_1h,
-                    "output": total_out, "web_search": r.count("web_search_requests")},
+    return ours_from_counts(total_in, total_out, read, write, write_1h, reasoning,
+                            r.count("web_search_requests"))
+
+
+def ours_from_counts(input_tokens: int, output_tokens: int, cache_read: int, cache_write: int,
+                     cache_write_1h: int, reasoning: int, web_search: int) -> NormalizedUsage:
+    """Our convention's counts as disjoint categories, for counts already checked (exact
+    non-negative integers, every part within its whole), as :func:`_ours` and the service's
+    request model both do. The service calls this directly: re-reading a usage object it has
+    just validated field by field cost a third of preparing a call."""
+    return _result({"input": input_tokens - cache_read - cache_write, "cache_read": cache_read,
+                    "cache_write": cache_write - cache_write_1h,
+                    "cache_write_1h": cache_write_1h, "output": output_tokens,
+                    "web_search": web_search},
                    {"reasoning": reasoning})
 
 

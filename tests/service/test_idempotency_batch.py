@@ -2,7 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from receipts.auth import Agent
+from receipts.schemas import CallIn
+from receipts.service import prepare
 from tests.service.conftest import Deployment, call
+
+PINNED_BODIES: list[tuple[dict[str, Any], str]] = [
+    ({"request_id": "r1", "provider": "openai", "model": "gpt-4o",
+      "usage": {"input_tokens": 1000, "output_tokens": 200, "cache_read_tokens": 400},
+      "tags": {"environment": "prod"}, "runtime_ms": 900},
+     "5254c5d909dd924e506e923e7944b32a6170687721f6384e0389afe95df34104"),
+    ({"request_id": "r2", "provider": "anthropic", "model": "claude-sonnet-4-0",
+      "usage": {"input_tokens": 5000, "output_tokens": 800, "cache_write_tokens": 300,
+                "cache_write_1h_tokens": 100, "reasoning_tokens": 50, "web_search_requests": 2},
+      "tags": {"environment": "prod", "note": "caf\u00e9\x7f"}, "service_tier": "batch",
+      "started_at": "2026-03-02T10:00:00.123+01:00", "retry_of": "r1", "status": "error"},
+     "46175c25754745b1ac32623ad7bc8fcac5e6265459773a0fb8d14849a3c6a281"),
+    ({"request_id": "r3", "provider": "openai", "model": "gpt-4o", "usage_format": "openai",
+      "usage": {"prompt_tokens": 2000, "completion_tokens": 400, "cost": 0.25,
+                "prompt_tokens_details": {"cached_tokens": 1500}},
+      "tags": {"environment": "prod"}},
+     "2f37f29488de31e44aac5749099e4e17295f163f2b8a6dff443ad6873ae8fa91"),
+]
+
+
+@pytest.mark.parametrize(("body", "digest"), PINNED_BODIES)
+def test_body_hashes_never_change(body: dict[str, Any], digest: str) -> None:
+    """Stored receipts keep the body hash they were written with: a retry after an upgrade must
+    hash the same or it would be a 409. Pinned values (our convention with and without the
+    fields added later, non-ASCII and DEL in a tag, a provider usage object with a float)."""
+    agent = Agent("agt_1", "search", {"project": "ranker"})
+    prepared = prepare(agent, CallIn.model_validate(body), ("team", "project", "environment"))
+    assert prepared.body_hash.hex() == digest
 
 
 def test_same_body_gets_the_original_receipt(deployment: Deployment) -> None:
