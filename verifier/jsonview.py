@@ -34,6 +34,33 @@ def _money(value: int | None, scale: int) -> str | None:
     return None if value is None else format_amount(value, scale)
 
 
+_UNIT_PRICES: dict[tuple[tuple[str, int], ...], dict[str, str]] = {}
+_FX_RATES: dict[int, str] = {}
+_MEMO_LIMIT = 4096
+
+
+def _unit_prices(prices: dict[str, int]) -> dict[str, str]:
+    """Unit prices as decimal strings. Memoized: a receipt's prices repeat its model's, so a
+    service answering thousands of receipts a second formats a few price lists, not each one
+    (the caller gets its own copy)."""
+    key = tuple(prices.items())
+    text = _UNIT_PRICES.get(key)
+    if text is None:
+        text = {k: format_amount(v, UNIT_PRICE_SCALE) for k, v in prices.items()}
+        if len(_UNIT_PRICES) < _MEMO_LIMIT:
+            _UNIT_PRICES[key] = text
+    return dict(text)
+
+
+def _fx_rate(rate: int) -> str:
+    text = _FX_RATES.get(rate)
+    if text is None:
+        text = format_amount(rate, FX_RATE_SCALE)
+        if len(_FX_RATES) < _MEMO_LIMIT:
+            _FX_RATES[rate] = text
+    return text
+
+
 def receipt_json(p: dict[str, Any]) -> dict[str, Any]:
     """A receipt payload as JSON-safe values (keys unchanged)."""
     out = dict(p)
@@ -42,12 +69,11 @@ def receipt_json(p: dict[str, Any]) -> dict[str, Any]:
     out["issued_at"] = iso_ms(p["issued_at"])
     if "started_at" in p:
         out["started_at"] = iso_ms(p["started_at"])
-    out["unit_prices"] = {k: format_amount(v, UNIT_PRICE_SCALE)
-                          for k, v in p["unit_prices"].items()}
+    out["unit_prices"] = _unit_prices(p["unit_prices"])
     out["cost"] = _money(p["cost"], COST_SCALE)
     out["cost_reporting"] = _money(p["cost_reporting"], COST_SCALE)
     if p["fx"] is not None:
-        out["fx"] = {**p["fx"], "rate": format_amount(p["fx"]["rate"], FX_RATE_SCALE)}
+        out["fx"] = {**p["fx"], "rate": _fx_rate(p["fx"]["rate"])}
     return out
 
 
