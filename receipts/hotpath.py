@@ -20,8 +20,10 @@ if os.name == "posix":
     import fcntl
 from receipts.store import PRICING_VERSION, LockedHead
 
-_COLUMNS = ("chain", "seq", "id", "agent_id", "request_id", "body_hash", "issued_at", "team",
-            "project", "provider", "model", "started_at", "item")
+RECEIPT_COLUMNS = ("chain", "seq", "id", "agent_id", "request_id", "body_hash", "issued_at",
+                   "team", "project", "provider", "model", "started_at", "item")
+"""The order of the values in each row :meth:`AppendConnection.insert` takes."""
+_COLUMNS = RECEIPT_COLUMNS
 _HEAD = "SELECT chain, size, head, last_issued_at FROM receipts_chain_head"
 IN_CHUNK = 400
 
@@ -173,9 +175,9 @@ class AppendConnection:
             active.update(r[0] for r in cur.fetchall())
         return active
 
-    def insert(self, rows: list[dict[str, Any]]) -> None:
-        """Insert signed receipts (PostgreSQL: multi-row INSERTs, one round trip per 1,000)."""
-        values = [tuple(r[c] for c in _COLUMNS) for r in rows]
+    def insert(self, values: list[tuple[Any, ...]]) -> None:
+        """Insert signed receipts, each row's values in :data:`RECEIPT_COLUMNS` order
+        (PostgreSQL: multi-row INSERTs, one round trip per 1,000)."""
         if not values:
             return
         if self.is_sqlite:

@@ -14,9 +14,9 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import os
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +57,21 @@ from verifier.schema import ZERO_HASH
 def now_ms() -> int:
     """Wall-clock time in the format's unit."""
     return time.time_ns() // 1_000_000
+
+
+def receipt_ids(n: int) -> list[str]:
+    """``n`` random (version 4) UUIDs as text, exactly as ``str(uuid.uuid4())`` makes them.
+
+    One ``os.urandom`` call and one hex conversion for a whole group: ``uuid.uuid4()`` per
+    receipt cost 2.7 us, a fifth of billing one.
+    """
+    raw = bytearray(os.urandom(16 * n))
+    for i in range(6, 16 * n, 16):
+        raw[i] = raw[i] & 0x0F | 0x40  # version 4
+        raw[i + 2] = raw[i + 2] & 0x3F | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return [f"{h[j:j + 8]}-{h[j + 8:j + 12]}-{h[j + 12:j + 16]}-{h[j + 16:j + 20]}-"
+            f"{h[j + 20:j + 32]}" for j in range(0, 32 * n, 32)]
 
 
 @dataclass(frozen=True)
@@ -293,6 +308,14 @@ class ReceiptService:
         self._lock = threading.Lock()
         self._conn: AppendConnection | None = None
 
+    def load_pricing(self) -> None:
+        """Load the stored price books and FX rates now, as the first append would (the service
+        does it at start-up, so that these long-lived objects exist before ``gc.freeze()``)."""
+        with self.db.read() as conn:
+            self.pricing.refresh(conn)
+        for book in self.pricing.books:
+            self.pricing.names_for(book)
+
     def _connection(self) -> AppendConnection:
         if self._conn is None:
             self._conn = AppendConnection(self.db.engine.raw_connection(), self.db.is_sqlite)
@@ -388,14 +411,14 @@ class ReceiptService:
         return ({k: Outcome(200, item=item) for k, (_, item) in found.items()},
                 {k: h for k, (h, _) in found.items()})
 
-    def _call(self, p: Prepared, book: PriceBook, issued_at: int) -> Call:
+    def _call(self, p: Prepared, book: PriceBook, issued_at: int, receipt_id: str) -> Call:
         """Bill ``p`` against ``book`` (the one in force at ``issued_at``): resolve the model
         name, pick the service tier, fit the usage to the entry's priced categories."""
         billed = bill_call(self.pricing.names_for(book), provider=p.provider, model=p.model,
                            normalized=p.usage, service_tier=p.service_tier, at_ms=issued_at)
         return Call(request_id=p.request_id, provider=billed.provider, model=billed.model,
                     model_requested=billed.model_requested, agent=p.agent_id, tags=p.tags,
-                    usage=billed.usage, issued_at=issued_at, receipt_id=str(uuid.uuid4()),
+                    usage=billed.usage, issued_at=issued_at, receipt_id=receipt_id,
                     runtime_ms=p.runtime_ms, status=p.status, retry_of=p.retry_of,
                     usage_detail=billed.usage_detail or None,
                     service_tier=billed.service_tier, started_at=p.started_at)
@@ -426,21 +449,18 @@ class ReceiptService:
         head = locked.head
         old_size = head.size
         rows = []
-        for p, outcome in to_sign:
-            call = self._call(p, book, issued_at)
+        sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
+        for (p, outcome), receipt_id in zip(to_sign, receipt_ids(len(to_sign)), strict=True):
+            call = self._call(p, book, issued_at, receipt_id)
             payload = receipt_payload(call, head.chain, head.size, head.head,
                                       price_fields(call, book, rates, self.reporting_currency))
-            item = self.signer.sign_payload_bytes(cose.RECEIPT, encode(payload))
+            item = sign(cose.RECEIPT, encode(payload))
+            rows.append((head.chain, head.size, receipt_id, p.agent_id, p.request_id,
+                         p.body_hash, issued_at, p.tags.get("team"), p.tags.get("project"),
+                         call.provider, call.model, p.started_at, item))  # RECEIPT_COLUMNS
             head.size += 1
-            head.head = hashlib.sha256(item).digest()
+            head.head = sha256(item).digest()
             outcome.item, outcome.payload = item, payload
-            rows.append({
-                "chain": head.chain, "seq": head.size - 1, "id": call.receipt_id,
-                "agent_id": p.agent_id, "request_id": p.request_id, "body_hash": p.body_hash,
-                "issued_at": issued_at, "team": p.tags.get("team"),
-                "project": p.tags.get("project"), "provider": call.provider,
-                "model": call.model,
-                "started_at": p.started_at, "item": item})
         conn.insert(rows)
         conn.save_head(locked)
         if head.size // self.checkpoint_every > old_size // self.checkpoint_every:
@@ -470,8 +490,8 @@ class ReceiptService:
         issued_at = now_ms()
         book, rates = self._book_and_rates(issued_at)
         rows = []
-        for p, outcome in to_store:
-            call = self._call(p, book, issued_at)
+        for (p, outcome), receipt_id in zip(to_store, receipt_ids(len(to_store)), strict=True):
+            call = self._call(p, book, issued_at, receipt_id)
             payload = receipt_payload(call, "baseline", 0, ZERO_HASH,
                                       price_fields(call, book, rates, self.reporting_currency))
             outcome.view = receipt_json(payload)

@@ -8,9 +8,10 @@ the workers start, not N times.
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -48,6 +49,24 @@ def _checkpoint_all(runtime: Runtime) -> None:
                                                 now_ms())
 
 
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Exempt what start-up built (modules, price books, the app) from garbage collection.
+
+    Every batch answer keeps thousands of objects alive long enough to reach the oldest
+    generation, so full collections ran every few batches and each one walked the ~120,000
+    objects of the price books and libraries: measured, 15% of a batched receipt's time
+    (350 ms in 2.3 s), and 12 ms with the start-up heap frozen. Anything built later is
+    collected as usual; the heap is unfrozen at shutdown (tests start many apps in one process).
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
@@ -62,7 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          checked.fully_verified)
             appender = Appender(runtime.service)
             app.state.ctx = AppContext(runtime, appender, Authenticator(runtime))
-            yield
+            await run_in_threadpool(runtime.service.load_pricing)
+            with frozen_heap():
+                yield
             await appender.close()
             if not settings.unsigned_baseline:
                 await run_in_threadpool(_checkpoint_all, runtime)

@@ -8,7 +8,7 @@ import pytest
 
 from receipts.auth import Agent
 from receipts.schemas import CallIn
-from receipts.service import prepare
+from receipts.service import prepare, receipt_ids
 from tests.service.conftest import Deployment, call
 
 PINNED_BODIES: list[tuple[dict[str, Any], str]] = [
@@ -28,6 +28,16 @@ PINNED_BODIES: list[tuple[dict[str, Any], str]] = [
       "tags": {"environment": "prod"}},
      "2f37f29488de31e44aac5749099e4e17295f163f2b8a6dff443ad6873ae8fa91"),
 ]
+
+
+def test_receipt_ids_are_random_version_4_uuids_in_canonical_text() -> None:
+    import uuid
+
+    ids = receipt_ids(2000)
+    assert len(set(ids)) == 2000 and receipt_ids(0) == []
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
 @pytest.mark.parametrize(("body", "digest"), PINNED_BODIES)
