@@ -26,6 +26,8 @@ RECEIPT_COLUMNS = ("chain", "seq", "id", "agent_id", "request_id", "body_hash", 
 _COLUMNS = RECEIPT_COLUMNS
 _HEAD = "SELECT chain, size, head, last_issued_at FROM receipts_chain_head"
 IN_CHUNK = 400
+SQLITE_WRITER_CACHE_KIB = 65536
+SQLITE_CHECKPOINT_PAGES = 4000
 
 
 class AppendConnection:
@@ -51,6 +53,15 @@ class AppendConnection:
             # per group after 12,000 receipts. Planning each time costs far less.
             self.driver.prepare_threshold = None
         self._writer_lock: int | None = None
+        if is_sqlite:
+            # The writer's page cache and checkpoint interval (durability is unchanged: every
+            # commit is still fsynced to the WAL). A receipt touches four indexes, one keyed by
+            # a random UUID, so past ~40,000 receipts SQLite's default 2 MB cache missed on most
+            # inserts; a checkpoint every 4,000 WAL pages instead of 1,000 writes hot index
+            # pages back less often. Measured at 40,000-80,000 receipts: insert 11.0 -> 7.7 us,
+            # commit 10.8 -> 7.6 us per receipt.
+            self.driver.execute(f"PRAGMA cache_size=-{SQLITE_WRITER_CACHE_KIB}")
+            self.driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         if is_sqlite and os.name == "posix":
             path = self.driver.execute("PRAGMA database_list").fetchone()[2]
             if path:
