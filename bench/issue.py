@@ -8,6 +8,9 @@ keep-alive clients (bench/loadgen.py):
 * batched throughput (batches of 500 calls, 4 connections);
 * p50/p99 latency at half the measured single-call maximum (open loop, paced);
 
+(each run's connections open over its first 20 ms, not in one instant, so that they spread
+over the workers: see ``loadgen.RAMP_SECONDS``)
+
 in two modes on the same request path: ``signed`` (the product: priced, CBOR-encoded, signed,
 hash-chained) and ``baseline`` (the same HTTP, auth, validation, pricing, group commit and
 database insert, but storing an unsigned, unchained JSON row). Figures are printed, never
