@@ -27,7 +27,6 @@ _COLUMNS = RECEIPT_COLUMNS
 _HEAD = "SELECT chain, size, head, last_issued_at FROM receipts_chain_head"
 IN_CHUNK = 400
 SQLITE_WRITER_CACHE_KIB = 65536
-SQLITE_CHECKPOINT_PAGES = 4000
 
 
 class AppendConnection:
@@ -54,14 +53,13 @@ class AppendConnection:
             self.driver.prepare_threshold = None
         self._writer_lock: int | None = None
         if is_sqlite:
-            # The writer's page cache and checkpoint interval (durability is unchanged: every
-            # commit is still fsynced to the WAL). A receipt touches four indexes, one keyed by
-            # a random UUID, so past ~40,000 receipts SQLite's default 2 MB cache missed on most
-            # inserts; a checkpoint every 4,000 WAL pages instead of 1,000 writes hot index
-            # pages back less often. Measured at 40,000-80,000 receipts: insert 11.0 -> 7.7 us,
-            # commit 10.8 -> 7.6 us per receipt.
+            # The writer's page cache. A receipt touches four indexes, one keyed by a random
+            # UUID, so past ~40,000 receipts SQLite's default 2 MB cache missed on most inserts
+            # (measured at 40,000-80,000 receipts: insert 11.0 -> 7.7 us per receipt). The
+            # checkpoint interval stays SQLite's 1,000 pages: 4,000 saved ~3 us per receipt of
+            # commit time but each larger checkpoint stalled the writer longer (p99 at half
+            # the single-call rate 11-17 ms against 8-10 ms, bench/issue.py).
             self.driver.execute(f"PRAGMA cache_size=-{SQLITE_WRITER_CACHE_KIB}")
-            self.driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         if is_sqlite and os.name == "posix":
             path = self.driver.execute("PRAGMA database_list").fetchone()[2]
             if path:
