@@ -77,10 +77,23 @@ def _sorted(value: Any) -> Any:
 def encode(value: Any) -> bytes:
     """Deterministic encoding of ``value`` (maps sorted, shortest forms, definite lengths).
 
-    One pass rebuilds maps in order, then ``cbor2``'s encoder writes them as given (it keeps
-    insertion order and always uses the shortest argument). Floats are refused: the format has
-    none, money is integers.
+    Text-keyed maps of integers, text, bytes, null, booleans, lists and such maps (every
+    payload the service signs) are written by ``cbrrr``'s C encoder: for them DAG-CBOR's
+    canonical form is RFC 8949 §4.2.1 deterministic encoding (text keys sorted by encoded length
+    then bytewise, shortest heads, definite lengths). Its one difference, writing floats as
+    64-bit, is shut off by naming ``float`` as its link type: a float then fails (it has no
+    ``__bytes__``) instead of being written, and takes the general path below, which refuses it.
+
+    Everything else (other key types, tags, integers beyond 64 bits, tuples) and any refusal
+    goes the general way: one pass rebuilds maps in order, then ``cbor2``'s encoder writes them
+    as given (it keeps insertion order and always uses the shortest argument). Both ways give
+    the same bytes (tests/verifier/test_encoder.py checks them against the rule itself).
     """
+    if type(value) is dict:
+        try:
+            return cbrrr.encode_dag_cbor(value, cid_type=float)
+        except (TypeError, ValueError, AttributeError, OverflowError, RecursionError):
+            pass
     return bytes(cbor2.dumps(_sorted(value)))
 
 

@@ -49,3 +49,24 @@ def test_text_keys_sort_by_length_then_bytes_not_alphabetically() -> None:
 def test_floats_and_foreign_types_are_refused(bad: Any) -> None:
     with pytest.raises(EncodingError):
         encode(bad)
+
+
+text_keyed = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner,
+                                                                max_size=6),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=20), text_keyed, max_size=8))
+def test_text_keyed_maps_take_the_c_encoder_and_still_follow_the_rule(value: Any) -> None:
+    """Payload-shaped values go through cbrrr (encoding.encode): same bytes as the rule."""
+    assert encode(value) == rule(value)
+
+
+@pytest.mark.parametrize("bad", [{"a": {"b": [1, 2.5]}}, {"a": float("nan")}, {"a": -0.0}])
+def test_a_float_deep_in_a_text_keyed_map_is_refused(bad: Any) -> None:
+    with pytest.raises(EncodingError):
+        encode(bad)
