@@ -23,7 +23,7 @@ from typing import Any
 
 from receipts import store
 from receipts.auth import Agent, bind_tags
-from receipts.billing import bill_call
+from receipts.billing import PreparedCall, bill_call
 from receipts.builder import (
     Call,
     ChainHead,
@@ -290,6 +290,29 @@ class PricingCache:
         return names
 
 
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class BilledAhead:
+    """Calls billed before the writer lock, valid for one book and one UTC minute.
+
+    :func:`receipts.billing.bill_call` depends on time only through the book (which the caller
+    compares) and the time-of-day tier, whose windows are whole UTC minutes
+    (:func:`receipts.tiers.in_window`): the same book and minute give the same result.
+    """
+
+    book: PriceBook
+    minute: int
+    billed: dict[int, PreparedCall]  # by id() of the Prepared call, alive for the append
+
+    def get(self, call: Prepared, book: PriceBook, issued_at: int) -> PreparedCall | None:
+        """The call's billing if it still holds at ``issued_at`` under ``book``, else None."""
+        if book is not self.book or issued_at // MINUTE_MS != self.minute:
+            return None
+        return self.billed.get(id(call))
+
+
 class ReceiptService:
     """Appends groups of prepared calls to the ledger (one group at a time)."""
 
@@ -338,12 +361,13 @@ class ReceiptService:
         with self._lock:
             for attempt in range(3):
                 conn = self._connection()
+                billed = self._bill_ahead(jobs)
                 try:
                     conn.begin()
                     if self.unsigned_baseline:
-                        self._append_baseline(conn, jobs)
+                        self._append_baseline(conn, jobs, billed)
                     else:
-                        self._append(conn, jobs)
+                        self._append(conn, jobs, billed)
                     conn.commit()
                     return
                 except ReceiptsError:
@@ -411,11 +435,37 @@ class ReceiptService:
         return ({k: Outcome(200, item=item) for k, (_, item) in found.items()},
                 {k: h for k, (h, _) in found.items()})
 
-    def _call(self, p: Prepared, book: PriceBook, issued_at: int, receipt_id: str) -> Call:
+    def _bill_ahead(self, jobs: Sequence[Job]) -> BilledAhead | None:
+        """Bill every call before the writer lock is taken, with the book in force now.
+
+        Billing is a fifth of an append's work and does not depend on the chain, only on the
+        book in force and, through time-of-day tiers, on the UTC minute: under the lock,
+        :meth:`_call` keeps these results when ``issued_at`` falls in the same minute under the
+        same book (see :class:`BilledAhead`), and bills again otherwise. The lock is then held
+        for signing, chaining and writing only.
+        """
+        at = now_ms()
+        book = latest_book(self.pricing.books, at)
+        if book is None:
+            return None  # the append itself reports it, under the lock
+        names = self.pricing.names_for(book)
+        billed = {}
+        for call in (c for j in jobs for c in j.calls):
+            billed[id(call)] = bill_call(names, provider=call.provider, model=call.model,
+                                         normalized=call.usage, service_tier=call.service_tier,
+                                         at_ms=at)
+        return BilledAhead(book, at // MINUTE_MS, billed)
+
+    def _call(self, p: Prepared, book: PriceBook, issued_at: int, receipt_id: str,
+              ahead: BilledAhead | None) -> Call:
         """Bill ``p`` against ``book`` (the one in force at ``issued_at``): resolve the model
-        name, pick the service tier, fit the usage to the entry's priced categories."""
-        billed = bill_call(self.pricing.names_for(book), provider=p.provider, model=p.model,
-                           normalized=p.usage, service_tier=p.service_tier, at_ms=issued_at)
+        name, pick the service tier, fit the usage to the entry's priced categories (or take
+        the result billed ahead of the lock, when it is the same)."""
+        billed = ahead.get(p, book, issued_at) if ahead is not None else None
+        if billed is None:
+            billed = bill_call(self.pricing.names_for(book), provider=p.provider, model=p.model,
+                               normalized=p.usage, service_tier=p.service_tier,
+                               at_ms=issued_at)
         return Call(request_id=p.request_id, provider=billed.provider, model=billed.model,
                     model_requested=billed.model_requested, agent=p.agent_id, tags=p.tags,
                     usage=billed.usage, issued_at=issued_at, receipt_id=receipt_id,
@@ -431,7 +481,8 @@ class ReceiptService:
                  if r.base == book.currency and r.quote == self.reporting_currency]
         return book, rates
 
-    def _append(self, conn: AppendConnection, jobs: Sequence[Job]) -> None:
+    def _append(self, conn: AppendConnection, jobs: Sequence[Job],
+                ahead: BilledAhead | None) -> None:
         """Lock a head, plan, then sign and chain new calls exactly as
         ``receipts.builder.sign_receipt`` does (deterministic payload by the format core's
         :func:`verifier.encoding.encode`, the encoder the verifier checks against)."""
@@ -451,7 +502,7 @@ class ReceiptService:
         rows = []
         sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
         for (p, outcome), receipt_id in zip(to_sign, receipt_ids(len(to_sign)), strict=True):
-            call = self._call(p, book, issued_at, receipt_id)
+            call = self._call(p, book, issued_at, receipt_id, ahead)
             payload = receipt_payload(call, head.chain, head.size, head.head,
                                       price_fields(call, book, rates, self.reporting_currency))
             item = sign(cose.RECEIPT, encode(payload))
@@ -478,7 +529,8 @@ class ReceiptService:
         store.save_checkpoint(conn, chain, size, head, at, item)
         return item
 
-    def _append_baseline(self, conn: AppendConnection, jobs: Sequence[Job]) -> None:
+    def _append_baseline(self, conn: AppendConnection, jobs: Sequence[Job],
+                         ahead: BilledAhead | None) -> None:
         """The benchmark baseline: same path, but an unsigned, unchained JSON row."""
         self._refresh_pricing(conn)
         calls = [c for j in jobs for c in j.calls]
@@ -491,7 +543,7 @@ class ReceiptService:
         book, rates = self._book_and_rates(issued_at)
         rows = []
         for (p, outcome), receipt_id in zip(to_store, receipt_ids(len(to_store)), strict=True):
-            call = self._call(p, book, issued_at, receipt_id)
+            call = self._call(p, book, issued_at, receipt_id, ahead)
             payload = receipt_payload(call, "baseline", 0, ZERO_HASH,
                                       price_fields(call, book, rates, self.reporting_currency))
             outcome.view = receipt_json(payload)
