@@ -95,12 +95,13 @@ def _free_port() -> int:
         return port
 
 
-def measure(db: str, workers: int, mode: str, quick: bool) -> Figures | None:
+def measure(db: str, workers: int, mode: str, quick: bool, chains: int) -> Figures | None:
     """Start a fresh service and measure it."""
     schema = None
     with tempfile.TemporaryDirectory(prefix="receipts-bench-") as tmp:
         env = {**os.environ, "RECEIPTS_DATA": str(Path(tmp) / "data"),
-               "RECEIPTS_UNSIGNED_BASELINE": "1" if mode == "baseline" else "0"}
+               "RECEIPTS_UNSIGNED_BASELINE": "1" if mode == "baseline" else "0",
+               "RECEIPTS_CHAINS": str(chains)}
         if db == "postgresql":
             schema = _pg_schema()
             if schema is None:
@@ -153,19 +154,24 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests (CI smoke run)")
     parser.add_argument("--workers", default="1,2", help="worker counts to try (default 1,2)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--chains", default="workers",
+                        help="chains appends are spread over: a number, or 'workers' (default: "
+                             "one per worker, the set-up the README recommends for several)")
     args = parser.parse_args()
     print(f"receipt service benchmark on {os.cpu_count()} cores (client and server share them)")
     results: list[Figures] = []
     for db in ("sqlite", *(() if args.no_postgres else ("postgresql",))):
         for workers in (int(w) for w in args.workers.split(",")):
             for mode in ("baseline", "signed"):
-                figures = measure(db, workers, mode, args.quick)
+                chains = workers if args.chains == "workers" else int(args.chains)
+                figures = measure(db, workers, mode, args.quick, chains)
                 if figures is None:
                     break
                 results.append(figures)
                 f = figures
-                print(f"{f.db:10} workers={f.workers} {f.mode:8}  single {f.single_rate:7.0f}/s "
-                      f"(p50 {f.single_p50:5.1f} ms, p99 {f.single_p99:6.1f} ms)  batch "
+                print(f"{f.db:10} workers={f.workers} chains={chains} {f.mode:8}  single "
+                      f"{f.single_rate:7.0f}/s (p50 {f.single_p50:5.1f} ms, "
+                      f"p99 {f.single_p99:6.1f} ms)  batch "
                       f"{f.batch_rate:7.0f}/s (p50 {f.batch_p50:6.0f} ms per 500)  at "
                       f"{f.half_rate:5.0f}/s: p50 {f.half_p50:5.1f} ms, p99 {f.half_p99:5.1f} ms",
                       flush=True)

@@ -52,6 +52,7 @@ class AppendConnection:
             # per group after 12,000 receipts. Planning each time costs far less.
             self.driver.prepare_threshold = None
         self._writer_lock: int | None = None
+        self.db_path: str | None = None
         if is_sqlite:
             # The writer's page cache. A receipt touches four indexes, one keyed by a random
             # UUID, so past ~40,000 receipts SQLite's default 2 MB cache missed on most inserts
@@ -63,6 +64,7 @@ class AppendConnection:
         if is_sqlite and os.name == "posix":
             path = self.driver.execute("PRAGMA database_list").fetchone()[2]
             if path:
+                self.db_path = path
                 self._writer_lock = os.open(path + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def _cursor(self) -> Any:
@@ -119,6 +121,23 @@ class AppendConnection:
             os.close(self._writer_lock)
             self._writer_lock = None
         self.raw.close()
+
+    def claim_chain(self, chain_ids: Sequence[str]) -> tuple[str, int] | None:
+        """SQLite: claim a chain no other process has claimed, for as long as the returned
+        file descriptor stays open (an ``flock``, freed when the process ends); None when all
+        are taken. A claim is a hint for drafting ahead of the writer lock, never a lock on the
+        chain itself: appends stay serialized by the writer lock."""
+        if self.db_path is None or os.name != "posix":
+            return None
+        for chain in chain_ids:
+            fd = os.open(f"{self.db_path}.chain-{chain}.claim", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return chain, fd
+        return None
 
     def lock_chain(self, chain_ids: Sequence[str], preferred: str) -> LockedHead:
         """Take a chain head (PostgreSQL: a free one with SKIP LOCKED, else wait for

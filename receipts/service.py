@@ -45,6 +45,7 @@ from receipts.hotpath import AppendConnection, is_integrity_error
 from receipts.model_names import ModelNames
 from receipts.schemas import MAX_TIER_LENGTH, CallIn, UsageIn, parse_model
 from receipts.signing import Signer
+from receipts.store import LockedHead
 from receipts.tiers import normalize_service_tier
 from receipts.usage import NormalizedUsage, normalize_usage, ours_from_counts
 from verifier import cose
@@ -293,6 +294,22 @@ class PricingCache:
 MINUTE_MS = 60_000
 
 
+@dataclass
+class Draft:
+    """A group planned and signed on one chain head, not yet written (see
+    :meth:`ReceiptService._draft`), with what it was made from."""
+
+    locked: LockedHead  # the chain head after the group
+    before: tuple[int, bytes, int]  # (size, head, last_issued_at) it was drafted on
+    pricing_version: int
+    keys: list[tuple[str, str]]  # (agent, request_id) of every call
+    agents: set[str]  # agent ids of every call
+    stored: dict[tuple[str, str], bytes]  # body hashes of those calls already stored
+    active: set[str]  # those agents not revoked
+    rows: list[tuple[Any, ...]]  # the new receipts, in RECEIPT_COLUMNS order
+    old_size: int
+
+
 @dataclass(frozen=True)
 class BilledAhead:
     """Calls billed before the writer lock, valid for one book and one UTC minute.
@@ -330,6 +347,7 @@ class ReceiptService:
         self._next_chain = itertools.cycle(self.chain_ids)
         self._lock = threading.Lock()
         self._conn: AppendConnection | None = None
+        self._claim: tuple[str, int] | None = None  # (chain, lock fd); ("", -1): none free
 
     def load_pricing(self) -> None:
         """Load the stored price books and FX rates now, as the first append would (the service
@@ -345,11 +363,14 @@ class ReceiptService:
         return self._conn
 
     def close(self) -> None:
-        """Release the writer's connection."""
+        """Release the writer's connection (and this process's claim on a chain)."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._claim is not None and self._claim[1] >= 0:
+                os.close(self._claim[1])
+            self._claim = None
 
     def append(self, jobs: Sequence[Job]) -> None:
         """Append every job's new calls in one transaction, filling outcomes or errors.
@@ -363,9 +384,12 @@ class ReceiptService:
                 conn = self._connection()
                 billed = self._bill_ahead(jobs)
                 try:
+                    draft = self._draft_ahead(conn, jobs, billed)
                     conn.begin()
                     if self.unsigned_baseline:
                         self._append_baseline(conn, jobs, billed)
+                    elif draft is not None and self._still_holds(conn, draft):
+                        self._write(conn, draft)
                     else:
                         self._append(conn, jobs, billed)
                     conn.commit()
@@ -483,40 +507,97 @@ class ReceiptService:
 
     def _append(self, conn: AppendConnection, jobs: Sequence[Job],
                 ahead: BilledAhead | None) -> None:
-        """Lock a head, plan, then sign and chain new calls exactly as
+        """Lock a head, plan, sign and chain the new calls, and write them (all under the
+        writer lock)."""
+        claimed = self._claim[0] if self._claim is not None and self._claim[1] >= 0 else None
+        self._write(conn, self._draft(conn, jobs, ahead, claimed or next(self._next_chain)))
+
+    def _draft(self, conn: AppendConnection, jobs: Sequence[Job], ahead: BilledAhead | None,
+               chain: str) -> Draft:
+        """Read a chain head, plan, then sign and chain new calls exactly as
         ``receipts.builder.sign_receipt`` does (deterministic payload by the format core's
-        :func:`verifier.encoding.encode`, the encoder the verifier checks against)."""
-        locked = conn.lock_chain(self.chain_ids, next(self._next_chain))
+        :func:`verifier.encoding.encode`, the encoder the verifier checks against).
+
+        Nothing is written: :meth:`_write` does that. Under the writer lock the draft is written
+        at once; drafted ahead of it (:meth:`_draft_ahead`), only if nothing it read changed.
+        """
+        locked = conn.lock_chain(self.chain_ids, chain)
         self._refresh_pricing(conn)
+        before = (locked.head.size, locked.head.head, locked.last_issued_at)
         calls = [c for j in jobs for c in j.calls]
-        existing, hashes = self._known(conn, calls)
+        found = conn.existing(c.key for c in calls)
+        existing = {k: Outcome(200, item=item) for k, (_, item) in found.items()}
+        hashes = {k: h for k, (h, _) in found.items()}
         active = conn.active_agents(c.agent_id for c in calls)
+        for job in jobs:  # a draft that was not written may have planned these already
+            job.outcomes, job.error = [], None
         to_sign = self._plan(jobs, existing, hashes, active)
+        draft = Draft(locked, before, self.pricing.version, [c.key for c in calls],
+                      {c.agent_id for c in calls}, hashes, active, [], locked.head.size)
         if not to_sign:
-            return
+            return draft
         issued_at = max(now_ms(), locked.last_issued_at)
         locked.last_issued_at = issued_at
         book, rates = self._book_and_rates(issued_at)
         head = locked.head
-        old_size = head.size
-        rows = []
         sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
         for (p, outcome), receipt_id in zip(to_sign, receipt_ids(len(to_sign)), strict=True):
             call = self._call(p, book, issued_at, receipt_id, ahead)
             payload = receipt_payload(call, head.chain, head.size, head.head,
                                       price_fields(call, book, rates, self.reporting_currency))
             item = sign(cose.RECEIPT, encode(payload))
-            rows.append((head.chain, head.size, receipt_id, p.agent_id, p.request_id,
-                         p.body_hash, issued_at, p.tags.get("team"), p.tags.get("project"),
-                         call.provider, call.model, p.started_at, item))  # RECEIPT_COLUMNS
+            draft.rows.append((head.chain, head.size, receipt_id, p.agent_id, p.request_id,
+                               p.body_hash, issued_at, p.tags.get("team"),
+                               p.tags.get("project"), call.provider, call.model, p.started_at,
+                               item))  # RECEIPT_COLUMNS
             head.size += 1
             head.head = sha256(item).digest()
             outcome.item, outcome.payload = item, payload
-        conn.insert(rows)
-        conn.save_head(locked)
+        return draft
+
+    def _write(self, conn: AppendConnection, draft: Draft) -> None:
+        """Insert a draft's receipts, advance its chain head, take a checkpoint when due."""
+        if not draft.rows:
+            return
+        conn.insert(draft.rows)
+        conn.save_head(draft.locked)
+        head, old_size = draft.locked.head, draft.old_size
         if head.size // self.checkpoint_every > old_size // self.checkpoint_every:
-            item = self.checkpoint_item(head.chain, head.size, head.head, issued_at)
-            conn.save_checkpoint(head.chain, head.size, head.head, issued_at, item)
+            at = draft.locked.last_issued_at
+            item = self.checkpoint_item(head.chain, head.size, head.head, at)
+            conn.save_checkpoint(head.chain, head.size, head.head, at, item)
+
+    def _draft_ahead(self, conn: AppendConnection, jobs: Sequence[Job],
+                     ahead: BilledAhead | None) -> Draft | None:
+        """Plan and sign a group before the writer lock, on the chain this process claimed.
+
+        On SQLite every append takes the one writer lock, and signing is a third of what it
+        holds it for: with several worker processes, each claims a chain of its own (an
+        ``flock`` held while it lives) and signs its groups without the writer lock. Under the
+        lock, :meth:`_still_holds` re-reads everything the draft was made from (the chain head,
+        the pricing version, the stored calls and the active agents); if all are unchanged the
+        draft is exactly what drafting under the lock would make (save the time it was made),
+        and is written; otherwise it is dropped and the group drafted again under the lock.
+        Without a chain of its own (one chain, or more workers than chains) a process drafts
+        under the lock only, as drafting ahead would mostly be wasted.
+        """
+        if not conn.is_sqlite or len(self.chain_ids) < 2 or self.unsigned_baseline:
+            return None
+        if self._claim is None:
+            self._claim = conn.claim_chain(self.chain_ids) or ("", -1)
+        if self._claim[1] < 0:
+            return None
+        return self._draft(conn, jobs, ahead, self._claim[0])
+
+    def _still_holds(self, conn: AppendConnection, draft: Draft) -> bool:
+        """Whether everything a draft was made from is unchanged, read under the writer lock."""
+        now = conn.lock_chain(self.chain_ids, draft.locked.head.chain)
+        if (now.head.size, now.head.head, now.last_issued_at) != draft.before:
+            return False
+        if conn.pricing_version() != draft.pricing_version:
+            return False
+        stored = {k: h for k, (h, _) in conn.existing(draft.keys).items()}
+        return stored == draft.stored and conn.active_agents(draft.agents) == draft.active
 
     def checkpoint_item(self, chain: str, size: int, head: bytes, at: int) -> bytes:
         """A signed checkpoint of ``chain`` at ``size`` / ``head``."""
