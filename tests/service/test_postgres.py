@@ -1,4 +1,5 @@
-"""PostgreSQL: concurrent agents against ``receipt serve --workers 4``, and kill -9 under load.
+"""PostgreSQL: concurrent agents against ``receipt serve --workers 4``, and kill -9 under load
+(also SQLite, on one chain and with a chain per worker).
 
 Every acknowledged receipt (a 201 or 200 the client received) must be in the exported ledger,
 and the ledger must verify: no fork, no gap, nothing lost, nothing counted twice.
@@ -115,8 +116,8 @@ def test_several_chains_on_postgres(tmp_path: Path, pg_url: str) -> None:
     assert sum(report.chains.values()) == len(ids)
 
 
-def _kill_under_load(dep: Deployment, workers: int) -> None:
-    server = Server(dep, workers=workers)
+def _kill_under_load(dep: Deployment, workers: int, chains: int | None = None) -> None:
+    server = Server(dep, workers=workers, chains=chains)
     server.wait_ready()
     agents = Agents(dep, server.url, n_agents=8)
     threads = agents.run(calls_each=100_000)
@@ -128,7 +129,7 @@ def _kill_under_load(dep: Deployment, workers: int) -> None:
     for t in threads:
         t.join()
     assert before > 0
-    restarted = Server(dep, workers=1)  # runs the start-up self-check on the survivors
+    restarted = Server(dep, workers=1, chains=chains)  # self-checks the survivors at start-up
     try:
         restarted.wait_ready()
         report, ids = _ledger(dep, restarted.url)
@@ -149,6 +150,31 @@ def test_kill_9_under_load_loses_nothing_postgres(tmp_path: Path, pg_url: str) -
 @pytest.mark.slow
 def test_kill_9_under_load_loses_nothing_sqlite(tmp_path: Path) -> None:
     _kill_under_load(make_deployment(tmp_path), workers=2)
+
+
+@pytest.mark.slow
+def test_kill_9_under_load_loses_nothing_sqlite_chain_per_worker(tmp_path: Path) -> None:
+    """Workers with chains of their own sign ahead of the writer lock (service._draft_ahead)."""
+    _kill_under_load(make_deployment(tmp_path, chains=2), workers=2, chains=2)
+
+
+@pytest.mark.slow
+def test_concurrent_agents_sqlite_chain_per_worker(tmp_path: Path) -> None:
+    dep = make_deployment(tmp_path, chains=2)
+    server = Server(dep, workers=2, chains=2)
+    try:
+        server.wait_ready()
+        agents = Agents(dep, server.url, n_agents=8)
+        for t in agents.run(calls_each=30):
+            t.join()
+        report, ids = _ledger(dep, server.url)
+    finally:
+        server.stop()
+    assert agents.errors == 0
+    assert report.valid, report.failure
+    assert len(agents.acked) == 8 * (27 + 3 * 5)
+    assert set(agents.acked) <= ids and report.receipts == len(agents.acked)
+    assert set(report.chains) == {"c0", "c1"}
 
 
 @pytest.mark.postgres
