@@ -198,7 +198,7 @@ NEXT_STEPS = (
     "pip install '.[server]'",
     "receipt init --data ./.receipts                    # prints the admin token once",
     "receipt agent create --team search --tag project=ranker   # prints an agent key once",
-    "receipt serve --workers 2                          # http://127.0.0.1:8000/docs",
+    "receipt serve --workers 2 --chains 2               # http://127.0.0.1:8000/docs",
     "curl -X POST localhost:8000/v1/receipts -H 'Authorization: Bearer <agent key>' "
     "-H 'Content-Type: application/json' -d '{\"request_id\": \"r1\", \"provider\": \"openai\", "
     "\"model\": \"gpt-4o\", \"usage\": {\"input_tokens\": 1200, \"output_tokens\": 300}, "
