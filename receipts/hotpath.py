@@ -166,25 +166,32 @@ class AppendConnection:
     def existing(self, keys: Iterable[tuple[str, str]],
                  ) -> dict[tuple[str, str], tuple[bytes, bytes]]:
         """Stored (body hash, item) for (agent, request_id) pairs."""
+        found = self._stored("receipts_receipt", "item", keys)
+        return {k: (digest, bytes(item)) for k, (digest, item) in found.items()}
+
+    def _stored(self, table: str, column: str, keys: Iterable[tuple[str, str]],
+                ) -> dict[tuple[str, str], tuple[bytes, Any]]:
+        """(body hash, ``column``) of the rows of ``table`` stored for (agent, request_id)
+        pairs: one statement per agent (and chunk of ids, on SQLite), never one per key."""
         by_agent: dict[str, list[str]] = {}
         for agent_id, request_id in set(keys):
             by_agent.setdefault(agent_id, []).append(request_id)
-        found: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        found: dict[tuple[str, str], tuple[bytes, Any]] = {}
         cur = self._cursor()
+        select = f"SELECT request_id, body_hash, {column} FROM {table} WHERE agent_id = {self.p}"
         for agent_id, ids in by_agent.items():
-            if not self.is_sqlite:  # one statement text whatever the count: one good plan
-                cur.execute("SELECT request_id, body_hash, item FROM receipts_receipt WHERE "
-                            "agent_id = %s AND request_id = ANY(%s)", (agent_id, ids))
-                for request_id, digest, item in cur.fetchall():
-                    found[(agent_id, request_id)] = (bytes(digest), bytes(item))
-                continue
-            for i in range(0, len(ids), IN_CHUNK):
-                chunk = ids[i : i + IN_CHUNK]
-                cur.execute(f"SELECT request_id, body_hash, item FROM receipts_receipt WHERE "
-                            f"agent_id = {self.p} AND request_id IN "
-                            f"({', '.join([self.p] * len(chunk))})", (agent_id, *chunk))
-                for request_id, digest, item in cur.fetchall():
-                    found[(agent_id, request_id)] = (bytes(digest), bytes(item))
+            statements: list[tuple[str, tuple[Any, ...]]]
+            if self.is_sqlite:
+                statements = [(f"{select} AND request_id IN ({', '.join(['?'] * len(chunk))})",
+                               (agent_id, *chunk))
+                              for chunk in (ids[i : i + IN_CHUNK]
+                                            for i in range(0, len(ids), IN_CHUNK))]
+            else:  # one statement text whatever the count: one good plan
+                statements = [(f"{select} AND request_id = ANY(%s)", (agent_id, ids))]
+            for sql, params in statements:
+                cur.execute(sql, params)
+                for request_id, digest, value in cur.fetchall():
+                    found[(agent_id, request_id)] = (bytes(digest), value)
         return found
 
     def active_agents(self, ids: Iterable[str]) -> set[str]:
@@ -237,28 +244,8 @@ class AppendConnection:
     def existing_baseline(self, keys: Iterable[tuple[str, str]],
                           ) -> dict[tuple[str, str], tuple[bytes, str]]:
         """Stored baseline rows for (agent, request_id) pairs, looked up as :meth:`existing`
-        looks up receipts (one statement per agent and chunk, not one per key: per key, the
-        PostgreSQL baseline paid a round trip per call and ran slower than the signed path)."""
-        by_agent: dict[str, list[str]] = {}
-        for agent_id, request_id in set(keys):
-            by_agent.setdefault(agent_id, []).append(request_id)
-        found: dict[tuple[str, str], tuple[bytes, str]] = {}
-        cur = self._cursor()
-        for agent_id, ids in by_agent.items():
-            if not self.is_sqlite:
-                cur.execute("SELECT request_id, body_hash, payload_json FROM receipts_baseline "
-                            "WHERE agent_id = %s AND request_id = ANY(%s)", (agent_id, ids))
-                for request_id, digest, payload in cur.fetchall():
-                    found[(agent_id, request_id)] = (bytes(digest), payload)
-                continue
-            for i in range(0, len(ids), IN_CHUNK):
-                chunk = ids[i : i + IN_CHUNK]
-                cur.execute(f"SELECT request_id, body_hash, payload_json FROM receipts_baseline "
-                            f"WHERE agent_id = {self.p} AND request_id IN "
-                            f"({', '.join([self.p] * len(chunk))})", (agent_id, *chunk))
-                for request_id, digest, payload in cur.fetchall():
-                    found[(agent_id, request_id)] = (bytes(digest), payload)
-        return found
+        looks up receipts."""
+        return self._stored("receipts_baseline", "payload_json", keys)
 
     def insert_baseline(self, rows: list[tuple[Any, ...]]) -> None:
         """Insert (id, agent_id, request_id, body_hash, issued_at, payload_json) rows, the way

@@ -76,19 +76,25 @@ class Agents:
         return threads
 
 
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_concurrent_agents_on_four_workers(tmp_path: Path, pg_url: str) -> None:
-    dep = make_deployment(tmp_path, pg_url)
-    server = Server(dep, workers=4)
+def _agents_against(dep: Deployment, workers: int, chains: int | None, n_agents: int,
+                    calls_each: int) -> tuple[Agents, LedgerReport, set[str]]:
+    """Run agents to completion against ``receipt serve``; (agents, ledger report, ids)."""
+    server = Server(dep, workers=workers, chains=chains)
     try:
         server.wait_ready()
-        agents = Agents(dep, server.url, n_agents=12)
-        for t in agents.run(calls_each=40):
+        agents = Agents(dep, server.url, n_agents=n_agents)
+        for t in agents.run(calls_each=calls_each):
             t.join()
         report, ids = _ledger(dep, server.url)
     finally:
         server.stop()
+    return agents, report, ids
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_concurrent_agents_on_four_workers(tmp_path: Path, pg_url: str) -> None:
+    agents, report, ids = _agents_against(make_deployment(tmp_path, pg_url), 4, None, 12, 40)
     assert agents.errors == 0
     assert report.valid, report.failure
     assert len(agents.acked) == 12 * (36 + 4 * 5)
@@ -100,16 +106,8 @@ def test_concurrent_agents_on_four_workers(tmp_path: Path, pg_url: str) -> None:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_several_chains_on_postgres(tmp_path: Path, pg_url: str) -> None:
-    dep = make_deployment(tmp_path, pg_url, chains=3)
-    server = Server(dep, workers=3, chains=3)
-    try:
-        server.wait_ready()
-        agents = Agents(dep, server.url, n_agents=9)
-        for t in agents.run(calls_each=30):
-            t.join()
-        report, ids = _ledger(dep, server.url)
-    finally:
-        server.stop()
+    agents, report, ids = _agents_against(make_deployment(tmp_path, pg_url, chains=3), 3, 3,
+                                          9, 30)
     assert report.valid, report.failure
     assert set(agents.acked) <= ids and report.receipts == len(agents.acked)
     assert set(report.chains) == {"c0", "c1", "c2"}
@@ -160,16 +158,7 @@ def test_kill_9_under_load_loses_nothing_sqlite_chain_per_worker(tmp_path: Path)
 
 @pytest.mark.slow
 def test_concurrent_agents_sqlite_chain_per_worker(tmp_path: Path) -> None:
-    dep = make_deployment(tmp_path, chains=2)
-    server = Server(dep, workers=2, chains=2)
-    try:
-        server.wait_ready()
-        agents = Agents(dep, server.url, n_agents=8)
-        for t in agents.run(calls_each=30):
-            t.join()
-        report, ids = _ledger(dep, server.url)
-    finally:
-        server.stop()
+    agents, report, ids = _agents_against(make_deployment(tmp_path, chains=2), 2, 2, 8, 30)
     assert agents.errors == 0
     assert report.valid, report.failure
     assert len(agents.acked) == 8 * (27 + 3 * 5)
