@@ -27,7 +27,10 @@ _COLUMNS = RECEIPT_COLUMNS
 _COLUMN_TYPES = ("varchar", "int8", "varchar", "varchar", "varchar", "bytea", "int8", "varchar",
                  "varchar", "varchar", "varchar", "int8", "bytea")
 """PostgreSQL types of :data:`RECEIPT_COLUMNS` (receipts.models.ReceiptRow), for binary COPY."""
-_HEAD = "SELECT chain, size, head, last_issued_at FROM receipts_chain_head"
+_HEAD = ("SELECT chain, size, head, last_issued_at, (SELECT value FROM receipts_meta WHERE "
+         f"key = '{PRICING_VERSION}') FROM receipts_chain_head")
+"""A chain head with the pricing version, in one round trip (the version is read again under
+the same lock, so a book added before the lock was taken is seen)."""
 IN_CHUNK = 400
 SQLITE_WRITER_CACHE_KIB = 65536
 
@@ -157,7 +160,8 @@ class AppendConnection:
             row = cur.fetchone()
         if row is None:
             raise LookupError(f"chain {preferred} has no head row")
-        return LockedHead(ChainHead(row[0], row[1], bytes(row[2])), row[3])
+        return LockedHead(ChainHead(row[0], row[1], bytes(row[2])), row[3],
+                          int(row[4]) if row[4] is not None else 0)
 
     def pricing_version(self) -> int:
         """The price book / FX version (changes when one is added)."""

@@ -406,10 +406,11 @@ class ReceiptService:
                     raise Unavailable(f"receipt not stored: {type(e).__name__}: "
                                       f"{str(e).splitlines()[0] if str(e) else ''}") from e
 
-    def _refresh_pricing(self, conn: AppendConnection) -> None:
-        """Reload books and rates if another process added one (read under the chain lock, so
-        anything added before the lock was taken is seen)."""
-        if conn.pricing_version() != self.pricing.version:
+    def _refresh_pricing(self, conn: AppendConnection, version: int | None = None) -> None:
+        """Reload books and rates if another process added one (the version is read under the
+        chain lock, so anything added before the lock was taken is seen; ``version`` when it was
+        read with the chain head)."""
+        if (conn.pricing_version() if version is None else version) != self.pricing.version:
             with self.db.read() as sa_conn:
                 self.pricing.refresh(sa_conn)
 
@@ -522,7 +523,7 @@ class ReceiptService:
         at once; drafted ahead of it (:meth:`_draft_ahead`), only if nothing it read changed.
         """
         locked = conn.lock_chain(self.chain_ids, chain)
-        self._refresh_pricing(conn)
+        self._refresh_pricing(conn, locked.pricing_version)
         before = (locked.head.size, locked.head.head, locked.last_issued_at)
         calls = [c for j in jobs for c in j.calls]
         found = conn.existing(c.key for c in calls)
@@ -594,7 +595,7 @@ class ReceiptService:
         now = conn.lock_chain(self.chain_ids, draft.locked.head.chain)
         if (now.head.size, now.head.head, now.last_issued_at) != draft.before:
             return False
-        if conn.pricing_version() != draft.pricing_version:
+        if now.pricing_version != draft.pricing_version:
             return False
         stored = {k: h for k, (h, _) in conn.existing(draft.keys).items()}
         return stored == draft.stored and conn.active_agents(draft.agents) == draft.active

@@ -123,6 +123,7 @@ class LockedHead:
 
     head: ChainHead
     last_issued_at: int
+    pricing_version: int | None = None  # read with the head, when the reader did
 
 
 def ensure_chains(conn: Connection, chain_ids: Sequence[str]) -> None:
