@@ -59,6 +59,7 @@ class AppendConnection:
             self.driver.prepare_threshold = None
         self._writer_lock: int | None = None
         self.db_path: str | None = None
+        self._pending_head: tuple[Any, ...] | None = None  # PostgreSQL: sent with the COMMIT
         if is_sqlite:
             # The writer's page cache. A receipt touches four indexes, one keyed by a random
             # UUID, so past ~40,000 receipts SQLite's default 2 MB cache missed on most inserts
@@ -100,7 +101,13 @@ class AppendConnection:
     def commit(self) -> None:
         """Commit (durable when this returns)."""
         if not self.is_sqlite:
-            self.driver.commit()
+            head, self._pending_head = self._pending_head, None
+            if head is None:
+                self.driver.commit()
+                return
+            with self.driver.pipeline():  # the head's UPDATE and COMMIT in one round trip
+                self._cursor().execute(self.sql_head, head)
+                self.driver.commit()
             return
         try:
             self.driver.execute("COMMIT")
@@ -109,6 +116,7 @@ class AppendConnection:
 
     def rollback(self) -> None:
         """Abandon the transaction."""
+        self._pending_head = None
         try:
             if self.is_sqlite:
                 if self.driver.in_transaction:
@@ -241,10 +249,13 @@ class AppendConnection:
                 copy.write_row(row)
 
     def save_head(self, locked: LockedHead) -> None:
-        """Advance the chain head."""
+        """Advance the chain head (PostgreSQL: sent with the COMMIT, in the same transaction)."""
         head = locked.head
-        self._cursor().execute(self.sql_head, (head.size, head.head, locked.last_issued_at,
-                                               head.chain))
+        values = (head.size, head.head, locked.last_issued_at, head.chain)
+        if self.is_sqlite:
+            self._cursor().execute(self.sql_head, values)
+        else:
+            self._pending_head = values
 
     def save_checkpoint(self, chain: str, size: int, head: bytes, time: int,
                         item: bytes) -> None:
