@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from verifier.encoding import decode_strict, encode
+from verifier.encoding import decode_strict, encode, usual_cose_layout
 from verifier.errors import EncodingError, VerificationFailure
 
 COSE_SIGN1_TAG = 18
@@ -177,21 +177,16 @@ def parse(item: bytes) -> Envelope:
 def _parse_usual_layout(item: bytes) -> Envelope | None:
     """:func:`parse` for the layout nearly every item has, in one step; None for any other.
 
-    That layout: ``d2 84``, a protected header of 24 to 255 bytes (head ``58 nn``), ``a0``, a
-    payload of 256 to 65,535 bytes (head ``59 nnnn``), a 64-byte signature (head ``58 40``),
-    and nothing after it. Each head is then the shortest for its length, so the item is
-    exactly what :func:`assemble` writes, as the general path would prove.
+    That layout (:func:`verifier.encoding.usual_cose_layout`) with a protected header of at
+    least 24 bytes, a payload of at least 256 and nothing after the signature: each head is
+    then the shortest for its length, so the item is exactly what :func:`assemble` writes, as
+    the general path would prove.
     """
-    if len(item) < 330 or item[2] != 0x58 or item[1] != 0x84 or item[0] != 0xD2:
+    usual = usual_cose_layout(item, 0, len(item))
+    if usual is None:
         return None
-    protected_end = 4 + item[3]
-    if item[3] < 24 or len(item) < protected_end + 4 or item[protected_end] != 0xA0 \
-            or item[protected_end + 1] != 0x59:
-        return None
-    payload_length = item[protected_end + 2] << 8 | item[protected_end + 3]
-    payload_end = protected_end + 4 + payload_length
-    if payload_length < 256 or len(item) != payload_end + 66 \
-            or item[payload_end] != 0x58 or item[payload_end + 1] != 0x40:
+    protected_end, payload_end, item_end = usual
+    if item_end != len(item) or protected_end < 4 + 24 or payload_end - protected_end < 4 + 256:
         return None
     protected = item[4:protected_end]
     ctype, kid = _parse_protected(protected)

@@ -294,22 +294,37 @@ def _bstr_end(buf: bytes, pos: int, end: int) -> int:
     return stop
 
 
+def usual_cose_layout(buf: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
+    """(protected end, payload end, item end) of the COSE_Sign1 at ``pos`` if its heads have
+    the layout nearly every ledger item has, else None; read from ``buf[:end]``.
+
+    That layout: ``d2 84``, a protected header under 256 bytes (head ``58 nn``), ``a0``, a
+    payload under 65,536 bytes (head ``59 nnnn``), then a 64-byte signature (head ``58 40``).
+    Only the heads are read (the item may extend past ``end``); lengths are not checked for
+    being the shortest: framing does not need it, and :func:`verifier.cose.parse` checks it.
+    """
+    if end - pos <= 8 or buf[pos : pos + 3] != b"\xd2\x84\x58":
+        return None
+    protected_end = pos + 4 + buf[pos + 3]
+    if protected_end + 3 >= end or buf[protected_end] != 0xA0 or buf[protected_end + 1] != 0x59:
+        return None
+    payload_end = protected_end + 4 + (buf[protected_end + 2] << 8 | buf[protected_end + 3])
+    if payload_end + 1 >= end or buf[payload_end] != 0x58 or buf[payload_end + 1] != 0x40:
+        return None
+    return protected_end, payload_end, payload_end + 66
+
+
 def _cose_item_end(buf: bytes, pos: int, end: int) -> int:
     """Fast framing of the common case, a tagged COSE_Sign1 with an empty unprotected map.
 
     Ledgers are almost entirely such items; anything else (or anything odd) goes through the
     general :func:`item_end`. Content is still checked in full later.
     """
-    if buf[pos : pos + 3] == b"\xd2\x84\x58" and end - pos > 8:
-        # The usual layout, in one step: protected header under 256 bytes, an empty map, a
-        # payload of 256 to 65,535 bytes, then a 64-byte signature.
-        mid = pos + 4 + buf[pos + 3]
-        if mid + 3 < end and buf[mid] == 0xA0 and buf[mid + 1] == 0x59:
-            sig = mid + 4 + (buf[mid + 2] << 8 | buf[mid + 3])
-            if sig + 1 < end and buf[sig] == 0x58 and buf[sig + 1] == 0x40:
-                if sig + 66 > end:
-                    raise _Incomplete
-                return sig + 66
+    usual = usual_cose_layout(buf, pos, end)
+    if usual is not None:
+        if usual[2] > end:
+            raise _Incomplete
+        return usual[2]
     if buf[pos : pos + 2] != b"\xd2\x84":
         return item_end(buf, pos, end)
     stop = _bstr_end(buf, pos + 2, end)
