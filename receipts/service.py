@@ -510,8 +510,12 @@ class ReceiptService:
                 ahead: BilledAhead | None) -> None:
         """Lock a head, plan, sign and chain the new calls, and write them (all under the
         writer lock)."""
-        claimed = self._claim[0] if self._claim is not None and self._claim[1] >= 0 else None
-        self._write(conn, self._draft(conn, jobs, ahead, claimed or next(self._next_chain)))
+        chain = self._own_chain() or next(self._next_chain)
+        self._write(conn, self._draft(conn, jobs, ahead, chain))
+
+    def _own_chain(self) -> str | None:
+        """The chain this process claimed (see :meth:`_draft_ahead`), if it holds one."""
+        return self._claim[0] if self._claim is not None and self._claim[1] >= 0 else None
 
     def _draft(self, conn: AppendConnection, jobs: Sequence[Job], ahead: BilledAhead | None,
                chain: str) -> Draft:
@@ -586,9 +590,8 @@ class ReceiptService:
             return None
         if self._claim is None:
             self._claim = conn.claim_chain(self.chain_ids) or ("", -1)
-        if self._claim[1] < 0:
-            return None
-        return self._draft(conn, jobs, ahead, self._claim[0])
+        chain = self._own_chain()
+        return self._draft(conn, jobs, ahead, chain) if chain is not None else None
 
     def _still_holds(self, conn: AppendConnection, draft: Draft) -> bool:
         """Whether everything a draft was made from is unchanged, read under the writer lock."""

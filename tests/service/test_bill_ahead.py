@@ -67,7 +67,7 @@ def test_same_minute_keeps_the_calls_billed_ahead(deployment: Deployment,
 
 
 def test_another_minute_bills_again_under_the_lock_with_the_same_result(
-        deployment: Deployment, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+        deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     late, billed = _append_at(deployment, monkeypatch, [T0 + 59_999, T0 + 60_000], "b")
     assert billed == 10  # ahead, then again: the minute changed before the lock was taken
     same, billed_once = _append_at(deployment, monkeypatch, [T0 + 60_000, T0 + 60_000], "c")
