@@ -3,13 +3,22 @@
 It imports only ``cbor2``, ``pynacl``, ``cryptography`` and ``click``, never the ``receipts``
 service, so an auditor needs to trust only this small package. Typical use::
 
-    from verifier import VerifyOptions, audit_ledger, read_chunks
-    report = audit_ledger(read_chunks("ledger.cbor"), VerifyOptions())
+    from verifier import VerifyOptions, audit_ledger_file
+    report = audit_ledger_file("ledger.cbor", VerifyOptions())
     print("VALID" if report.valid else report.failure)
+
+(``audit_ledger(chunks)`` takes any iterable of byte chunks, e.g. a download.)
 """
 
 from verifier.errors import VerificationFailure, VerifierError
-from verifier.verify import LedgerReport, VerifyOptions, audit_ledger, read_chunks, verify_ledger
+from verifier.verify import (
+    LedgerReport,
+    VerifyOptions,
+    audit_ledger,
+    audit_ledger_file,
+    read_chunks,
+    verify_ledger,
+)
 
 __all__ = [
     "LedgerReport",
@@ -17,6 +26,7 @@ __all__ = [
     "VerifierError",
     "VerifyOptions",
     "audit_ledger",
+    "audit_ledger_file",
     "read_chunks",
     "verify_ledger",
 ]

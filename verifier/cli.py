@@ -25,7 +25,7 @@ from verifier.keys import PublicKey, load_public_key_pem
 from verifier.money import COST_SCALE, format_amount
 from verifier.rollup import CURRENCY_MODES, PERIODS, Group, GroupKey, Rollup, RollupSpec
 from verifier.schema import check_checkpoint
-from verifier.verify import LedgerReport, VerifyOptions, audit_ledger, read_chunks
+from verifier.verify import LedgerReport, VerifyOptions, audit_ledger_file, read_chunks
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 PROGRESS_MIN_BYTES = 8 << 20
@@ -92,8 +92,8 @@ def _run(path: Path, options: VerifyOptions) -> LedgerReport:
     if sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES:
         with click.progressbar(length=size, label="verifying", file=sys.stderr) as bar:
             options.progress = bar.update
-            return audit_ledger(read_chunks(path), options)
-    return audit_ledger(read_chunks(path), options)
+            return audit_ledger_file(path, options)
+    return audit_ledger_file(path, options)
 
 
 def _authenticate_since(report: LedgerReport, envelopes: list[cose.Envelope]) -> None:

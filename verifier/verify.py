@@ -23,7 +23,12 @@ from typing import Any
 
 from verifier import cose
 from verifier.dedup import DuplicateIndex
-from verifier.encoding import decode_strict, decode_text_map_fast, split_sequence
+from verifier.encoding import (
+    SequenceReader,
+    decode_strict,
+    decode_text_map_fast,
+    usual_prefix,
+)
 from verifier.errors import (
     EncodingError,
     Position,
@@ -150,12 +155,57 @@ class _BatchResult:
     rollup: Rollup | None
 
 
+_Batch = tuple[int, int, list[int], bytes | str]
+"""Consecutive receipts for a worker: (index of the first item, offset of its bytes in the
+ledger, end of each item relative to that offset, the bytes end to end or the path of the
+ledger file to read them from). One object per batch, not one per receipt: cheaper to
+frame, to send and to receive; for a file, the receipts' bytes never pass through a pipe."""
+
+
+@dataclass
+class _PendingBatch:
+    """A batch being gathered in the main process: consecutive items, so one byte range."""
+
+    first_index: int
+    offset: int = 0
+    parts: list[bytes] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+    def add_run(self, offset: int, ends: list[int], data: bytes | None) -> None:
+        """Append the items at ``offset`` ending at ``ends`` (relative to ``offset``); ``data``
+        is their bytes, or None when the workers read the ledger file."""
+        if not self.ends:
+            self.offset = offset
+        shift = offset - self.offset
+        self.ends.extend([shift + stop for stop in ends] if shift else ends)
+        if data is not None:
+            self.parts.append(data)
+
+    def batch(self, path: str | None) -> _Batch:
+        """The batch to send: with its bytes, or with ``path`` to read them from."""
+        source = path if path is not None else \
+            self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        return self.first_index, self.offset, self.ends, source
+
+
 _CTX: _Context | None = None
 
 
 def _init_worker(ctx: _Context) -> None:
     global _CTX
     _CTX = ctx
+
+
+def _batch_bytes(offset: int, length: int, source: bytes | str) -> bytes:
+    """A batch's bytes: sent along, or read from the ledger file at ``source``."""
+    if isinstance(source, bytes):
+        return source
+    with open(source, "rb") as f:  # noqa: PTH123 - one read per batch of receipts
+        f.seek(offset)
+        data = f.read(length)
+    if len(data) != length:
+        raise OSError("the ledger file changed during verification")
+    return data
 
 
 def _signature_failure(signature: bytes) -> VerificationFailure:
@@ -262,9 +312,11 @@ def _locate(item: bytes) -> tuple[str | None, int | None]:
     return (chain if type(chain) is str else None), (seq if type(seq) is int else None)
 
 
-def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
+def _check_batch(batch: _Batch) -> _BatchResult:
     ctx = _CTX
     assert ctx is not None
+    first_index, offset, ends, source = batch
+    blob = _batch_bytes(offset, ends[-1], source)
     summaries: list[Summary] = []
     digests: list[bytes] = []
     totals: dict[str, int] = {}
@@ -273,7 +325,10 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
     rollup = Rollup(ctx.rollup) if ctx.rollup else None
     failure = None
     sha256 = hashlib.sha256
-    for index, item in batch:
+    start = 0
+    for index, stop in enumerate(ends, first_index):
+        item = blob[start:stop]
+        start = stop
         try:
             p, fully = _check_one(ctx, item)
         except VerificationFailure as e:
@@ -299,7 +354,7 @@ def _check_batch(batch: list[tuple[int, bytes]]) -> _BatchResult:
         if rollup is not None:
             rollup.add(p)
     runs = _runs(summaries, ctx.since)
-    return _BatchResult(batch[0][0] if batch else 0, None if runs is not None else summaries,
+    return _BatchResult(first_index, None if runs is not None else summaries,
                         runs, b"".join(digests), len(summaries), failure, totals,
                         totals_reporting, unpriced, verified, rollup)
 
@@ -357,8 +412,10 @@ def _fail(code: str, reason: str, item: int, chain: str | None = None,
 class _LedgerPass:
     """State of one verification pass (spec §9's numbered steps)."""
 
-    def __init__(self, options: VerifyOptions) -> None:
+    def __init__(self, options: VerifyOptions, ledger_path: str | None = None) -> None:
         self.options = options
+        self.ledger_path = ledger_path
+        self.inline = True
         self.report = LedgerReport(rollup=Rollup(options.rollup) if options.rollup else None)
         self.header: dict[str, Any] | None = None
         self.header_env: cose.Envelope | None = None
@@ -403,39 +460,64 @@ class _LedgerPass:
 
     def _run(self, chunks: Iterable[bytes]) -> None:
         index = -1
-        pending: list[tuple[int, bytes]] = []
+        pending = _PendingBatch(0)
         in_flight: deque[Any] = deque()
         pool = None
         workers = self.options.workers or os.cpu_count() or 1
+        # receipts' bytes go with each batch, unless worker processes can read the file
+        self.inline = self.ledger_path is None or workers <= 1
+        inline = self.inline
+        receipt_prefixes: set[bytes] = set()  # the usual layout's prefixes seen on receipts
         try:
-            items = split_sequence(self._progress(chunks))
+            reader = SequenceReader(self._progress(chunks))
             while True:
+                if self.phase == "receipts":
+                    offset, ends = reader.take_run(receipt_prefixes, BATCH - len(pending.ends))
+                    if ends:
+                        data = reader.recent(offset, ends[-1]) if inline else None
+                        pending.add_run(offset, ends, data)
+                        index += len(ends)
+                        if len(pending.ends) >= BATCH:
+                            pool = self._flush(pending, in_flight, pool, workers)
+                            pending = _PendingBatch(index + 1)
+                        continue
                 try:
-                    offset_item = next(items, None)
+                    framed = reader.next_item()
                 except EncodingError as e:
                     self._drain(in_flight, pending, pool)
                     raise self._framing_failure(e, index + 1) from e
-                if offset_item is None:
+                if framed is None:
                     break
                 index += 1
-                item = offset_item[1]
+                offset, item = framed
                 if self.phase == "receipts" and cose.peek_content_type(item) == cose.RECEIPT:
-                    pending.append((index, item))
-                    if len(pending) >= BATCH:
-                        if pool is None and workers > 1:
-                            pool = self._start_pool(workers)
-                        in_flight.append(self._submit(pool, pending))
-                        pending = []
-                        while len(in_flight) > 2 * workers:
-                            self._absorb(in_flight.popleft())
+                    prefix = usual_prefix(item)
+                    if prefix is not None:
+                        receipt_prefixes.add(prefix)
+                    pending.add_run(offset, [len(item)], item if inline else None)
+                    if len(pending.ends) >= BATCH:
+                        pool = self._flush(pending, in_flight, pool, workers)
+                        pending = _PendingBatch(index + 1)
                     continue
                 self._drain(in_flight, pending, pool)
+                pending = _PendingBatch(index + 1)
                 self._preamble_or_checkpoint(index, item)
             self._drain(in_flight, pending, pool)
             self._finish(index + 1)
         finally:
             if pool is not None:
                 pool.terminate()
+
+    def _flush(self, pending: _PendingBatch, in_flight: deque[Any], pool: Any,
+               workers: int) -> Any:
+        """Send a full batch to the workers (starting them on the first), keeping at most two
+        batches per worker in flight; returns the pool."""
+        if pool is None and workers > 1:
+            pool = self._start_pool(workers)
+        in_flight.append(self._submit(pool, pending))
+        while len(in_flight) > 2 * workers:
+            self._absorb(in_flight.popleft())
+        return pool
 
     @staticmethod
     def _framing_failure(error: EncodingError, index: int) -> _Failed:
@@ -462,18 +544,18 @@ class _LedgerPass:
                                  self.header["reporting_currency"], since, self.options.rollup)
         return self._ctx
 
-    def _submit(self, pool: Any, batch: list[tuple[int, bytes]]) -> Any:
+    def _submit(self, pool: Any, pending: _PendingBatch) -> Any:
+        batch = pending.batch(None if self.inline else self.ledger_path)
         if pool is None:
             if _CTX is not self._context():
                 _init_worker(self._context())
             return _check_batch(batch)
         return pool.apply_async(_check_batch, (batch,))
 
-    def _drain(self, in_flight: deque[Any], pending: list[tuple[int, bytes]],
-               pool: Any = None) -> None:
-        if pending:
-            in_flight.append(self._submit(pool, list(pending)))
-            pending.clear()
+    def _drain(self, in_flight: deque[Any], pending: _PendingBatch, pool: Any = None) -> None:
+        if pending.ends:
+            in_flight.append(self._submit(pool, pending))
+            pending.ends, pending.parts = [], []
         while in_flight:
             self._absorb(in_flight.popleft())
 
@@ -769,6 +851,14 @@ def preamble_digest(items: Iterable[bytes]) -> bytes:
 def audit_ledger(chunks: Iterable[bytes], options: VerifyOptions | None = None) -> LedgerReport:
     """Verify a ledger given as byte chunks; the report holds VALID or the first failure."""
     return _LedgerPass(options or VerifyOptions()).run(chunks)
+
+
+def audit_ledger_file(path: os.PathLike[str] | str,
+                      options: VerifyOptions | None = None) -> LedgerReport:
+    """:func:`audit_ledger` for a regular file: worker processes read their receipts from the
+    file themselves, so receipt bytes never pass through a pipe. The file must not change while
+    it is verified (a worker that finds it shorter fails the run)."""
+    return _LedgerPass(options or VerifyOptions(), os.fspath(path)).run(read_chunks(path))
 
 
 def verify_ledger(chunks: Iterable[bytes], options: VerifyOptions | None = None) -> LedgerReport:
