@@ -34,6 +34,7 @@ from verifier.errors import (
     Position,
     SchemaError,
     TruncatedError,
+    UsageError,
     VerificationFailure,
 )
 from verifier.keys import PublicKey, key_id
@@ -204,7 +205,7 @@ def _batch_bytes(offset: int, length: int, source: bytes | str) -> bytes:
         f.seek(offset)
         data = f.read(length)
     if len(data) != length:
-        raise OSError("the ledger file changed during verification")
+        raise UsageError(f"{source} changed while it was being verified")
     return data
 
 

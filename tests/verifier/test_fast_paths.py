@@ -17,12 +17,14 @@ from hypothesis import strategies as st
 
 from verifier import VerifyOptions, audit_ledger, cose
 from verifier.encoding import (
+    SequenceReader,
     _Incomplete,
     decode_strict,
     decode_text_map_fast,
     encode,
     item_end,
     split_sequence,
+    usual_prefix,
 )
 from verifier.errors import EncodingError, VerificationFailure
 from verifier.keys import load_public_key_pem
@@ -169,6 +171,45 @@ def test_framing_fast_path_splits_like_the_general_rule(vectors: Path, data: st.
                                                 strict=True)]
     try:
         framed: list[bytes] | str = [item for _, item in split_sequence(chunks)]
+    except EncodingError:
+        framed = "error"
+    assert framed == _frame_plainly(ledger_bytes)
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_framing_in_runs_splits_like_the_general_rule(vectors: Path, data: st.DataObject
+                                                      ) -> None:
+    """SequenceReader.take_run (receipts a run at a time) and next_item together frame exactly
+    as the general rule, wherever chunks are cut and whatever byte is changed."""
+    ledger = bytearray((vectors / "valid" / "ledger.cbor").read_bytes())
+    if data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(ledger) - 1))
+        ledger[at] = data.draw(st.integers(0, 255))
+    ledger_bytes = bytes(ledger)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(ledger_bytes)), max_size=6)))
+    chunks = [ledger_bytes[a:b] for a, b in zip([0, *cuts], [*cuts, len(ledger_bytes)],
+                                                strict=True)]
+    reader = SequenceReader(chunks)
+    prefixes: set[bytes] = set()
+    limit = data.draw(st.integers(1, 5))
+    framed: list[bytes] | str = []
+    try:
+        while True:
+            offset, ends = reader.take_run(prefixes, limit)
+            if ends:
+                run = reader.recent(offset, ends[-1])
+                assert ledger_bytes[offset : offset + ends[-1]] == run
+                framed += [run[a:b] for a, b in zip([0, *ends], ends, strict=False)]
+                continue
+            item = reader.next_item()
+            if item is None:
+                break
+            assert ledger_bytes[item[0] : item[0] + len(item[1])] == item[1]
+            framed.append(item[1])
+            prefix = usual_prefix(item[1])
+            if prefix is not None and data.draw(st.booleans()):
+                prefixes.add(prefix)
     except EncodingError:
         framed = "error"
     assert framed == _frame_plainly(ledger_bytes)

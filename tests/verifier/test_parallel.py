@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from receipts.signing import Signer
 from tests.conftest import sample_ledger
-from verifier import VerifyOptions, audit_ledger
+from verifier import VerifyOptions, audit_ledger, audit_ledger_file
 from verifier.encoding import split_sequence
+from verifier.errors import UsageError
 from verifier.rollup import RollupSpec
-from verifier.verify import BATCH
+from verifier.verify import BATCH, _batch_bytes
 
 
 def test_parallel_and_serial_agree_on_a_valid_ledger() -> None:
@@ -70,3 +75,41 @@ def test_a_duplicate_request_across_batches_is_reported_at_the_repeat() -> None:
     assert report.failure.code in ("duplicate_id", "chain_fork", "out_of_order")
     assert report.failure.position is not None
     assert report.failure.position.item == 4 + BATCH + 20
+
+
+def test_workers_reading_the_file_agree_with_bytes_sent_to_them(tmp_path: Path) -> None:
+    data = sample_ledger(Signer.generate(), BATCH * 3 + 17, chains=3)
+    path = tmp_path / "ledger.cbor"
+    path.write_bytes(data)
+    spec = RollupSpec(("team",), "month", "native")
+    sent = audit_ledger([data], VerifyOptions(workers=2, rollup=spec))
+    read = audit_ledger_file(path, VerifyOptions(workers=2, rollup=spec))
+    assert sent.valid and read.valid
+    assert (read.receipts, read.totals, read.chains) == (sent.receipts, sent.totals, sent.chains)
+    assert read.rollup is not None and sent.rollup is not None
+    assert {k: g.cost for k, g in read.rollup.groups.items()} == {
+        k: g.cost for k, g in sent.rollup.groups.items()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_read_by_workers_reports_the_first_failure_at_its_place(
+        tmp_path: Path, workers: int) -> None:
+    data = sample_ledger(Signer.generate(), BATCH * 2 + 40, chains=2)
+    items = [item for _, item in split_sequence([data])]
+    target = 4 + BATCH + 33
+    flipped = bytearray(items[target])
+    flipped[-1] ^= 1
+    items[target] = bytes(flipped)
+    path = tmp_path / "ledger.cbor"
+    path.write_bytes(b"".join(items))
+    report = audit_ledger_file(path, VerifyOptions(workers=workers))
+    assert report.failure is not None and report.failure.position is not None
+    assert (report.failure.code, report.failure.position.item) == ("bad_signature", target)
+
+
+def test_a_ledger_file_that_shrinks_under_the_workers_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.cbor"
+    path.write_bytes(b"\x00" * 100)
+    assert _batch_bytes(90, 10, str(path)) == b"\x00" * 10
+    with pytest.raises(UsageError, match="changed while it was being verified"):
+        _batch_bytes(90, 20, str(path))
