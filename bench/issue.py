@@ -18,7 +18,8 @@ database insert, but storing an unsigned, unchained JSON row). Figures are print
 asserted. Targets (issue 3, this 2-core machine): signed <= 1.5x baseline cost, >= 1,500
 receipts/s single-call and >= 10,000 batched on SQLite, p99 < 25 ms at half the maximum rate.
 
-    python bench/issue.py [--quick] [--workers 1,2] [--no-postgres] [--chains workers|N]
+    python bench/issue.py [--quick] [--workers 1,2] [--no-postgres] [--db sqlite|postgresql]
+                          [--chains workers|N]
 """
 
 from __future__ import annotations
@@ -173,13 +174,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests (CI smoke run)")
     parser.add_argument("--workers", default="1,2", help="worker counts to try (default 1,2)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), action="append",
+                        help="only this database (repeatable; default: SQLite, then PostgreSQL "
+                             "unless --no-postgres)")
     parser.add_argument("--chains", default="workers",
                         help="chains appends are spread over: a number, or 'workers' (default: "
                              "one per worker, the set-up the README recommends for several)")
     args = parser.parse_args()
     print(f"receipt service benchmark on {os.cpu_count()} cores (client and server share them)")
     results: list[Figures] = []
-    for db in ("sqlite", *(() if args.no_postgres else ("postgresql",))):
+    dbs = args.db or ["sqlite", *(() if args.no_postgres else ("postgresql",))]
+    for db in dbs:
         for workers in (int(w) for w in args.workers.split(",")):
             for mode in ("baseline", "signed"):
                 chains = workers if args.chains == "workers" else int(args.chains)
