@@ -88,7 +88,7 @@ class Envelope(NamedTuple):
 _header_cache: dict[bytes, tuple[str, bytes]] = {}
 
 
-def _parse_protected(protected: bytes) -> tuple[str, bytes]:
+def parse_protected(protected: bytes) -> tuple[str, bytes]:
     """Check a protected header; cached because every item of one signer repeats it."""
     cached = _header_cache.get(protected)
     if cached is not None:
@@ -170,7 +170,7 @@ def parse(item: bytes) -> Envelope:
     if pos != len(item):  # with shortest heads checked above, the item is exactly `assemble`'s
         raise VerificationFailure("malformed_item", "COSE_Sign1 not in deterministic encoding "
                                   "(bytes after the signature)")
-    ctype, kid = _parse_protected(protected)
+    ctype, kid = parse_protected(protected)
     return Envelope(protected, payload, signature, ctype, kid)
 
 
@@ -189,7 +189,7 @@ def _parse_usual_layout(item: bytes) -> Envelope | None:
     if item_end != len(item) or protected_end < 4 + 24 or payload_end - protected_end < 4 + 256:
         return None
     protected = item[4:protected_end]
-    ctype, kid = _parse_protected(protected)
+    ctype, kid = parse_protected(protected)
     return Envelope(protected, item[protected_end + 4 : payload_end], item[payload_end + 2 :],
                     ctype, kid)
 
@@ -213,6 +213,6 @@ def peek_content_type(item: bytes) -> str | None:
     else:
         return None
     try:
-        return _parse_protected(item[start : start + length])[0]
+        return parse_protected(item[start : start + length])[0]
     except VerificationFailure:
         return None

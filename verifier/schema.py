@@ -167,7 +167,7 @@ def check_receipt(p: Any) -> None:
                 _counts(p, field)
     check_currency(p, "currency")
     status = p["pricing_status"]
-    if status not in PRICING_STATUSES or type(status) is not str:
+    if type(status) is not str or status not in PRICING_STATUSES:
         raise _fail("pricing_status", f"must be one of {', '.join(sorted(PRICING_STATUSES))}")
     if status == PRICED:
         if p["cost"] is None:

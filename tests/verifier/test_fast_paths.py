@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import cbor2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from receipts.signing import Signer
+from tests.conftest import sample_ledger
 from verifier import VerifyOptions, audit_ledger, cose
+from verifier import verify as verify_module
 from verifier.encoding import (
     SequenceReader,
     _Incomplete,
@@ -213,3 +217,73 @@ def test_framing_in_runs_splits_like_the_general_rule(vectors: Path, data: st.Da
     except EncodingError:
         framed = "error"
     assert framed == _frame_plainly(ledger_bytes)
+
+
+_SIGNER = Signer.generate()
+_LEDGER = sample_ledger(_SIGNER, 40, chains=1)
+_RECEIPTS = [item for _, item in split_sequence([_LEDGER])
+             if cose.peek_content_type(item) == cose.RECEIPT]
+
+
+def _worker_context() -> Any:
+    """The context a worker gets for _LEDGER (set up by an in-process run)."""
+    assert audit_ledger([_LEDGER], VerifyOptions(workers=1)).valid
+    return verify_module._CTX
+
+
+_FIELD_VALUES = st.one_of(st.none(), st.integers(-3, 2**64 - 1), st.text(max_size=3),
+                          st.binary(max_size=33), st.just(""), st.just({}),
+                          st.dictionaries(st.text(max_size=2), st.integers(0, 9), max_size=2))
+
+
+def _outcome(check: Any) -> tuple[str, Any]:
+    try:
+        return "ok", check()
+    except VerificationFailure as e:
+        return "fail", e.code
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_usual_receipt_path_accepts_only_what_the_general_steps_accept(
+        data: st.DataObject) -> None:
+    """_check_usual (the hot path) may decline anything, but when it answers (a payload or a
+    failure) the general steps (_check_one) give the same answer for the same receipt."""
+    ctx = _worker_context()
+    item = data.draw(st.sampled_from(_RECEIPTS))
+    env = cose.parse(item)
+    payload = decode_strict(env.payload)
+    change = data.draw(st.sampled_from(["none", "field", "drop", "add", "byte"]))
+    if change == "byte":
+        altered = bytearray(item)
+        altered[data.draw(st.integers(0, len(item) - 1))] ^= data.draw(st.integers(1, 255))
+        item = bytes(altered)
+    elif change != "none":
+        key = data.draw(st.sampled_from(sorted(payload)))
+        if change == "field":
+            payload[key] = data.draw(_FIELD_VALUES)
+        elif change == "drop":
+            del payload[key]
+        else:
+            payload[data.draw(st.sampled_from(["retry_of", "extra", "started_at"]))] = \
+                data.draw(_FIELD_VALUES)
+        try:
+            item = _SIGNER.sign(cose.RECEIPT, payload)
+        except EncodingError:
+            return
+    fast = _outcome(lambda: verify_module._check_usual(ctx, item))
+    if fast == ("ok", None):
+        return  # declined: the general steps decide alone
+    general = _outcome(lambda: verify_module._check_one(ctx, item)[0])
+    assert fast == general
+
+
+def test_a_map_where_pricing_status_belongs_is_a_schema_violation() -> None:
+    """Found by the property test above: an unhashable status crashed the schema check."""
+    from verifier.errors import SchemaError
+    from verifier.schema import check_receipt
+
+    payload = decode_strict(cose.parse(_RECEIPTS[0]).payload)
+    payload["pricing_status"] = {}
+    with pytest.raises(SchemaError, match="pricing_status"):
+        check_receipt(payload)
