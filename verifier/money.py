@@ -12,6 +12,7 @@ these functions, so they agree to the byte.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from decimal import Decimal, Inexact, localcontext
 
@@ -23,7 +24,7 @@ FX_ONE = 10**FX_RATE_SCALE
 
 def cost_of(usage: Mapping[str, int], unit_prices: Mapping[str, int]) -> int:
     """Cost in 10^-12 currency units: Σ tokens × unit price (10^-6 per 1M tokens)."""
-    return sum(count * unit_prices[category] for category, count in usage.items())
+    return sum(map(operator.mul, usage.values(), map(unit_prices.__getitem__, usage)))
 
 
 def convert(cost: int, rate: int) -> int:

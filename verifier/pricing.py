@@ -297,11 +297,20 @@ class BookSchedule:
     def __init__(self, books: Iterable[PriceBook]) -> None:
         self._books = sorted(books, key=lambda b: (b.effective_from, b.id))
         self._starts = [b.effective_from for b in self._books]
+        self._last: tuple[int, int, PriceBook | None] = (0, 0, None)  # [from, until): book
 
     def in_force(self, at_ms: int) -> PriceBook | None:
-        """Same answer as :func:`latest_book`, by bisection."""
+        """Same answer as :func:`latest_book`, by bisection; the last answer's interval is
+        remembered, since consecutive receipts nearly always fall in it."""
+        start, until, book = self._last
+        if start <= at_ms < until:
+            return book
         index = bisect.bisect_right(self._starts, at_ms)
-        return self._books[index - 1] if index else None
+        book = self._books[index - 1] if index else None
+        start = self._starts[index - 1] if index else -(2**63)
+        until = self._starts[index] if index < len(self._starts) else 2**63
+        self._last = (start, until, book)
+        return book
 
 
 class RateTable:

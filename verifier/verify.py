@@ -403,13 +403,10 @@ def _check_batch(batch: _Batch) -> _BatchResult:
             failure = (index, e.code, e.reason, *where)
             break
         verified += fully
-        id_digest = sha256(b"id\x00" + p["id"].encode()).digest()[:16]
-        agent = p["agent"].encode()  # length-prefixed: no (agent, request_id) pair is ambiguous
-        req_digest = sha256(
-            b"rq" + len(agent).to_bytes(4, "big") + agent + p["request_id"].encode()
-        ).digest()[:16]
+        agent = p["agent"]  # length-prefixed: no (agent, request_id) pair is ambiguous
+        digests.append(sha256(f"id\x00{p['id']}".encode()).digest()[:16]
+                       + sha256(f"rq{len(agent)}:{agent}{p['request_id']}".encode()).digest()[:16])
         summaries.append((index, p["chain"], p["seq"], p["prev"], sha256(item).digest()))
-        digests.append(id_digest + req_digest)
         cost = p["cost"]
         if cost is None:
             unpriced += 1
