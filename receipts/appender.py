@@ -25,6 +25,15 @@ from receipts.service import Job, ReceiptService
 
 MAX_GROUP_CALLS = 2000
 """Calls per transaction at most (bounds a group's latency and memory)."""
+LINGER_SECONDS = 0.001
+"""How long a group waits at most to be as large as the groups before it (see
+:meth:`Appender._gather`)."""
+
+
+def _set_once(future: asyncio.Future[None]) -> None:
+    """Complete ``future`` unless something already did."""
+    if not future.done():
+        future.set_result(None)
 
 
 class Appender:
@@ -35,6 +44,9 @@ class Appender:
         self._queue: deque[tuple[Job, asyncio.Future[None]]] = deque()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
+        self._recent = (0, 0)  # requests in the last two groups
+        self._target = 0  # _gather waits for this many queued requests
+        self._enough: asyncio.Future[None] | None = None
 
     async def submit(self, job: Job) -> Job:
         """Append ``job`` (in the next group) and return it with outcomes or error filled."""
@@ -43,6 +55,8 @@ class Appender:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._queue.append((job, future))
+        if self._enough is not None and len(self._queue) >= self._target:
+            _set_once(self._enough)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
         await future
@@ -60,8 +74,9 @@ class Appender:
 
     async def _flush(self) -> None:
         while self._queue:
-            await asyncio.sleep(0)  # let requests that are already readable join this group
+            await self._gather()
             group = self._take_group()
+            self._recent = (self._recent[1], len(group))
             error: ReceiptsError | None = None
             try:
                 self.service.append([job for job, _ in group])
@@ -76,6 +91,35 @@ class Appender:
                     future.set_exception(error)
                 else:
                     future.set_result(None)
+
+    async def _gather(self) -> None:
+        """Let the next group fill before it is taken.
+
+        The append blocks the event loop, so requests arriving meanwhile wait in the socket
+        buffers. Taking only those (one loop turn) let 32 clients in a closed loop split into
+        two cohorts of ~16 that alternated, each paying a whole transaction's round trips:
+        measured on PostgreSQL with one worker, runs fell into that state at random (mean group
+        15.8 against 24.5 requests: 2,160 against 3,100 receipts/s, in either mode). Clients
+        just answered come back soon, so a group waits until it is as large as the larger of
+        the two groups before it, for at most ``LINGER_SECONDS``, while the loop keeps reading
+        requests: whatever arrives in the same turn joins too, so split cohorts merge, and a
+        steady load reaches its target without waiting out the linger (waiting for the sum of
+        the two cost 10 % with two workers). After a group of one request (a lone client, or
+        low load) nothing waits.
+        """
+        await asyncio.sleep(0)  # let requests that are already readable join this group
+        target = max(self._recent)
+        if self._recent[1] < 2 or len(self._queue) >= target or LINGER_SECONDS <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        self._target = target
+        self._enough = enough = loop.create_future()
+        timer = loop.call_later(LINGER_SECONDS, _set_once, enough)
+        try:
+            await enough
+        finally:
+            timer.cancel()
+            self._enough = None
 
     async def close(self) -> None:
         """Finish queued groups, then release the writer's connection."""

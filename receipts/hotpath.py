@@ -105,14 +105,26 @@ class AppendConnection:
             if head is None:
                 self.driver.commit()
                 return
-            with self.driver.pipeline():  # the head's UPDATE and COMMIT in one round trip
-                self._cursor().execute(self.sql_head, head)
-                self.driver.commit()
+            self._head_and_commit(head)
             return
         try:
             self.driver.execute("COMMIT")
         finally:
             self._unlock()
+
+    def _head_and_commit(self, head: tuple[Any, ...]) -> None:
+        """PostgreSQL: the head's UPDATE and the COMMIT as one simple query, one round trip.
+
+        A pipeline (``UPDATE``, ``COMMIT``, Sync) took two: psycopg syncs again when it leaves
+        pipeline mode, so the signed path's commit cost twice the baseline's plain ``COMMIT``
+        (measured 1.2 against 0.44 ms per group over HTTP). A client-side cursor binds the
+        values (quoted by psycopg) so both statements travel in one message; if the UPDATE
+        fails the server skips the COMMIT, and the caller rolls back as for any error.
+        """
+        import psycopg
+
+        with psycopg.ClientCursor(self.driver) as cur:
+            cur.execute(self.sql_head + "; COMMIT", head)
 
     def rollback(self) -> None:
         """Abandon the transaction."""
