@@ -127,11 +127,27 @@ class _Context:
     schedule: BookSchedule = field(init=False)
     rate_table: RateTable = field(init=False)
     usual_keys: dict[bytes, PublicKey | None] = field(init=False)
+    _identities: dict[tuple[str, str], dict[str, Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.schedule = BookSchedule(self.books.values())
         self.rate_table = RateTable(self.rates)
         self.usual_keys = {}
+
+    def expected_fx(self, currency: str, issued_at: int) -> dict[str, Any] | None:
+        """The ``fx`` a receipt in ``currency`` issued at ``issued_at`` must carry (spec §5.4):
+        the identity for the reporting currency, else the rate in force, None if none is.
+        The result is shared: compare it, never modify it."""
+        day = utc_day(issued_at)
+        if currency == self.reporting_currency:
+            key = (currency, day)
+            identity = self._identities.get(key)
+            if identity is None:
+                identity = self._identities[key] = {
+                    "currency": currency, "rate": FX_ONE, "date": day, "source": IDENTITY_SOURCE}
+            return identity
+        rate = self.rate_table.select(currency, self.reporting_currency, day, issued_at)
+        return None if rate is None else rate.receipt_fx
 
 
 Summary = tuple[int, str, int, bytes, bytes]
@@ -223,46 +239,40 @@ def _signature_failure(signature: bytes) -> VerificationFailure:
 
 def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
     """Steps 7 and 8: unit prices from the cited book, cost, FX rate and conversion."""
+    currency, issued_at, cost = p["currency"], p["issued_at"], p["cost"]
     book = ctx.books.get(p["price_book"])
     if book is None:
         raise VerificationFailure("unknown_price_book", "price_book not included in the ledger")
-    if book.currency != p["currency"]:
+    if book.currency != currency:
         raise VerificationFailure("price_book_mismatch", "currency differs from the price book's")
-    if ctx.schedule.in_force(p["issued_at"]) is not book:
+    if ctx.schedule.in_force(issued_at) is not book:
         raise VerificationFailure("wrong_price_book", "not the price book in force at issued_at")
-    resolution = book.resolve_shared(p["provider"], p["model"], p["usage"],
-                                     p.get("service_tier"))
-    if resolution.status != p["pricing_status"]:
+    usage, status = p["usage"], p["pricing_status"]
+    resolution = book.resolve_shared(p["provider"], p["model"], usage, p.get("service_tier"))
+    if resolution.status != status:
         raise VerificationFailure(
             "pricing_status_mismatch",
-            f"receipt says {p['pricing_status']}, price book gives {resolution.status}",
+            f"receipt says {status}, price book gives {resolution.status}",
         )
-    if resolution.status == PRICED:
-        if resolution.unit_prices != p["unit_prices"]:
+    if status == PRICED:
+        unit_prices = p["unit_prices"]
+        if resolution.unit_prices != unit_prices:
             raise VerificationFailure("unit_price_mismatch", "unit_prices differ from the book")
-        if cost_of(p["usage"], p["unit_prices"]) != p["cost"]:
+        if cost_of(usage, unit_prices) != cost:
             raise VerificationFailure("cost_mismatch", "cost ≠ Σ usage × unit_prices")
     fx = p["fx"]
-    day = utc_day(p["issued_at"])
+    expected = ctx.expected_fx(currency, issued_at)
     if fx is None:
-        if p["currency"] == ctx.reporting_currency or ctx.rate_table.select(
-            p["currency"], ctx.reporting_currency, day, p["issued_at"]
-        ):
+        if expected is not None:
             raise VerificationFailure("fx_mismatch", "fx is null but a rate applies")
         return
     if fx["currency"] != ctx.reporting_currency:
         raise VerificationFailure("fx_mismatch", "fx currency is not the reporting currency")
-    if p["currency"] == ctx.reporting_currency:
-        expected = {"currency": p["currency"], "rate": FX_ONE, "date": day,
-                    "source": IDENTITY_SOURCE}
-    else:
-        rate = ctx.rate_table.select(p["currency"], fx["currency"], day, p["issued_at"])
-        if rate is None:
-            raise VerificationFailure("fx_mismatch", "no published rate applies")
-        expected = rate.receipt_fx
+    if expected is None:
+        raise VerificationFailure("fx_mismatch", "no published rate applies")
     if fx != expected:
         raise VerificationFailure("fx_mismatch", f"fx should be {expected}")
-    if p["cost"] is not None and convert(p["cost"], fx["rate"]) != p["cost_reporting"]:
+    if cost is not None and convert(cost, fx["rate"]) != p["cost_reporting"]:
         raise VerificationFailure("fx_conversion_mismatch", "cost_reporting ≠ cost × rate")
 
 
