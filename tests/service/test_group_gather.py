@@ -52,9 +52,19 @@ def test_late_requests_join_the_group_of_the_ones_before_them() -> None:
 
 
 def test_a_group_short_of_its_target_is_appended_after_the_linger() -> None:
-    assert _run([[0, 0, 0, 0], [0]]) == [4, 1]
+    assert _run([[0, 0, 0, 0], [0, 0]]) == [4, 2]
+
+
+def test_a_group_less_than_half_full_does_not_wait() -> None:
+    # requests trickling in at their own pace (an open loop) are not held back
+    assert _run([[0] * 8, [0, 0, 6]]) == [8, 2, 1]
 
 
 def test_a_lone_client_never_waits_for_others() -> None:
     # after a group of one the next request goes at once: a sequential client is not delayed
     assert _run([[0], [0], [0, 12]]) == [1, 1, 1, 1]
+
+
+def test_small_groups_are_not_waited_for() -> None:
+    # after a group of 3 (below LINGER_MIN_TARGET, low load) a late request is not waited for
+    assert _run([[0, 0, 0], [0, 0, 6]]) == [3, 2, 1]
