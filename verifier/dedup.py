@@ -2,94 +2,136 @@
 
 Receipt ids and (agent, request_id) pairs must be unique across a ledger. Their 16-byte digests
 are kept in a Python set (fast; about 100 bytes each with the set's own overhead) until it holds
-``memory_entries`` of them (~60 MB at the default 600,000, i.e. 300,000 receipts); beyond that
-they move to a temporary on-disk SQLite table (standard library) whose primary key finds
-repeats, slower per receipt but flat in memory, so the verifier stays under 150 MB whatever the
-ledger size. In memory the first occurrence's position is not
-kept (that would double the memory); on disk it is.
+``memory_entries`` of them (~60 MB at the default 600,000, i.e. 300,000 receipts). Past that,
+the set stops growing: each new digest is still looked up in it (a repeat of an earlier one is
+found at once), then appended with its position to a temporary file. Repeats among the appended
+digests are found by :meth:`DuplicateIndex.finish`, which sorts the file in bounded runs and
+merges them: sequential disk work at the end of the pass instead of a random-access index per
+receipt, so a ledger past the threshold keeps most of its speed and the verifier stays under
+150 MB. In memory the first occurrence's position is not kept (that would double the memory);
+on disk it is.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import heapq
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 DEFAULT_MEMORY_ENTRIES = 600_000
+RECORD = 24
+"""A spilled entry: the 16-byte digest, then its position as 8 bytes big-endian (so records
+sort by digest, then by position)."""
+SORT_RUN = 400_000
+"""Records sorted in memory at a time by :meth:`DuplicateIndex.finish` (~30 MB)."""
+
+Repeat = tuple[int | None, int]
+"""(position of the first occurrence if known, position of the repeat)."""
 
 
 class DuplicateIndex:
-    """Remembers 16-byte digests; :meth:`add_many` reports the first repeat."""
+    """Remembers 16-byte digests and reports the first repeat."""
 
-    def __init__(self, memory_entries: int = DEFAULT_MEMORY_ENTRIES) -> None:
+    def __init__(self, memory_entries: int = DEFAULT_MEMORY_ENTRIES,
+                 sort_run: int = SORT_RUN) -> None:
         self._memory_entries = memory_entries
+        self._sort_run = sort_run
         self._seen: set[bytes] = set()
         self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._db: sqlite3.Connection | None = None
+        self._spill: BinaryIO | None = None
 
-    def add_many(self, entries: list[tuple[bytes, int]]) -> tuple[int | None, int] | None:
-        """Add (digest, position) pairs; on a repeat return (first position if known, repeat
-        position)."""
-        if self._db is None:
-            seen = self._seen
+    def add_many(self, entries: list[tuple[bytes, int]]) -> Repeat | None:
+        """Add (digest, position) pairs; return the first repeat found now, if any (past the
+        memory threshold, repeats among spilled digests wait for :meth:`finish`)."""
+        seen = self._seen
+        if self._spill is None:
             for digest, pos in entries:
                 if digest in seen:
                     return None, pos
                 seen.add(digest)
-            if len(seen) > self._memory_entries:
-                self._spill()
+            if len(seen) >= self._memory_entries:
+                self._start_spilling()
             return None
-        return self._add_on_disk(entries)
+        batch: dict[bytes, int] = {}
+        for digest, pos in entries:
+            if digest in seen:
+                return None, pos
+            if digest in batch:
+                return batch[digest], pos
+            batch[digest] = pos
+        self._spill.write(b"".join(d + p.to_bytes(8, "big") for d, p in batch.items()))
+        return None
 
     def add_block(self, digests: list[bytes], first_position: int, per_position: int
-                  ) -> tuple[int | None, int] | None:
+                  ) -> Repeat | None:
         """:meth:`add_many` for ``digests`` where every ``per_position`` consecutive digests
         share one position, starting at ``first_position``: the verifier's per-batch call.
-        Without a repeat (the normal case) it costs two set operations, not a loop."""
-        if self._db is None:
-            block = set(digests)
-            if len(block) == len(digests) and self._seen.isdisjoint(block):
+        Without a repeat (the normal case) it costs a few set operations, not a loop."""
+        block = set(digests)
+        if len(block) == len(digests) and self._seen.isdisjoint(block):
+            if self._spill is None:
                 self._seen |= block
-                if len(self._seen) > self._memory_entries:
-                    self._spill()
-                return None
+                if len(self._seen) >= self._memory_entries:
+                    self._start_spilling()
+            else:
+                self._spill.write(b"".join(
+                    digest + (first_position + k // per_position).to_bytes(8, "big")
+                    for k, digest in enumerate(digests)))
+            return None
         return self.add_many([(digest, first_position + k // per_position)
                               for k, digest in enumerate(digests)])
 
-    def _spill(self) -> None:
+    def _start_spilling(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="receipt-verify-")
-        self._db = sqlite3.connect(str(Path(self._dir.name) / "seen.db"))
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16000"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE seen (k BLOB PRIMARY KEY, pos INTEGER) WITHOUT ROWID")
-        with self._db:
-            self._db.executemany("INSERT INTO seen VALUES (?, NULL)",
-                                 ((v,) for v in sorted(self._seen)))
-        self._seen = set()
+        self._spill = (Path(self._dir.name) / "spilled").open("w+b")
 
-    def _add_on_disk(self, entries: list[tuple[bytes, int]]) -> tuple[int | None, int] | None:
-        assert self._db is not None
-        try:
-            with self._db:
-                self._db.executemany("INSERT INTO seen VALUES (?, ?)", sorted(entries))
+    def finish(self) -> Repeat | None:
+        """The repeat with the smallest position among digests added past the memory
+        threshold (none were looked up against each other until now), or None. Frees the
+        memory first: it runs once, at the end of a pass."""
+        if self._spill is None:
             return None
-        except sqlite3.IntegrityError:
-            pass  # the batch was rolled back; find the first repeat in order
-        with self._db:
-            for digest, pos in entries:
-                row = self._db.execute("SELECT pos FROM seen WHERE k = ?", (digest,)).fetchone()
-                if row is not None:
-                    return (None if row[0] is None else int(row[0])), pos
-                self._db.execute("INSERT INTO seen VALUES (?, ?)", (digest, pos))
-        raise AssertionError("IntegrityError without a repeat")  # pragma: no cover
+        self._seen = set()
+        self._spill.flush()
+        self._spill.seek(0)
+        runs = self._sorted_runs(self._spill)
+        best: Repeat | None = None
+        previous = b""
+        for record in heapq.merge(*(_records(run) for run in runs)):
+            digest = record[:16]
+            if digest == previous[:16]:
+                repeat = int.from_bytes(record[16:], "big")
+                if best is None or repeat < best[1]:
+                    best = (int.from_bytes(previous[16:], "big"), repeat)
+                continue  # keep the first occurrence as `previous`
+            previous = record
+        for run in runs:
+            run.close()
+        return best
+
+    def _sorted_runs(self, spill: BinaryIO) -> list[BinaryIO]:
+        """Sort the spilled records in runs of bounded size, each into its own file."""
+        assert self._dir is not None
+        runs: list[BinaryIO] = []
+        while chunk := spill.read(self._sort_run * RECORD):
+            records = sorted(chunk[k : k + RECORD] for k in range(0, len(chunk), RECORD))
+            run = (Path(self._dir.name) / f"run{len(runs)}").open("w+b")
+            run.write(b"".join(records))
+            run.seek(0)
+            runs.append(run)
+        return runs
 
     def close(self) -> None:
-        """Drop the temporary table, if any."""
-        if self._db is not None:
-            self._db.close()
+        """Drop the temporary files, if any."""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
         if self._dir is not None:
             self._dir.cleanup()
+            self._dir = None
         self._seen = set()
 
     def __enter__(self) -> DuplicateIndex:
@@ -102,3 +144,10 @@ class DuplicateIndex:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _records(run: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
+    """The records of a sorted run, read in blocks."""
+    while block := run.read(size * RECORD):
+        for k in range(0, len(block), RECORD):
+            yield block[k : k + RECORD]

@@ -25,7 +25,7 @@ import nacl.bindings
 import nacl.exceptions
 
 from verifier import cose
-from verifier.dedup import DuplicateIndex
+from verifier.dedup import DuplicateIndex, Repeat
 from verifier.encoding import (
     SequenceReader,
     decode_strict,
@@ -514,13 +514,20 @@ class _LedgerPass:
                     head.append(chunk[:1])
                 yield chunk
 
+        failure: VerificationFailure | None = None
         try:
-            try:
-                self._run(remember_head(chunks))
-            finally:
-                self.dedup.close()
+            self._run(remember_head(chunks))
         except _Failed as failed:
             failure = failed.failure
+        finally:
+            try:
+                deferred = self.dedup.finish()
+            finally:
+                self.dedup.close()
+        if deferred is not None and (failure is None or failure.position is None
+                                     or deferred[1] < failure.position.item):
+            failure = self._duplicate(deferred).failure  # the earlier failure
+        if failure is not None:
             if failure.position and failure.position.item == 0 and head and \
                     head[0] in (b"{", b"["):
                 failure = VerificationFailure(
@@ -673,9 +680,13 @@ class _LedgerPass:
     def _check_duplicates(self, digests: list[bytes], first_index: int) -> None:
         repeat = self.dedup.add_block(digests, first_index, 2)
         if repeat is not None:
-            first = "an earlier receipt" if repeat[0] is None else f"item {repeat[0]}"
-            raise _fail("duplicate_id", f"receipt id or (agent, request_id) repeats {first}",
-                        repeat[1])
+            raise self._duplicate(repeat)
+
+    @staticmethod
+    def _duplicate(repeat: Repeat) -> _Failed:
+        first = "an earlier receipt" if repeat[0] is None else f"item {repeat[0]}"
+        return _fail("duplicate_id", f"receipt id or (agent, request_id) repeats {first}",
+                     repeat[1])
 
     def _pending_gap_before(self, index: int) -> None:
         for chain, state in self.chains.items():

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from receipts.signing import Signer
 from tests.conftest import sample_ledger
 from verifier import VerifyOptions, audit_ledger, audit_ledger_file
+from verifier import verify as verify_module
+from verifier.dedup import DuplicateIndex
 from verifier.encoding import split_sequence
 from verifier.errors import UsageError
 from verifier.rollup import RollupSpec
@@ -113,3 +116,44 @@ def test_a_ledger_file_that_shrinks_under_the_workers_is_an_error(tmp_path: Path
     assert _batch_bytes(90, 10, str(path)) == b"\x00" * 10
     with pytest.raises(UsageError, match="changed while it was being verified"):
         _batch_bytes(90, 20, str(path))
+
+
+def _ledger_with_repeated_request(monkeypatch: pytest.MonkeyPatch, n: int, first: int,
+                                  repeat: int) -> bytes:
+    """A valid-looking, correctly chained and signed ledger whose receipt ``repeat`` reuses
+    the (agent, request_id) of receipt ``first``."""
+    import dataclasses
+
+    import receipts.simulate as simulate
+
+    real = simulate.simulated_calls
+
+    def calls(count: int, seed: int = 0) -> Any:
+        made = list(real(count, seed))
+        made[repeat] = dataclasses.replace(made[first], offset_ms=made[repeat].offset_ms)
+        return iter(made)
+
+    monkeypatch.setattr(simulate, "simulated_calls", calls)
+    return sample_ledger(Signer.generate(), n, chains=1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_repeat_past_the_memory_threshold_is_found_at_its_place(
+        monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """With the duplicate index past its memory threshold, a repeat among later receipts is
+    found when the pass ends, and reported at the repeat, before any later failure."""
+    first, repeat = BATCH + 50, 2 * BATCH + 200  # both past the threshold, in other batches
+    data = _ledger_with_repeated_request(monkeypatch, 2 * BATCH + 300, first, repeat)
+    items = [item for _, item in split_sequence([data])]
+    flipped = bytearray(items[-2])  # the last receipt's signature: a later failure
+    flipped[-1] ^= 1
+    tampered = b"".join([*items[:-2], bytes(flipped), items[-1]])
+    monkeypatch.setattr(verify_module, "DuplicateIndex",
+                        lambda: DuplicateIndex(memory_entries=600, sort_run=50))
+    first_receipt = 4
+    for ledger in (data, tampered):
+        report = audit_ledger([ledger], VerifyOptions(workers=workers))
+        assert report.failure is not None and report.failure.position is not None
+        assert report.failure.code == "duplicate_id"
+        assert report.failure.position.item == first_receipt + repeat
+        assert f"item {first_receipt + first}" in report.failure.reason
