@@ -25,8 +25,12 @@ DEFAULT_MEMORY_ENTRIES = 600_000
 RECORD = 24
 """A spilled entry: the 16-byte digest, then its position as 8 bytes big-endian (so records
 sort by digest, then by position)."""
-SORT_RUN = 400_000
-"""Records sorted in memory at a time by :meth:`DuplicateIndex.finish` (~30 MB)."""
+SORT_RUN = 200_000
+"""Records sorted in memory at a time by :meth:`DuplicateIndex.finish` (~25 MB with the
+Python objects)."""
+MERGE_BUFFER = 16 << 20
+"""Bytes read ahead, over all sorted runs together, while merging them (memory stays flat
+however many runs a large ledger needs)."""
 
 Repeat = tuple[int | None, int]
 """(position of the first occurrence if known, position of the repeat)."""
@@ -100,7 +104,8 @@ class DuplicateIndex:
         runs = self._sorted_runs(self._spill)
         best: Repeat | None = None
         previous = b""
-        for record in heapq.merge(*(_records(run) for run in runs)):
+        block = max(1, MERGE_BUFFER // RECORD // max(1, len(runs)))
+        for record in heapq.merge(*(_records(run, block) for run in runs)):
             digest = record[:16]
             if digest == previous[:16]:
                 repeat = int.from_bytes(record[16:], "big")
@@ -146,8 +151,8 @@ class DuplicateIndex:
         self.close()
 
 
-def _records(run: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
-    """The records of a sorted run, read in blocks."""
+def _records(run: BinaryIO, size: int) -> Iterator[bytes]:
+    """The records of a sorted run, read ``size`` at a time."""
     while block := run.read(size * RECORD):
         for k in range(0, len(block), RECORD):
             yield block[k : k + RECORD]
