@@ -161,18 +161,25 @@ def _frame_plainly(data: bytes) -> list[bytes] | str:
     return items
 
 
-@settings(max_examples=200)
-@given(st.data())
-def test_framing_fast_path_splits_like_the_general_rule(vectors: Path, data: st.DataObject
-                                                        ) -> None:
+def _altered_ledger_in_chunks(vectors: Path, data: st.DataObject) -> tuple[bytes, list[bytes]]:
+    """The valid vector ledger, maybe with one byte changed, and the same bytes cut into up to
+    seven chunks anywhere."""
     ledger = bytearray((vectors / "valid" / "ledger.cbor").read_bytes())
     if data.draw(st.booleans()):
         at = data.draw(st.integers(0, len(ledger) - 1))
         ledger[at] = data.draw(st.integers(0, 255))
     ledger_bytes = bytes(ledger)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(ledger_bytes)), max_size=6)))
-    chunks = [ledger_bytes[a:b] for a, b in zip([0, *cuts], [*cuts, len(ledger_bytes)],
-                                                strict=True)]
+    return ledger_bytes, [ledger_bytes[a:b] for a, b in zip([0, *cuts],
+                                                            [*cuts, len(ledger_bytes)],
+                                                            strict=True)]
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_framing_fast_path_splits_like_the_general_rule(vectors: Path, data: st.DataObject
+                                                        ) -> None:
+    ledger_bytes, chunks = _altered_ledger_in_chunks(vectors, data)
     try:
         framed: list[bytes] | str = [item for _, item in split_sequence(chunks)]
     except EncodingError:
@@ -186,14 +193,7 @@ def test_framing_in_runs_splits_like_the_general_rule(vectors: Path, data: st.Da
                                                       ) -> None:
     """SequenceReader.take_run (receipts a run at a time) and next_item together frame exactly
     as the general rule, wherever chunks are cut and whatever byte is changed."""
-    ledger = bytearray((vectors / "valid" / "ledger.cbor").read_bytes())
-    if data.draw(st.booleans()):
-        at = data.draw(st.integers(0, len(ledger) - 1))
-        ledger[at] = data.draw(st.integers(0, 255))
-    ledger_bytes = bytes(ledger)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(ledger_bytes)), max_size=6)))
-    chunks = [ledger_bytes[a:b] for a, b in zip([0, *cuts], [*cuts, len(ledger_bytes)],
-                                                strict=True)]
+    ledger_bytes, chunks = _altered_ledger_in_chunks(vectors, data)
     reader = SequenceReader(chunks)
     prefixes: set[bytes] = set()
     limit = data.draw(st.integers(1, 5))
