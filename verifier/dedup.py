@@ -4,12 +4,11 @@ Receipt ids and (agent, request_id) pairs must be unique across a ledger. Their 
 are kept in a Python set (fast; about 100 bytes each with the set's own overhead) until it holds
 ``memory_entries`` of them (~60 MB at the default 600,000, i.e. 300,000 receipts). Past that,
 the set stops growing: each new digest is still looked up in it (a repeat of an earlier one is
-found at once), then appended with its position to a temporary file. Repeats among the appended
-digests are found by :meth:`DuplicateIndex.finish`, which sorts the file in bounded runs and
-merges them: sequential disk work at the end of the pass instead of a random-access index per
-receipt, so a ledger past the threshold keeps most of its speed and the verifier stays under
-150 MB. In memory the first occurrence's position is not kept (that would double the memory);
-on disk it is.
+found at once), then kept with its position, sorted into temporary run files of bounded size as
+they fill. Repeats among those digests are found by :meth:`DuplicateIndex.finish`, which merges
+the runs: sequential disk work instead of a random-access index per receipt, so a ledger past
+the threshold keeps most of its speed and the verifier stays under 150 MB. In memory the first
+occurrence's position is not kept (that would double the memory); on disk it is.
 """
 
 from __future__ import annotations
@@ -25,9 +24,9 @@ DEFAULT_MEMORY_ENTRIES = 600_000
 RECORD = 24
 """A spilled entry: the 16-byte digest, then its position as 8 bytes big-endian (so records
 sort by digest, then by position)."""
-SORT_RUN = 200_000
-"""Records sorted in memory at a time by :meth:`DuplicateIndex.finish` (~25 MB with the
-Python objects)."""
+SORT_RUN = 100_000
+"""Spilled records kept in memory before they are sorted into a run file (~8 MB with the
+Python objects, on top of the full set)."""
 MERGE_BUFFER = 16 << 20
 """Bytes read ahead, over all sorted runs together, while merging them (memory stays flat
 however many runs a large ledger needs)."""
@@ -45,13 +44,14 @@ class DuplicateIndex:
         self._sort_run = sort_run
         self._seen: set[bytes] = set()
         self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._spill: BinaryIO | None = None
+        self._pending: list[bytes] = []  # spilled records not yet in a sorted run
+        self._runs: list[BinaryIO] = []  # files of sorted records
 
     def add_many(self, entries: list[tuple[bytes, int]]) -> Repeat | None:
         """Add (digest, position) pairs; return the first repeat found now, if any (past the
         memory threshold, repeats among spilled digests wait for :meth:`finish`)."""
         seen = self._seen
-        if self._spill is None:
+        if self._dir is None:
             for digest, pos in entries:
                 if digest in seen:
                     return None, pos
@@ -66,7 +66,7 @@ class DuplicateIndex:
             if digest in batch:
                 return batch[digest], pos
             batch[digest] = pos
-        self._spill.write(b"".join(d + p.to_bytes(8, "big") for d, p in batch.items()))
+        self._spill([d + p.to_bytes(8, "big") for d, p in batch.items()])
         return None
 
     def add_block(self, digests: list[bytes], first_position: int, per_position: int
@@ -76,36 +76,50 @@ class DuplicateIndex:
         Without a repeat (the normal case) it costs a few set operations, not a loop."""
         block = set(digests)
         if len(block) == len(digests) and self._seen.isdisjoint(block):
-            if self._spill is None:
+            if self._dir is None:
                 self._seen |= block
                 if len(self._seen) >= self._memory_entries:
                     self._start_spilling()
             else:
-                self._spill.write(b"".join(
-                    digest + (first_position + k // per_position).to_bytes(8, "big")
-                    for k, digest in enumerate(digests)))
+                self._spill([digest + (first_position + k // per_position).to_bytes(8, "big")
+                             for k, digest in enumerate(digests)])
             return None
         return self.add_many([(digest, first_position + k // per_position)
                               for k, digest in enumerate(digests)])
 
     def _start_spilling(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="receipt-verify-")
-        self._spill = (Path(self._dir.name) / "spilled").open("w+b")
+
+    def _spill(self, records: list[bytes]) -> None:
+        """Keep records for :meth:`finish`, sorting them into a run file as runs fill (during
+        the pass, while the workers verify, rather than all at its end)."""
+        self._pending += records
+        if len(self._pending) >= self._sort_run:
+            self._write_run()
+
+    def _write_run(self) -> None:
+        assert self._dir is not None
+        self._pending.sort()
+        run = (Path(self._dir.name) / f"run{len(self._runs)}").open("w+b")
+        run.write(b"".join(self._pending))
+        self._runs.append(run)
+        self._pending = []
 
     def finish(self) -> Repeat | None:
         """The repeat with the smallest position among digests added past the memory
-        threshold (none were looked up against each other until now), or None. Frees the
-        memory first: it runs once, at the end of a pass."""
-        if self._spill is None:
+        threshold (none were looked up against each other until now), or None: a merge of
+        the sorted runs. Frees the in-memory set first: it runs once, at the end of a pass."""
+        if self._dir is None:
             return None
         self._seen = set()
-        self._spill.flush()
-        self._spill.seek(0)
-        runs = self._sorted_runs(self._spill)
+        if self._pending:
+            self._write_run()
+        for run in self._runs:
+            run.seek(0)
         best: Repeat | None = None
         previous = b""
-        block = max(1, MERGE_BUFFER // RECORD // max(1, len(runs)))
-        for record in heapq.merge(*(_records(run, block) for run in runs)):
+        block = max(1, MERGE_BUFFER // RECORD // max(1, len(self._runs)))
+        for record in heapq.merge(*(_records(run, block) for run in self._runs)):
             digest = record[:16]
             if digest == previous[:16]:
                 repeat = int.from_bytes(record[16:], "big")
@@ -113,27 +127,13 @@ class DuplicateIndex:
                     best = (int.from_bytes(previous[16:], "big"), repeat)
                 continue  # keep the first occurrence as `previous`
             previous = record
-        for run in runs:
-            run.close()
         return best
-
-    def _sorted_runs(self, spill: BinaryIO) -> list[BinaryIO]:
-        """Sort the spilled records in runs of bounded size, each into its own file."""
-        assert self._dir is not None
-        runs: list[BinaryIO] = []
-        while chunk := spill.read(self._sort_run * RECORD):
-            records = sorted(chunk[k : k + RECORD] for k in range(0, len(chunk), RECORD))
-            run = (Path(self._dir.name) / f"run{len(runs)}").open("w+b")
-            run.write(b"".join(records))
-            run.seek(0)
-            runs.append(run)
-        return runs
 
     def close(self) -> None:
         """Drop the temporary files, if any."""
-        if self._spill is not None:
-            self._spill.close()
-            self._spill = None
+        for run in self._runs:
+            run.close()
+        self._runs, self._pending = [], []
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
