@@ -1,7 +1,7 @@
 """Standalone, offline verifier for receipts ledgers: the format core of the project.
 
-It imports only ``cbor2``, ``pynacl``, ``cryptography`` and ``click``, never the ``receipts``
-service, so an auditor needs to trust only this small package. Typical use::
+It imports only ``cbor2``, ``cbrrr``, ``pynacl``, ``cryptography`` and ``click``, never the
+``receipts`` service, so an auditor needs to trust only this small package. Typical use::
 
     from verifier import VerifyOptions, audit_ledger_file
     report = audit_ledger_file("ledger.cbor", VerifyOptions())
