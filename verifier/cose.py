@@ -49,13 +49,14 @@ def _bstr_head(length: int) -> bytes:
     return b"\x5b" + length.to_bytes(8, "big")
 
 
-_SIG1_PREFIX = b"\x84\x6aSignature1"
+SIG1_PREFIX = b"\x84\x6aSignature1"
+"""How every Sig_structure of this format begins: an array of four, then the context text."""
 
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """RFC 9052 §4.4 ``Sig_structure`` bytes for Sign1 with empty external AAD."""
     return b"".join(
-        (_SIG1_PREFIX, _bstr_head(len(protected)), protected, b"\x40",
+        (SIG1_PREFIX, _bstr_head(len(protected)), protected, b"\x40",
          _bstr_head(len(payload)), payload)
     )
 

@@ -30,6 +30,7 @@ from verifier.encoding import (
     SequenceReader,
     decode_strict,
     decode_text_map_fast,
+    usual_cose_layout,
     usual_prefix,
 )
 from verifier.errors import (
@@ -276,27 +277,23 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
         raise VerificationFailure("fx_conversion_mismatch", "cost_reporting ≠ cost × rate")
 
 
-_SIG1_PREFIX = b"\x84\x6aSignature1"
 _UNSEEN = object()
 
 
-def _usual_key(ctx: _Context, prefix: bytes) -> PublicKey | None:
-    """The trusted key of receipts beginning with ``prefix`` (tag, array head, protected
-    header of at least 24 bytes, empty unprotected map, 2-byte payload head), or None when such
-    items must take the general path; memoized per worker."""
-    found = ctx.usual_keys.get(prefix, _UNSEEN)
+def _usual_key(ctx: _Context, protected: bytes) -> PublicKey | None:
+    """The trusted key of receipts with this protected header, or None when such items must
+    take the general path (another content type, an untrusted or malformed kid); memoized per
+    worker."""
+    found = ctx.usual_keys.get(protected, _UNSEEN)
     if found is not _UNSEEN:
         return found  # type: ignore[return-value]
-    key = None
-    if len(prefix) >= 4 + 24 + 2 and prefix[:3] == b"\xd2\x84\x58" and prefix[-2:] == b"\xa0\x59":
-        try:
-            ctype, kid = cose.parse_protected(prefix[4:-2])
-        except VerificationFailure:
-            ctype, kid = "", b""
-        if ctype == cose.RECEIPT:
-            key = ctx.keys.get(kid)
+    try:
+        ctype, kid = cose.parse_protected(protected)
+    except VerificationFailure:
+        ctype, kid = "", b""
+    key = ctx.keys.get(kid) if ctype == cose.RECEIPT else None
     if len(ctx.usual_keys) < 4096:
-        ctx.usual_keys[prefix] = key
+        ctx.usual_keys[protected] = key
     return key
 
 
@@ -306,22 +303,22 @@ def _check_usual(ctx: _Context, item: bytes) -> dict[str, Any] | None:
     general steps, which name the fault if there is one. Whatever passes here passes there:
     same envelope rule (``cose.parse``'s usual layout), same decoder, same signature call,
     same schema, key and pricing checks (a test compares the two on altered receipts)."""
-    if len(item) < 4 + 24 + 4 + 256 + 66 or ctx.since:
+    usual = usual_cose_layout(item, 0, len(item))
+    if usual is None or ctx.since:
         return None
-    plen = item[3] + 6
-    key = _usual_key(ctx, item[:plen])
+    protected_end, payload_end, end = usual
+    if end != len(item) or protected_end < 4 + 24 or payload_end - protected_end < 4 + 256:
+        return None  # as cose.parse's usual layout: only then is every head the shortest
+    key = _usual_key(ctx, item[4:protected_end])
     if key is None:
         return None
-    size = item[plen] << 8 | item[plen + 1]
-    payload_end = plen + 2 + size
-    if size < 256 or len(item) != payload_end + 66 or item[payload_end] != 0x58 \
-            or item[payload_end + 1] != 0x40:
-        return None
-    payload = decode_text_map_fast(item[plen + 2 : payload_end])
+    payload = decode_text_map_fast(item[protected_end + 4 : payload_end])
     if payload is None:
         return None
-    signed = b"".join((item[payload_end + 2 :], _SIG1_PREFIX, item[2 : plen - 2], b"\x40",
-                       item[plen - 1 : payload_end]))
+    # the signature, then the Sig_structure: its protected and payload byte strings are cut
+    # from the item with their heads (the empty external AAD, 40, replaces the unprotected a0)
+    signed = b"".join((item[payload_end + 2 :], cose.SIG1_PREFIX, item[2:protected_end],
+                       b"\x40", item[protected_end + 1 : payload_end]))
     try:
         nacl.bindings.crypto_sign_open(signed, key.raw)  # as PublicKey.verify calls it
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError):
@@ -489,7 +486,9 @@ class _LedgerPass:
     def __init__(self, options: VerifyOptions, ledger_path: str | None = None) -> None:
         self.options = options
         self.ledger_path = ledger_path
-        self.inline = True
+        self.workers = options.workers or os.cpu_count() or 1
+        # receipts' bytes go with each batch, unless worker processes can read the file
+        self.inline = ledger_path is None or self.workers <= 1
         self.report = LedgerReport(rollup=Rollup(options.rollup) if options.rollup else None)
         self.header: dict[str, Any] | None = None
         self.header_env: cose.Envelope | None = None
@@ -544,9 +543,6 @@ class _LedgerPass:
         pending = _PendingBatch(0)
         in_flight: deque[Any] = deque()
         pool = None
-        workers = self.options.workers or os.cpu_count() or 1
-        # receipts' bytes go with each batch, unless worker processes can read the file
-        self.inline = self.ledger_path is None or workers <= 1
         inline = self.inline
         receipt_prefixes: set[bytes] = set()  # the usual layout's prefixes seen on receipts
         try:
@@ -559,7 +555,7 @@ class _LedgerPass:
                         pending.add_run(offset, ends, data)
                         index += len(ends)
                         if len(pending.ends) >= BATCH:
-                            pool = self._flush(pending, in_flight, pool, workers)
+                            pool = self._flush(pending, in_flight, pool)
                             pending = _PendingBatch(index + 1)
                         continue
                 try:
@@ -577,7 +573,7 @@ class _LedgerPass:
                         receipt_prefixes.add(prefix)
                     pending.add_run(offset, [len(item)], item if inline else None)
                     if len(pending.ends) >= BATCH:
-                        pool = self._flush(pending, in_flight, pool, workers)
+                        pool = self._flush(pending, in_flight, pool)
                         pending = _PendingBatch(index + 1)
                     continue
                 self._drain(in_flight, pending, pool)
@@ -589,14 +585,13 @@ class _LedgerPass:
             if pool is not None:
                 pool.terminate()
 
-    def _flush(self, pending: _PendingBatch, in_flight: deque[Any], pool: Any,
-               workers: int) -> Any:
+    def _flush(self, pending: _PendingBatch, in_flight: deque[Any], pool: Any) -> Any:
         """Send a full batch to the workers (starting them on the first), keeping at most two
         batches per worker in flight; returns the pool."""
-        if pool is None and workers > 1:
-            pool = self._start_pool(workers)
+        if pool is None and self.workers > 1:
+            pool = self._start_pool(self.workers)
         in_flight.append(self._submit(pool, pending))
-        while len(in_flight) > 2 * workers:
+        while len(in_flight) > 2 * self.workers:
             self._absorb(in_flight.popleft())
         return pool
 
