@@ -13,7 +13,11 @@ occurrence's position is not kept (that would double the memory); on disk it is.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import os
+import struct
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +37,47 @@ however many runs a large ledger needs)."""
 
 Repeat = tuple[int | None, int]
 """(position of the first occurrence if known, position of the repeat)."""
+
+
+# --- the digests -------------------------------------------------------------------------------
+# Each receipt gives two 16-byte digests: of its id, and of its (agent, request_id) pair (the
+# agent length-prefixed, so no pair is ambiguous). Two ways to make them, both 128 bits:
+#
+# * keyed: four values of Python's own string hash, which is SipHash keyed by a random secret
+#   drawn when the interpreter starts; two per key, over the key and over the key behind a NUL,
+#   so 128 bits must collide. Several times faster than SHA-256 on short text (the hash runs
+#   in C, with no hash object). A ledger is written before the run draws its secret, so its
+#   author cannot aim at it; a real repeat always gives equal digests. Every process comparing
+#   digests must share the secret: the main process and workers it forks do.
+# * sha256: truncated SHA-256 (as before any of this was tuned), for everywhere else: string
+#   hashing not keyed SipHash (PYTHONHASHSEED=0, other builds), or workers that were spawned.
+
+_TWO_HASHES = struct.Struct("<2q").pack
+
+
+def keyed_digests_available() -> bool:
+    """Whether this interpreter's string hash is SipHash (64-bit) with a random key: not with
+    PYTHONHASHSEED set to a number (a key anyone can derive), nor on other builds."""
+    info = sys.hash_info
+    return info.algorithm.startswith("siphash") and info.hash_bits == 64 \
+        and bool(sys.flags.hash_randomization) and _HASH_SEED in (None, "random")
+
+
+_HASH_SEED = None if sys.flags.ignore_environment else os.environ.get("PYTHONHASHSEED")
+"""As the interpreter read it when it started (read before anything could change it)."""
+
+
+def keyed_digests(receipt_id: str, agent: str, request_id: str) -> tuple[bytes, bytes]:
+    """The receipt's two digests, keyed (see above)."""
+    pair = f"{len(agent)}:{agent}{request_id}"
+    return (_TWO_HASHES(hash(receipt_id), hash("\x00" + receipt_id)),
+            _TWO_HASHES(hash(pair), hash("\x00" + pair)))
+
+
+def sha256_digests(receipt_id: str, agent: str, request_id: str) -> tuple[bytes, bytes]:
+    """The receipt's two digests, as truncated SHA-256."""
+    return (hashlib.sha256(f"id\x00{receipt_id}".encode()).digest()[:16],
+            hashlib.sha256(f"rq{len(agent)}:{agent}{request_id}".encode()).digest()[:16])
 
 
 class DuplicateIndex:

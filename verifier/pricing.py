@@ -339,3 +339,9 @@ class RateTable:
         if at_ms >= last_publication:
             return best
         return select_rate(self._rates, base, quote, day, at_ms)
+
+    def settled_from(self, base: str, quote: str, day: str) -> int:
+        """The time from which :meth:`select` gives one answer for every receipt of ``day``:
+        the last publication among the rates dated up to it (call after :meth:`select`)."""
+        memo = self._memo.get((base, quote, day))
+        return 2**63 if memo is None else memo[1]

@@ -131,7 +131,30 @@ _RECEIPT_NULLABLE_UINT = ("runtime_ms", "cost", "cost_reporting")
 
 def check_receipt(p: Any) -> None:
     """Rules of a receipt payload (spec §6)."""
-    _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
+    if type(p) is not dict or len(p) != len(RECEIPT_REQUIRED) + _optional_fields(p) \
+            or p.get("v") != FORMAT_VERSION or type(p["v"]) is not int:
+        _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
+    # The map holds as many keys as it has required and optional fields, so if every required
+    # field is there (each is read below) there is no unknown key. If a field is missing or
+    # wrong, _exact_keys runs: a missing or unknown field is reported first, as always.
+    try:
+        _check_receipt_fields(p)
+    except (KeyError, SchemaError) as e:
+        _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
+        if isinstance(e, KeyError):
+            raise SchemaError(f"receipt: missing field {e}") from e
+        raise
+
+
+def _optional_fields(p: dict[str, Any]) -> int:
+    """How many of RECEIPT_OPTIONAL ``p`` has (spelled out: this runs once per receipt)."""
+    return ("retry_of" in p) + ("usage_detail" in p) + ("service_tier" in p) \
+        + ("started_at" in p)
+
+
+def _check_receipt_fields(p: dict[str, Any]) -> None:
+    """:func:`check_receipt` once the map has the right number of keys (a missing required
+    field raises KeyError)."""
     for field in _RECEIPT_TEXT:  # inlined checks: this runs once per receipt
         value = p[field]
         if type(value) is not str or not 0 < len(value) <= MAX_TEXT:

@@ -25,7 +25,13 @@ import nacl.bindings
 import nacl.exceptions
 
 from verifier import cose
-from verifier.dedup import DuplicateIndex, Repeat
+from verifier.dedup import (
+    DuplicateIndex,
+    Repeat,
+    keyed_digests,
+    keyed_digests_available,
+    sha256_digests,
+)
 from verifier.encoding import (
     SequenceReader,
     decode_strict,
@@ -44,7 +50,7 @@ from verifier.errors import (
 from verifier.keys import PublicKey, key_id
 from verifier.money import FX_ONE, convert, cost_of
 from verifier.pricing import IDENTITY_SOURCE, BookSchedule, FxRate, PriceBook, RateTable
-from verifier.rollup import Rollup, RollupSpec, utc_day
+from verifier.rollup import DAY_MS, Rollup, RollupSpec, utc_day
 from verifier.schema import (
     PRICED,
     ZERO_HASH,
@@ -58,6 +64,7 @@ from verifier.schema import (
 ED25519_L = 2**252 + 27742317777372353535851937790883648493
 BATCH = 1024
 READ_SIZE = 1 << 20
+_START_METHOD = "fork" if os.name == "posix" else "spawn"
 
 
 @dataclass
@@ -125,10 +132,17 @@ class _Context:
     reporting_currency: str
     since: dict[str, tuple[int, bytes]]
     rollup: RollupSpec | None
+    keyed_digests: bool
+    """Whether duplicate detection may use keyed digests (every process shares the key)."""
     schedule: BookSchedule = field(init=False)
     rate_table: RateTable = field(init=False)
     usual_keys: dict[bytes, PublicKey | None] = field(init=False)
+    last_prefix: bytes = field(init=False, default=b"\xff")  # no item starts with a break
+    last_key: PublicKey | None = field(init=False, default=None)
     _identities: dict[tuple[str, str], dict[str, Any]] = field(init=False, default_factory=dict)
+    _fx_memo: dict[tuple[str, int], tuple[dict[str, Any] | None, int]] = field(
+        init=False, default_factory=dict)
+    """(currency, UTC day number) -> (expected fx, time from which it holds that day)."""
 
     def __post_init__(self) -> None:
         self.schedule = BookSchedule(self.books.values())
@@ -139,6 +153,18 @@ class _Context:
         """The ``fx`` a receipt in ``currency`` issued at ``issued_at`` must carry (spec §5.4):
         the identity for the reporting currency, else the rate in force, None if none is.
         The result is shared: compare it, never modify it."""
+        memo = self._fx_memo.get((currency, issued_at // DAY_MS))
+        if memo is not None and issued_at >= memo[1]:
+            return memo[0]
+        expected, settled_from = self._select_fx(currency, issued_at)
+        if issued_at >= settled_from and len(self._fx_memo) < 65_536:
+            self._fx_memo[(currency, issued_at // DAY_MS)] = (expected, settled_from)
+        return expected
+
+    def _select_fx(self, currency: str, issued_at: int
+                   ) -> tuple[dict[str, Any] | None, int]:
+        """:meth:`expected_fx` itself, and from when on its day the answer holds for every
+        receipt (a receipt issued before a rate of its day was published is not memoized)."""
         day = utc_day(issued_at)
         if currency == self.reporting_currency:
             key = (currency, day)
@@ -146,9 +172,10 @@ class _Context:
             if identity is None:
                 identity = self._identities[key] = {
                     "currency": currency, "rate": FX_ONE, "date": day, "source": IDENTITY_SOURCE}
-            return identity
+            return identity, -(2**63)
         rate = self.rate_table.select(currency, self.reporting_currency, day, issued_at)
-        return None if rate is None else rate.receipt_fx
+        settled_from = self.rate_table.settled_from(currency, self.reporting_currency, day)
+        return (None if rate is None else rate.receipt_fx), settled_from
 
 
 Summary = tuple[int, str, int, bytes, bytes]
@@ -163,12 +190,12 @@ class _BatchResult:
     chain (the normal case), only ``runs`` come back, one per chain, and the main process checks
     just where each run joins its chain; otherwise ``summaries`` has every receipt, so the main
     process can say precisely what is wrong. ``digests`` holds, per receipt in order, the 16-byte
-    digests of its id and of its (agent, request_id)."""
+    digests of its id and of its (agent, request_id) (see verifier.dedup)."""
 
     first_index: int
     summaries: list[Summary] | None
     runs: list[Run] | None
-    digests: bytes
+    digests: list[bytes]
     count: int
     failure: tuple[int, str, str, str | None, int | None] | None
     totals: dict[str, int]
@@ -297,21 +324,43 @@ def _usual_key(ctx: _Context, protected: bytes) -> PublicKey | None:
     return key
 
 
+def _usual_prefix(ctx: _Context, item: bytes) -> bytes | None:
+    """The first bytes, up to the payload's length, of a receipt in the usual layout signed by
+    a trusted key, remembered with that key for the receipts after it (most share them); None
+    when the item must take the general path."""
+    usual = usual_cose_layout(item, 0, len(item))
+    if usual is None or usual[0] < 4 + 24:  # as cose.parse's usual layout: shortest heads
+        return None
+    protected_end = usual[0]
+    key = _usual_key(ctx, item[4:protected_end])
+    if key is None:
+        return None
+    ctx.last_prefix, ctx.last_key = item[: protected_end + 2], key
+    return ctx.last_prefix
+
+
 def _check_usual(ctx: _Context, item: bytes) -> dict[str, Any] | None:
     """Steps 3-8 for a receipt in the usual layout, in few Python operations (the verifier's
     hot path); None when anything is not as usual, and :func:`_check_one` then runs the
     general steps, which name the fault if there is one. Whatever passes here passes there:
     same envelope rule (``cose.parse``'s usual layout), same decoder, same signature call,
     same schema, key and pricing checks (a test compares the two on altered receipts)."""
-    usual = usual_cose_layout(item, 0, len(item))
-    if usual is None or ctx.since:
+    if ctx.since:
         return None
-    protected_end, payload_end, end = usual
-    if end != len(item) or protected_end < 4 + 24 or payload_end - protected_end < 4 + 256:
-        return None  # as cose.parse's usual layout: only then is every head the shortest
-    key = _usual_key(ctx, item[4:protected_end])
-    if key is None:
+    prefix = ctx.last_prefix  # tag, array head, protected header, a0, payload head (59)
+    if not item.startswith(prefix):
+        found = _usual_prefix(ctx, item)
+        if found is None:
+            return None
+        prefix = found
+    key = ctx.last_key
+    protected_end = len(prefix) - 2
+    if key is None or len(item) < protected_end + 4 + 256 + 66:
         return None
+    payload_end = protected_end + 4 + (item[protected_end + 2] << 8 | item[protected_end + 3])
+    if payload_end + 66 != len(item) or payload_end - protected_end < 4 + 256 \
+            or item[payload_end] != 0x58 or item[payload_end + 1] != 0x40:
+        return None  # as cose.parse's usual layout: one item, every head the shortest
     payload = decode_text_map_fast(item[protected_end + 4 : payload_end])
     if payload is None:
         return None
@@ -398,6 +447,7 @@ def _check_batch(batch: _Batch) -> _BatchResult:
     rollup = Rollup(ctx.rollup) if ctx.rollup else None
     failure = None
     sha256 = hashlib.sha256
+    receipt_digests = keyed_digests if ctx.keyed_digests else sha256_digests
     start = 0
     for index, stop in enumerate(ends, first_index):
         item = blob[start:stop]
@@ -410,9 +460,7 @@ def _check_batch(batch: _Batch) -> _BatchResult:
             failure = (index, e.code, e.reason, *where)
             break
         verified += fully
-        agent = p["agent"]  # length-prefixed: no (agent, request_id) pair is ambiguous
-        digests.append(sha256(f"id\x00{p['id']}".encode()).digest()[:16]
-                       + sha256(f"rq{len(agent)}:{agent}{p['request_id']}".encode()).digest()[:16])
+        digests += receipt_digests(p["id"], p["agent"], p["request_id"])
         summaries.append((index, p["chain"], p["seq"], p["prev"], sha256(item).digest()))
         cost = p["cost"]
         if cost is None:
@@ -426,15 +474,14 @@ def _check_batch(batch: _Batch) -> _BatchResult:
             rollup.add(p)
     runs = _runs(summaries, ctx.since)
     return _BatchResult(first_index, None if runs is not None else summaries,
-                        runs, b"".join(digests), len(summaries), failure, totals,
+                        runs, digests, len(summaries), failure, totals,
                         totals_reporting, unpriced, verified, rollup)
 
 
 def _dedup_digests(batch: _BatchResult, up_to: int) -> list[bytes]:
-    """The two 16-byte digests of each of the batch's receipts before item ``up_to``."""
-    blob = batch.digests
+    """The two digests of each of the batch's receipts before item ``up_to``."""
     count = min(batch.count, max(0, up_to - batch.first_index))
-    return [blob[k : k + 16] for k in range(0, 32 * count, 16)]
+    return batch.digests if count == batch.count else batch.digests[: 2 * count]
 
 
 def _runs(summaries: list[Summary], since: dict[str, tuple[int, bytes]]) -> list[Run] | None:
@@ -608,7 +655,7 @@ class _LedgerPass:
             yield chunk
 
     def _start_pool(self, workers: int) -> Any:
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        ctx = multiprocessing.get_context(_START_METHOD)
         return ctx.Pool(workers, initializer=_init_worker, initargs=(self._context(),))
 
     def _context(self) -> _Context:
@@ -616,8 +663,11 @@ class _LedgerPass:
         if self._ctx is None:
             assert self.header is not None
             since = dict(self.options.since or {})
+            # forked workers share this process's hash key; spawned ones draw their own
+            keyed = keyed_digests_available() and (self.workers <= 1 or _START_METHOD == "fork")
             self._ctx = _Context(self.trusted, self.books, self.rates,
-                                 self.header["reporting_currency"], since, self.options.rollup)
+                                 self.header["reporting_currency"], since, self.options.rollup,
+                                 keyed)
         return self._ctx
 
     def _submit(self, pool: Any, pending: _PendingBatch) -> Any:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from verifier.dedup import DuplicateIndex
+from receipts.signing import Signer
+from tests.conftest import sample_ledger
+from verifier import cose
+from verifier.dedup import DuplicateIndex, keyed_digests, sha256_digests
+from verifier.encoding import decode_strict, split_sequence
+from verifier.verify import BATCH
 
 
 def _digest(i: int) -> bytes:
@@ -88,3 +97,61 @@ def test_nothing_repeated_past_the_threshold_is_clean() -> None:
     with DuplicateIndex() as index:
         assert index.add_many([(_digest(1), 1)]) is None
         assert index.finish() is None  # never spilled
+
+
+def test_keyed_digests_separate_what_differs_and_join_what_repeats() -> None:
+    ids = keyed_digests("r-1", "agent-a", "req-1")
+    assert keyed_digests("r-1", "agent-a", "req-1") == ids
+    assert len(ids[0]) == len(ids[1]) == 16
+    assert keyed_digests("r-2", "agent-a", "req-1")[0] != ids[0]
+    assert keyed_digests("r-2", "agent-a", "req-1")[1] == ids[1]
+    # the agent is length-prefixed: ("agent-a", "1req") is not ("agent-a1", "req")
+    assert keyed_digests("r-1", "agent-a1", "req")[1] != keyed_digests("r-1", "agent-a", "1req")[1]
+    assert sha256_digests("r-1", "agent-a1", "req")[1] != sha256_digests("r-1", "agent-a",
+                                                                          "1req")[1]
+
+
+@pytest.mark.parametrize(("seed", "keyed"), [(None, True), ("random", True), ("0", False),
+                                             ("12345", False)])
+def test_keyed_digests_only_with_a_secret_random_hash_key(seed: str | None, keyed: bool) -> None:
+    """A hash seed set by number is a key anyone can derive: then SHA-256 digests are used."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    if seed is not None:
+        env["PYTHONHASHSEED"] = seed
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "from verifier.dedup import keyed_digests_available as k; print(k())"],
+        env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(keyed)
+
+
+def _ledger_repeating_an_id(signer: Signer) -> tuple[bytes, int]:
+    """A ledger of BATCH + 10 receipts (so forked workers check it) whose last receipt repeats
+    the first one's id, validly signed; with the item index of the repeat."""
+    items = [item for _, item in split_sequence([sample_ledger(signer, BATCH + 10)])]
+    receipts = [k for k, item in enumerate(items)
+                if cose.peek_content_type(item) == cose.RECEIPT]
+    first = decode_strict(cose.parse(items[receipts[0]]).payload)
+    last = decode_strict(cose.parse(items[receipts[-1]]).payload)
+    items[receipts[-1]] = signer.sign(cose.RECEIPT, {**last, "id": first["id"]})
+    return b"".join(items), receipts[-1]
+
+
+@pytest.mark.parametrize("seed", [None, "0"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_repeated_ids_are_found_with_either_kind_of_digest(tmp_path: Path, seed: str | None,
+                                                           workers: int) -> None:
+    """The whole verifier, with keyed digests (forked workers share the key) or SHA-256 ones
+    (PYTHONHASHSEED=0), in one process or in workers."""
+    data, index = _ledger_repeating_an_id(Signer.generate())
+    ledger = tmp_path / "ledger.cbor"
+    ledger.write_bytes(data)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    if seed is not None:
+        env["PYTHONHASHSEED"] = seed
+    script = ("import sys; from verifier import VerifyOptions, audit_ledger_file as a; "
+              f"r = a(sys.argv[1], VerifyOptions(workers={workers})); "
+              "print(r.failure.code, r.failure.position.item)")
+    out = subprocess.run([sys.executable, "-c", script, str(ledger)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["duplicate_id", str(index)]

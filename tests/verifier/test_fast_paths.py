@@ -271,6 +271,8 @@ def test_the_usual_receipt_path_accepts_only_what_the_general_steps_accept(
             item = _SIGNER.sign(cose.RECEIPT, payload)
         except EncodingError:
             return
+    if data.draw(st.booleans()):  # a receipt before it: the hot path remembers its prefix
+        verify_module._check_usual(ctx, data.draw(st.sampled_from(_RECEIPTS)))
     fast = _outcome(lambda: verify_module._check_usual(ctx, item))
     if fast == ("ok", None):
         return  # declined: the general steps decide alone
@@ -286,4 +288,69 @@ def test_a_map_where_pricing_status_belongs_is_a_schema_violation() -> None:
     payload = decode_strict(cose.parse(_RECEIPTS[0]).payload)
     payload["pricing_status"] = {}
     with pytest.raises(SchemaError, match="pricing_status"):
+        check_receipt(payload)
+
+
+def _plain_receipt_rules(payload: Any) -> None:
+    """check_receipt as the rules read: the key set first, then each field."""
+    from verifier.schema import (
+        RECEIPT_OPTIONAL,
+        RECEIPT_REQUIRED,
+        _check_receipt_fields,
+        _exact_keys,
+    )
+
+    _exact_keys(payload, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
+    _check_receipt_fields(payload)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_check_receipt_counts_keys_instead_of_comparing_them_with_the_same_outcome(
+        data: st.DataObject) -> None:
+    """check_receipt compares the number of keys, not the keys, then reads every required
+    field; its outcome (and message) is the plain rule's for dropped, added, repeated-count and
+    retyped fields."""
+    from verifier.errors import SchemaError
+    from verifier.schema import check_receipt
+
+    payload: dict[str, Any] = decode_strict(cose.parse(data.draw(st.sampled_from(_RECEIPTS)))
+                                            .payload)
+    for _ in range(data.draw(st.integers(1, 3))):
+        change = data.draw(st.sampled_from(["field", "drop", "add"]))
+        if change == "field":
+            payload[data.draw(st.sampled_from(sorted(payload)))] = data.draw(_FIELD_VALUES)
+        elif change == "drop" and payload:
+            del payload[data.draw(st.sampled_from(sorted(payload)))]
+        else:
+            name = data.draw(st.sampled_from(["retry_of", "usage_detail", "service_tier",
+                                              "started_at", "extra", "v"]))
+            payload[name] = data.draw(_FIELD_VALUES | st.just("r-1") | st.just(5))
+
+    def outcome(check: Any) -> tuple[str, str]:
+        try:
+            check(payload)
+        except SchemaError as e:
+            return "fail", str(e)
+        return "ok", ""
+
+    assert outcome(check_receipt) == outcome(_plain_receipt_rules)
+
+
+def test_optional_fields_counts_exactly_the_optional_fields() -> None:
+    from verifier.schema import RECEIPT_OPTIONAL, RECEIPT_REQUIRED, _optional_fields
+
+    assert _optional_fields(dict.fromkeys(RECEIPT_OPTIONAL, 1)) == len(RECEIPT_OPTIONAL)
+    assert _optional_fields(dict.fromkeys(RECEIPT_REQUIRED | {"extra"}, 1)) == 0
+
+
+def test_a_missing_field_is_reported_before_a_wrong_one_even_when_the_count_matches() -> None:
+    from verifier.errors import SchemaError
+    from verifier.schema import check_receipt
+
+    payload = decode_strict(cose.parse(_RECEIPTS[0]).payload)
+    del payload["status"]
+    payload["extra"] = "x"  # as many keys as a receipt has
+    payload["chain"] = 7  # read before status
+    with pytest.raises(SchemaError, match=r"missing field.*status"):
         check_receipt(payload)

@@ -6,7 +6,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from receipts.pricebooks import SHIPPED_ENTRIES, build_price_book
-from verifier.pricing import BookSchedule, FxRate, RateTable, latest_book, select_rate
+from verifier.money import FX_ONE
+from verifier.pricing import (
+    IDENTITY_SOURCE,
+    BookSchedule,
+    FxRate,
+    RateTable,
+    latest_book,
+    select_rate,
+)
+from verifier.rollup import DAY_MS, utc_day
+from verifier.verify import _Context
 
 DAYS = ["2025-11-28", "2025-11-29", "2025-11-30", "2025-12-01", "2025-12-02"]
 rates = st.lists(
@@ -37,3 +47,32 @@ def test_book_schedule_is_latest_book(starts: list[int], times: list[int]) -> No
     schedule = BookSchedule(books)
     for at in times:
         assert schedule.in_force(at) is latest_book(books, at)
+
+
+_DAY0 = 1_764_288_000_000  # 2025-11-28T00:00:00Z
+timed_rates = st.lists(
+    st.builds(FxRate, st.sampled_from(["USD", "EUR"]), st.just("GBP"), st.sampled_from(DAYS),
+              st.integers(min_value=1, max_value=2 * 10**9), st.sampled_from(["ecb", "fed"]),
+              st.integers(min_value=_DAY0, max_value=_DAY0 + 5 * DAY_MS)),
+    max_size=12,
+)
+
+
+@settings(max_examples=200)
+@given(timed_rates, st.lists(st.tuples(st.sampled_from(["USD", "EUR", "GBP"]),
+                                       st.integers(min_value=_DAY0 - DAY_MS,
+                                                   max_value=_DAY0 + 5 * DAY_MS)),
+                             min_size=1, max_size=12))
+def test_expected_fx_memo_answers_as_the_rule(published: list[FxRate],
+                                              receipts: list[tuple[str, int]]) -> None:
+    """The workers' per-day memo of the fx a receipt must carry, including receipts issued
+    before a rate of their day was published (they get the rate in force then)."""
+    ctx = _Context({}, {}, published, "GBP", {}, None, keyed_digests=False)
+    for currency, at in receipts:  # in any order, through one memo
+        day = utc_day(at)
+        if currency == "GBP":
+            expected = {"currency": "GBP", "rate": FX_ONE, "date": day, "source": IDENTITY_SOURCE}
+        else:
+            rate = select_rate(published, currency, "GBP", day, at)
+            expected = None if rate is None else rate.as_receipt_fx()
+        assert ctx.expected_fx(currency, at) == expected
