@@ -129,8 +129,17 @@ _RECEIPT_UINT = ("seq", "issued_at")
 _RECEIPT_NULLABLE_UINT = ("runtime_ms", "cost", "cost_reporting")
 
 
-def check_receipt(p: Any) -> None:
-    """Rules of a receipt payload (spec §6)."""
+def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
+    """Rules of a receipt payload (spec §6).
+
+    With ``vouched_by_pricing``, the rules on fields that pricing then compares, as equals,
+    with the price book and the published rates are left out: the ``currency`` code, the
+    ``pricing_status`` value, and ``fx``'s currency, date and source (text, so only valid
+    text can equal them; ``fx.rate`` is still checked to be an integer, since ``1.0`` and
+    ``true`` would compare equal to ``1``). Only for a caller that runs those comparisons
+    and, if one fails, calls this again without the flag to name the fault (the verifier's
+    hot path; a property test holds the two paths to the same outcomes).
+    """
     if type(p) is not dict or len(p) != len(RECEIPT_REQUIRED) + _optional_fields(p) \
             or p.get("v") != FORMAT_VERSION or type(p["v"]) is not int:
         _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
@@ -138,7 +147,7 @@ def check_receipt(p: Any) -> None:
     # field is there (each is read below) there is no unknown key. If a field is missing or
     # wrong, _exact_keys runs: a missing or unknown field is reported first, as always.
     try:
-        _check_receipt_fields(p)
+        _check_receipt_fields(p, not vouched_by_pricing)
     except (KeyError, SchemaError) as e:
         _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
         if isinstance(e, KeyError):
@@ -152,9 +161,9 @@ def _optional_fields(p: dict[str, Any]) -> int:
         + ("started_at" in p)
 
 
-def _check_receipt_fields(p: dict[str, Any]) -> None:
+def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
     """:func:`check_receipt` once the map has the right number of keys (a missing required
-    field raises KeyError)."""
+    field raises KeyError); ``vouched_fields``: also those pricing vouches for."""
     for field in _RECEIPT_TEXT:  # inlined checks: this runs once per receipt
         value = p[field]
         if type(value) is not str or not 0 < len(value) <= MAX_TEXT:
@@ -188,10 +197,12 @@ def _check_receipt_fields(p: dict[str, Any]) -> None:
             if type(key) is not str or not 0 < len(key) <= 64 or type(count) is not int \
                     or not 0 <= count <= MAX_UINT:
                 _counts(p, field)
-    check_currency(p, "currency")
     status = p["pricing_status"]
-    if type(status) is not str or status not in PRICING_STATUSES:
-        raise _fail("pricing_status", f"must be one of {', '.join(sorted(PRICING_STATUSES))}")
+    if vouched_fields:
+        check_currency(p, "currency")
+        if type(status) is not str or status not in PRICING_STATUSES:
+            raise _fail("pricing_status",
+                        f"must be one of {', '.join(sorted(PRICING_STATUSES))}")
     if status == PRICED:
         if p["cost"] is None:
             raise _fail("cost", "a priced receipt has a cost")
@@ -206,10 +217,12 @@ def _check_receipt_fields(p: dict[str, Any]) -> None:
     else:
         if type(fx) is not dict or fx.keys() != _FX_FIELDS:
             raise _fail("fx", "must be null or {currency, rate, date, source}")
-        check_currency(fx, "currency")
+        if vouched_fields:
+            check_currency(fx, "currency")
         _uint(fx, "rate")
-        _date(fx, "date")
-        _text(fx, "source")
+        if vouched_fields:
+            _date(fx, "date")
+            _text(fx, "source")
         if status == PRICED and p["cost_reporting"] is None:
             raise _fail("cost_reporting", "a priced receipt with fx has cost_reporting")
     if "retry_of" in p:

@@ -373,12 +373,12 @@ def _check_usual(ctx: _Context, item: bytes) -> dict[str, Any] | None:
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError):
         return None
     try:
-        check_receipt(payload)
-    except SchemaError:
-        return None
-    if not key.valid_at(payload["issued_at"]):
-        return None
-    _check_pricing(ctx, payload)
+        check_receipt(payload, vouched_by_pricing=True)
+        if not key.valid_at(payload["issued_at"]):
+            return None
+        _check_pricing(ctx, payload)  # confirms the fields the schema check left to it
+    except (SchemaError, VerificationFailure):
+        return None  # the general steps say which rule fails first
     return payload
 
 

@@ -8,6 +8,7 @@ decoder returns for the same bytes: that is the whole argument for using it (enc
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -253,12 +254,40 @@ def test_the_usual_receipt_path_accepts_only_what_the_general_steps_accept(
     item = data.draw(st.sampled_from(_RECEIPTS))
     env = cose.parse(item)
     payload = decode_strict(env.payload)
-    change = data.draw(st.sampled_from(["none", "field", "drop", "add", "byte"]))
-    if change == "byte":
+    change = data.draw(st.sampled_from(["none", "field", "drop", "add", "byte", "vouched",
+                                        "float-rate"]))
+    if change == "float-rate" and payload["fx"] is not None:
+        # fx.rate as a float equal to the rate: equal in Python, never valid (the hot path
+        # leaves fx to an equality test, so it must still check the rate's type)
+        raw = encode(payload)
+        needle = b"\x64rate" + encode(payload["fx"]["rate"])
+        item = _SIGNER.sign_payload_bytes(cose.RECEIPT, raw.replace(
+            needle, b"\x64rate\xfb" + struct.pack(">d", payload["fx"]["rate"])))
+    elif change == "vouched":  # the fields pricing vouches for on the hot path
+        where, value = data.draw(st.sampled_from([
+            ("currency", st.sampled_from(["USD", "GBP", "usd", "", "USDX"]) | _FIELD_VALUES),
+            ("pricing_status", st.sampled_from(["priced", "unknown_model", "bogus"])
+             | _FIELD_VALUES),
+            ("fx.currency", st.sampled_from(["GBP", "USD", "gbp"]) | _FIELD_VALUES),
+            ("fx.date", st.sampled_from(["2025-11-30", "2025-11-31", "2025-13-01"])
+             | _FIELD_VALUES),
+            ("fx.source", st.sampled_from(["test-fixed", ""]) | _FIELD_VALUES),
+            ("fx.rate", st.sampled_from([790_000_000, 10**9, 1]) | _FIELD_VALUES)]))
+        if where.startswith("fx."):
+            if payload["fx"] is None:
+                return
+            payload["fx"] = {**payload["fx"], where[3:]: data.draw(value)}
+        else:
+            payload[where] = data.draw(value)
+        try:
+            item = _SIGNER.sign(cose.RECEIPT, payload)
+        except EncodingError:
+            return
+    elif change == "byte":
         altered = bytearray(item)
         altered[data.draw(st.integers(0, len(item) - 1))] ^= data.draw(st.integers(1, 255))
         item = bytes(altered)
-    elif change != "none":
+    elif change in ("field", "drop", "add"):
         key = data.draw(st.sampled_from(sorted(payload)))
         if change == "field":
             payload[key] = data.draw(_FIELD_VALUES)
@@ -301,7 +330,7 @@ def _plain_receipt_rules(payload: Any) -> None:
     )
 
     _exact_keys(payload, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
-    _check_receipt_fields(payload)
+    _check_receipt_fields(payload, True)
 
 
 @settings(max_examples=400, deadline=None)
