@@ -12,7 +12,6 @@ these functions, so they agree to the byte.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from decimal import Decimal, Inexact, localcontext
 
@@ -24,7 +23,10 @@ FX_ONE = 10**FX_RATE_SCALE
 
 def cost_of(usage: Mapping[str, int], unit_prices: Mapping[str, int]) -> int:
     """Cost in 10^-12 currency units: Σ tokens × unit price (10^-6 per 1M tokens)."""
-    return sum(map(operator.mul, usage.values(), map(unit_prices.__getitem__, usage)))
+    total = 0
+    for category, tokens in usage.items():  # a plain loop: faster than map() for a few items
+        total += tokens * unit_prices[category]
+    return total
 
 
 def convert(cost: int, rate: int) -> int:

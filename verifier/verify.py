@@ -139,6 +139,7 @@ class _Context:
     usual_keys: dict[bytes, PublicKey | None] = field(init=False)
     last_prefix: bytes = field(init=False, default=b"\xff")  # no item starts with a break
     last_key: PublicKey | None = field(init=False, default=None)
+    last_sig_head: bytes = field(init=False, default=b"")
     _identities: dict[tuple[str, str], dict[str, Any]] = field(init=False, default_factory=dict)
     _fx_memo: dict[tuple[str, int], tuple[dict[str, Any] | None, int]] = field(
         init=False, default_factory=dict)
@@ -336,6 +337,8 @@ def _usual_prefix(ctx: _Context, item: bytes) -> bytes | None:
     if key is None:
         return None
     ctx.last_prefix, ctx.last_key = item[: protected_end + 2], key
+    # the Sig_structure up to its payload: the same for every item with this prefix
+    ctx.last_sig_head = cose.SIG1_PREFIX + item[2:protected_end] + b"\x40"
     return ctx.last_prefix
 
 
@@ -364,10 +367,10 @@ def _check_usual(ctx: _Context, item: bytes) -> dict[str, Any] | None:
     payload = decode_text_map_fast(item[protected_end + 4 : payload_end])
     if payload is None:
         return None
-    # the signature, then the Sig_structure: its protected and payload byte strings are cut
-    # from the item with their heads (the empty external AAD, 40, replaces the unprotected a0)
-    signed = b"".join((item[payload_end + 2 :], cose.SIG1_PREFIX, item[2:protected_end],
-                       b"\x40", item[protected_end + 1 : payload_end]))
+    # the signature, then the Sig_structure: its head (array, context, protected header, the
+    # empty external AAD) as remembered with the prefix, then the payload with its own head
+    signed = b"".join((item[payload_end + 2 :], ctx.last_sig_head,
+                       item[protected_end + 1 : payload_end]))
     try:
         nacl.bindings.crypto_sign_open(signed, key.raw)  # as PublicKey.verify calls it
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError):
