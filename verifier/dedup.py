@@ -44,11 +44,11 @@ Repeat = tuple[int | None, int]
 # agent length-prefixed, so no pair is ambiguous). Two ways to make them, both 128 bits:
 #
 # * keyed: four values of Python's own string hash, which is SipHash keyed by a random secret
-#   drawn when the interpreter starts; two per key, over the key and over the key behind a NUL,
-#   so 128 bits must collide. Several times faster than SHA-256 on short text (the hash runs
-#   in C, with no hash object). A ledger is written before the run draws its secret, so its
-#   author cannot aim at it; a real repeat always gives equal digests. Every process comparing
-#   digests must share the secret: the main process and workers it forks do.
+#   drawn when the interpreter starts; two per key, over the key behind two different control
+#   characters, so 128 bits must collide. Several times faster than SHA-256 on short text (the
+#   hash runs in C, with no hash object). A ledger is written before the run draws its secret,
+#   so its author cannot aim at it; a real repeat always gives equal digests. Every process
+#   comparing digests must share the secret: the main process and workers it forks do.
 # * sha256: truncated SHA-256 (as before any of this was tuned), for everywhere else: string
 #   hashing not keyed SipHash (PYTHONHASHSEED=0, other builds), or workers that were spawned.
 
@@ -68,10 +68,11 @@ _HASH_SEED = None if sys.flags.ignore_environment else os.environ.get("PYTHONHAS
 
 
 def keyed_digests(receipt_id: str, agent: str, request_id: str) -> tuple[bytes, bytes]:
-    """The receipt's two digests, keyed (see above)."""
-    pair = f"{len(agent)}:{agent}{request_id}"
-    return (_TWO_HASHES(hash(receipt_id), hash("\x00" + receipt_id)),
-            _TWO_HASHES(hash(pair), hash("\x00" + pair)))
+    """The receipt's two digests, keyed (see above). Each hashed string starts with its own
+    control character, so no id digest can equal a pair digest but by chance (2^-128)."""
+    pair = f"\x03{len(agent)}:{agent}{request_id}"
+    return (_TWO_HASHES(hash("\x00" + receipt_id), hash("\x01" + receipt_id)),
+            _TWO_HASHES(hash(pair), hash("\x02" + pair)))
 
 
 def sha256_digests(receipt_id: str, agent: str, request_id: str) -> tuple[bytes, bytes]:
@@ -119,16 +120,20 @@ class DuplicateIndex:
         """:meth:`add_many` for ``digests`` where every ``per_position`` consecutive digests
         share one position, starting at ``first_position``: the verifier's per-batch call.
         Without a repeat (the normal case) it costs a few set operations, not a loop."""
-        block = set(digests)
-        if len(block) == len(digests) and self._seen.isdisjoint(block):
+        seen = self._seen
+        if seen.isdisjoint(digests):  # no repeat of an earlier digest; maybe one within
             if self._dir is None:
-                self._seen |= block
-                if len(self._seen) >= self._memory_entries:
-                    self._start_spilling()
-            else:
+                size = len(seen)
+                seen.update(digests)
+                if len(seen) == size + len(digests):
+                    if len(seen) >= self._memory_entries:
+                        self._start_spilling()
+                    return None
+                return _first_repeat_within(digests, first_position, per_position)
+            if len(set(digests)) == len(digests):
                 self._spill([digest + (first_position + k // per_position).to_bytes(8, "big")
                              for k, digest in enumerate(digests)])
-            return None
+                return None
         return self.add_many([(digest, first_position + k // per_position)
                               for k, digest in enumerate(digests)])
 
@@ -194,6 +199,18 @@ class DuplicateIndex:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _first_repeat_within(digests: list[bytes], first_position: int, per_position: int
+                         ) -> Repeat:
+    """The first digest of a block that repeats an earlier one of the same block."""
+    first_seen: dict[bytes, int] = {}
+    for k, digest in enumerate(digests):
+        position = first_position + k // per_position
+        if digest in first_seen:
+            return first_seen[digest], position
+        first_seen[digest] = position
+    raise AssertionError("no repeat in a block whose digests are not all distinct")
 
 
 def _records(run: BinaryIO, size: int) -> Iterator[bytes]:

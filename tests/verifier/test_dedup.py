@@ -155,3 +155,19 @@ def test_repeated_ids_are_found_with_either_kind_of_digest(tmp_path: Path, seed:
     out = subprocess.run([sys.executable, "-c", script, str(ledger)], env=env,
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ["duplicate_id", str(index)]
+
+
+def test_an_id_never_meets_a_pair_digest() -> None:
+    """Ids and (agent, request_id) pairs share one index: the same text as an id and as a pair
+    must not give the same digest."""
+    for digests in (keyed_digests, sha256_digests):
+        as_id = digests("3:abcreq", "x", "y")[0]
+        assert digests("other", "abc", "req")[1] != as_id  # the pair is "3:abc" + "req"
+        assert digests("\x033:abcreq", "x", "y")[0] != digests("o", "abc", "req")[1]
+
+
+def test_a_repeat_within_one_block_names_both_positions() -> None:
+    with DuplicateIndex() as index:
+        assert index.add_block([_digest(i) for i in range(6)], 0, 2) is None
+        assert index.add_block([_digest(10), _digest(11), _digest(12), _digest(10)], 3, 2) \
+            == (3, 4)
