@@ -134,9 +134,10 @@ def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
 
     With ``vouched_by_pricing``, the rules on fields that pricing then compares, as equals,
     with the price book and the published rates are left out: the ``currency`` code, the
-    ``pricing_status`` value, and ``fx``'s currency, date and source (text, so only valid
-    text can equal them; ``fx.rate`` is still checked to be an integer, since ``1.0`` and
-    ``true`` would compare equal to ``1``). Only for a caller that runs those comparisons
+    ``pricing_status`` value, ``fx``'s currency, date and source (text, so only valid text can
+    equal them; ``fx.rate`` is still checked to be an integer, since ``1.0`` and ``true`` would
+    compare equal to ``1``), and that a priced receipt's ``unit_prices`` has the keys of its
+    ``usage`` (the book's unit prices for that usage have them). Only for a caller that runs those comparisons
     and, if one fails, calls this again without the flag to name the fault (the verifier's
     hot path; a property test holds the two paths to the same outcomes).
     """
@@ -206,7 +207,7 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
     if status == PRICED:
         if p["cost"] is None:
             raise _fail("cost", "a priced receipt has a cost")
-        if p["unit_prices"].keys() != p["usage"].keys():
+        if vouched_fields and p["unit_prices"].keys() != p["usage"].keys():
             raise _fail("unit_prices", "must have exactly the keys of usage")
     elif p["cost"] is not None or p["unit_prices"] or p["cost_reporting"] is not None:
         raise _fail("cost", "an unpriced receipt has null cost and cost_reporting, no unit prices")
@@ -219,7 +220,9 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
             raise _fail("fx", "must be null or {currency, rate, date, source}")
         if vouched_fields:
             check_currency(fx, "currency")
-        _uint(fx, "rate")
+        rate = fx["rate"]
+        if type(rate) is not int or not 0 <= rate <= MAX_UINT:
+            _uint(fx, "rate")
         if vouched_fields:
             _date(fx, "date")
             _text(fx, "source")
