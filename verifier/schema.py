@@ -137,9 +137,9 @@ def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
     ``pricing_status`` value, ``fx``'s currency, date and source (text, so only valid text can
     equal them; ``fx.rate`` is still checked to be an integer, since ``1.0`` and ``true`` would
     compare equal to ``1``), and that a priced receipt's ``unit_prices`` has the keys of its
-    ``usage`` (the book's unit prices for that usage have them). Only for a caller that runs those comparisons
-    and, if one fails, calls this again without the flag to name the fault (the verifier's
-    hot path; a property test holds the two paths to the same outcomes).
+    ``usage`` (the book's unit prices for that usage have them). Only for a caller that runs
+    those comparisons and, if one fails, calls this again without the flag to name the fault
+    (the verifier's hot path; a property test holds the two paths to the same outcomes).
     """
     if type(p) is not dict or len(p) != len(RECEIPT_REQUIRED) + _optional_fields(p) \
             or p.get("v") != FORMAT_VERSION or type(p["v"]) is not int:
