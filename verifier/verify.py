@@ -291,18 +291,23 @@ def _check_pricing(ctx: _Context, p: dict[str, Any]) -> None:
             raise VerificationFailure("cost_mismatch", "cost ≠ Σ usage × unit_prices")
     fx = p["fx"]
     expected = ctx.expected_fx(currency, issued_at)
-    if fx is None:
-        if expected is not None:
-            raise VerificationFailure("fx_mismatch", "fx is null but a rate applies")
-        return
-    if fx["currency"] != ctx.reporting_currency:
-        raise VerificationFailure("fx_mismatch", "fx currency is not the reporting currency")
-    if expected is None:
-        raise VerificationFailure("fx_mismatch", "no published rate applies")
-    if fx != expected:
-        raise VerificationFailure("fx_mismatch", f"fx should be {expected}")
-    if cost is not None and convert(cost, fx["rate"]) != p["cost_reporting"]:
+    if fx != expected:  # (the expected fx is in the reporting currency, or None)
+        raise _fx_mismatch(ctx, fx, expected)
+    if fx is not None and cost is not None \
+            and convert(cost, fx["rate"]) != p["cost_reporting"]:
         raise VerificationFailure("fx_conversion_mismatch", "cost_reporting ≠ cost × rate")
+
+
+def _fx_mismatch(ctx: _Context, fx: dict[str, Any] | None, expected: dict[str, Any] | None
+                 ) -> VerificationFailure:
+    """Why a receipt's fx is not the one expected."""
+    if fx is None:
+        return VerificationFailure("fx_mismatch", "fx is null but a rate applies")
+    if fx["currency"] != ctx.reporting_currency:
+        return VerificationFailure("fx_mismatch", "fx currency is not the reporting currency")
+    if expected is None:
+        return VerificationFailure("fx_mismatch", "no published rate applies")
+    return VerificationFailure("fx_mismatch", f"fx should be {expected}")
 
 
 _UNSEEN = object()
@@ -446,7 +451,7 @@ def _check_batch(batch: _Batch) -> _BatchResult:
     digests: list[bytes] = []
     totals: dict[str, int] = {}
     totals_reporting: dict[str, int] = {}
-    unpriced = verified = 0
+    unpriced = not_verified = 0  # (receipts older than --since are not fully verified)
     rollup = Rollup(ctx.rollup) if ctx.rollup else None
     failure = None
     sha256 = hashlib.sha256
@@ -456,13 +461,14 @@ def _check_batch(batch: _Batch) -> _BatchResult:
         item = blob[start:stop]
         start = stop
         try:
-            usual = _check_usual(ctx, item)
-            p, fully = (usual, True) if usual is not None else _check_one(ctx, item)
+            p = _check_usual(ctx, item)
+            if p is None:
+                p, fully = _check_one(ctx, item)
+                not_verified += not fully
         except VerificationFailure as e:
             where = _locate(item)
             failure = (index, e.code, e.reason, *where)
             break
-        verified += fully
         digests += receipt_digests(p["id"], p["agent"], p["request_id"])
         summaries.append((index, p["chain"], p["seq"], p["prev"], sha256(item).digest()))
         cost = p["cost"]
@@ -478,7 +484,7 @@ def _check_batch(batch: _Batch) -> _BatchResult:
     runs = _runs(summaries, ctx.since)
     return _BatchResult(first_index, None if runs is not None else summaries,
                         runs, digests, len(summaries), failure, totals,
-                        totals_reporting, unpriced, verified, rollup)
+                        totals_reporting, unpriced, len(summaries) - not_verified, rollup)
 
 
 def _dedup_digests(batch: _BatchResult, up_to: int) -> list[bytes]:
