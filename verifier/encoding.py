@@ -398,16 +398,18 @@ class SequenceReader:
         buf, start = self._buf, self._pos
         end, pos = len(buf), start
         ends: list[int] = []
-        prefix: bytes | None = None
-        while len(ends) < limit:
-            if prefix is None or not buf.startswith(prefix, pos):
+        append = ends.append
+        prefix, size = b"\xff", 1  # no item starts with a break code
+        for _ in range(limit):
+            if not buf.startswith(prefix, pos):
                 usual = usual_cose_layout(buf, pos, end)
                 if usual is None:
                     break
                 prefix = buf[pos : usual[0] + 2]
                 if prefix not in prefixes:
                     break
-            length_at = pos + len(prefix)
+                size = len(prefix)
+            length_at = pos + size
             if length_at + 2 > end:
                 break
             payload_end = length_at + 2 + (buf[length_at] << 8 | buf[length_at + 1])
@@ -415,7 +417,7 @@ class SequenceReader:
             if stop > end or buf[payload_end] != 0x58 or buf[payload_end + 1] != 0x40:
                 break
             pos = stop
-            ends.append(stop - start)
+            append(stop - start)
         self._pos = pos
         return self._offset + start, ends
 
