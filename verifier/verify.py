@@ -14,7 +14,6 @@ Memory is bounded by the number of keys, price books, rates, chains and rollup g
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -60,6 +59,7 @@ from verifier.schema import (
     check_public_key_item,
     check_receipt,
 )
+from verifier.workers import Workers
 
 ED25519_L = 2**252 + 27742317777372353535851937790883648493
 BATCH = 1024
@@ -600,8 +600,8 @@ class _LedgerPass:
     def _run(self, chunks: Iterable[bytes]) -> None:
         index = -1
         pending = _PendingBatch(0)
-        in_flight: deque[Any] = deque()
-        pool = None
+        in_flight: deque[_BatchResult | None] = deque()  # None: the workers' next result
+        pool: Workers | None = None
         inline = self.inline
         receipt_prefixes: set[bytes] = set()  # the usual layout's prefixes seen on receipts
         try:
@@ -642,16 +642,14 @@ class _LedgerPass:
             self._finish(index + 1)
         finally:
             if pool is not None:
-                pool.terminate()
+                pool.close()
 
-    def _flush(self, pending: _PendingBatch, in_flight: deque[Any], pool: Any) -> Any:
-        """Send a full batch to the workers (starting them on the first), keeping at most two
-        batches per worker in flight; returns the pool."""
+    def _flush(self, pending: _PendingBatch, in_flight: deque[_BatchResult | None],
+               pool: Workers | None) -> Workers | None:
+        """Send a full batch to the workers (starting them on the first); returns them."""
         if pool is None and self.workers > 1:
             pool = self._start_pool(self.workers)
-        in_flight.append(self._submit(pool, pending))
-        while len(in_flight) > 2 * self.workers:
-            self._absorb(in_flight.popleft())
+        self._submit(pool, pending, in_flight)
         return pool
 
     @staticmethod
@@ -666,9 +664,8 @@ class _LedgerPass:
                 self.options.progress(len(chunk))
             yield chunk
 
-    def _start_pool(self, workers: int) -> Any:
-        ctx = multiprocessing.get_context(_START_METHOD)
-        return ctx.Pool(workers, initializer=_init_worker, initargs=(self._context(),))
+    def _start_pool(self, workers: int) -> Workers:
+        return Workers(workers, _START_METHOD, _init_worker, (self._context(),), _check_batch)
 
     def _context(self) -> _Context:
         """The workers' context, built once the preamble is read (it never changes after)."""
@@ -682,24 +679,37 @@ class _LedgerPass:
                                  keyed)
         return self._ctx
 
-    def _submit(self, pool: Any, pending: _PendingBatch) -> Any:
+    def _submit(self, pool: Workers | None, pending: _PendingBatch,
+                in_flight: deque[_BatchResult | None]) -> None:
+        """Check a batch here, or send it to the workers: once the worker whose turn it is has
+        fewer than two batches in hand (one when batches carry their bytes: see workers.py),
+        reading back results in order until it has."""
         batch = pending.batch(None if self.inline else self.ledger_path)
         if pool is None:
             if _CTX is not self._context():
                 _init_worker(self._context())
-            return _check_batch(batch)
-        return pool.apply_async(_check_batch, (batch,))
+            in_flight.append(_check_batch(batch))
+            return
+        depth = 1 if self.inline else 2
+        while len(in_flight) >= depth * self.workers:
+            self._absorb(in_flight.popleft(), pool)
+        pool.submit(batch)
+        in_flight.append(None)
 
-    def _drain(self, in_flight: deque[Any], pending: _PendingBatch, pool: Any = None) -> None:
+    def _drain(self, in_flight: deque[_BatchResult | None], pending: _PendingBatch,
+               pool: Workers | None = None) -> None:
         if pending.ends:
-            in_flight.append(self._submit(pool, pending))
+            self._submit(pool, pending, in_flight)
             pending.ends, pending.parts = [], []
         while in_flight:
-            self._absorb(in_flight.popleft())
+            self._absorb(in_flight.popleft(), pool)
 
     # receipts: chain links, duplicates, totals -------------------------------------------
-    def _absorb(self, result: Any) -> None:
-        batch: _BatchResult = result if isinstance(result, _BatchResult) else result.get()
+    def _absorb(self, result: _BatchResult | None, pool: Workers | None) -> None:
+        if result is None:
+            assert pool is not None
+            result = pool.next_result()
+        batch: _BatchResult = result
         report = self.report
         checked_up_to = batch.first_index + batch.count
         try:
