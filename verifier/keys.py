@@ -15,8 +15,6 @@ from pathlib import Path
 
 import nacl.bindings
 import nacl.exceptions
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verifier.errors import UsageError, VerificationFailure
 
@@ -90,6 +88,11 @@ def load_public_key_pem(path: Path) -> PublicKey:
         data = path.read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read key file {path}: {e.strerror}") from e
+    # imported here: loading OpenSSL's bindings costs ~40 ms, a third of `receipt verify`'s
+    # start-up, and only PEM files need them
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as e:
@@ -105,6 +108,9 @@ def load_public_key_pem(path: Path) -> PublicKey:
 
 def public_key_pem(raw: bytes) -> bytes:
     """PEM (SubjectPublicKeyInfo) form of a raw Ed25519 public key."""
+    from cryptography.hazmat.primitives import serialization  # (see load_public_key_pem)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     return Ed25519PublicKey.from_public_bytes(raw).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
