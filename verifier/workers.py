@@ -15,6 +15,7 @@ be large; the caller is then either reading it or reading an earlier one.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -30,6 +31,9 @@ class WorkerStopped(VerifierError):
 def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple[Any, ...],
            task: Callable[[Any], Any]) -> None:
     """A worker: answer each job with ``(True, result)`` or ``(False, exception)``."""
+    # Ctrl-C reaches every process of the group: the main process stops the workers itself,
+    # which then leave quietly rather than each printing a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     initializer(*initargs)
     while True:
         try:

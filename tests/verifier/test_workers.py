@@ -68,3 +68,19 @@ def test_a_worker_that_dies_is_reported_not_waited_for() -> None:
             workers.next_result()
     finally:
         workers.close()
+
+
+def _interrupt_self(job: int) -> int:
+    os.kill(os.getpid(), signal.SIGINT)
+    return job
+
+
+def test_ctrl_c_is_left_to_the_main_process() -> None:
+    """Workers ignore SIGINT (the whole process group gets it): no traceback from each, and
+    the main process, which does get KeyboardInterrupt, stops them."""
+    workers = Workers(1, "fork", _set_factor, (1,), _interrupt_self)
+    try:
+        workers.submit(7)
+        assert workers.next_result() == 7
+    finally:
+        workers.close()
