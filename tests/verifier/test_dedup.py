@@ -171,3 +171,21 @@ def test_a_repeat_within_one_block_names_both_positions() -> None:
         assert index.add_block([_digest(i) for i in range(6)], 0, 2) is None
         assert index.add_block([_digest(10), _digest(11), _digest(12), _digest(10)], 3, 2) \
             == (3, 4)
+
+
+def test_spawned_workers_use_sha256_digests_and_still_find_repeats(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where workers are spawned (Windows), each draws its own hash key: keyed digests would
+    miss a repeat checked by another worker, so the verifier falls back to SHA-256 ones."""
+    from verifier import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "_START_METHOD", "spawn")
+    data, index = _ledger_repeating_an_id(Signer.generate())
+    ledger = tmp_path / "ledger.cbor"
+    ledger.write_bytes(data)
+    run = verify_module._LedgerPass(verify_module.VerifyOptions(workers=2), str(ledger))
+    report = run.run(verify_module.read_chunks(ledger))
+    assert run._ctx is not None and not run._ctx.keyed_digests
+    assert report.failure is not None
+    assert (report.failure.code, report.failure.position and report.failure.position.item) \
+        == ("duplicate_id", index)
