@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -177,7 +178,8 @@ def main() -> None:
         raw_before = raw_after
     rollup_s, rollup_mb = timed([*cli, "rollup", str(ledger), "--by", "team", "--by", "project",
                                  "--period", "day", "--format", "csv"])
-    print(f"cores: {cores}")
+    print(f"cores: {cores}; Python {platform.python_version()} ({sys.executable}: the share of"
+          f" the verifier's Python steps depends on how the interpreter was built)")
     print(f"raw Ed25519 verify (PyNaCl VerifyKey.verify on libsodium, {cores} processes), on the "
           f"ledger's own signatures (20,000 distinct receipts), measured around each run; "
           f"on one fixed {message_length}-byte message, repeated: {fixed:,.0f}/s")
