@@ -27,6 +27,7 @@ RECEIPT_REQUIRED = frozenset(
 )
 RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier", "started_at"})
 RECEIPT_FIELDS = RECEIPT_REQUIRED | RECEIPT_OPTIONAL
+_REQUIRED_COUNT = len(RECEIPT_REQUIRED)
 
 PRICED = "priced"
 PRICING_STATUSES = frozenset({PRICED, "unknown_model", "not_metered", "unpriced_category"})
@@ -134,14 +135,14 @@ def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
 
     With ``vouched_by_pricing``, the rules on fields that pricing then compares, as equals,
     with the price book and the published rates are left out: the ``currency`` code, the
-    ``pricing_status`` value, ``fx``'s currency, date and source (text, so only valid text can
+    ``pricing_status`` value, ``fx``'s keys, currency, date and source (text, so only valid text can
     equal them; ``fx.rate`` is still checked to be an integer, since ``1.0`` and ``true`` would
     compare equal to ``1``), and that a priced receipt's ``unit_prices`` has the keys of its
     ``usage`` (the book's unit prices for that usage have them). Only for a caller that runs
     those comparisons and, if one fails, calls this again without the flag to name the fault
     (the verifier's hot path; a property test holds the two paths to the same outcomes).
     """
-    if type(p) is not dict or len(p) != len(RECEIPT_REQUIRED) + _optional_fields(p) \
+    if type(p) is not dict or len(p) != _REQUIRED_COUNT + _optional_fields(p) \
             or p.get("v") != FORMAT_VERSION or type(p["v"]) is not int:
         _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
     # The map holds as many keys as it has required and optional fields, so if every required
@@ -216,7 +217,7 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
         if p["cost_reporting"] is not None:
             raise _fail("cost_reporting", "must be null when fx is null")
     else:
-        if type(fx) is not dict or fx.keys() != _FX_FIELDS:
+        if type(fx) is not dict or (vouched_fields and fx.keys() != _FX_FIELDS):
             raise _fail("fx", "must be null or {currency, rate, date, source}")
         if vouched_fields:
             check_currency(fx, "currency")

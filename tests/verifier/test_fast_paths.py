@@ -272,11 +272,16 @@ def test_the_usual_receipt_path_accepts_only_what_the_general_steps_accept(
             ("fx.date", st.sampled_from(["2025-11-30", "2025-11-31", "2025-13-01"])
              | _FIELD_VALUES),
             ("fx.source", st.sampled_from(["test-fixed", ""]) | _FIELD_VALUES),
-            ("fx.rate", st.sampled_from([790_000_000, 10**9, 1]) | _FIELD_VALUES)]))
-        if where.startswith("fx."):
+            ("fx.rate", st.sampled_from([790_000_000, 10**9, 1]) | _FIELD_VALUES),
+            ("fx.extra", st.just("x")),
+            ("fx-", st.sampled_from(["currency", "rate", "date", "source"]))]))
+        if where.startswith("fx"):
             if payload["fx"] is None:
                 return
-            payload["fx"] = {**payload["fx"], where[3:]: data.draw(value)}
+            if where == "fx-":
+                payload["fx"] = {k: v for k, v in payload["fx"].items() if k != data.draw(value)}
+            else:
+                payload["fx"] = {**payload["fx"], where[3:]: data.draw(value)}
         else:
             payload[where] = data.draw(value)
         try:
