@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark `receipt verify` and `receipt rollup` against the raw Ed25519 verify rate.
 
-    python bench/verify.py [--receipts 200000] [--chains 4] [--rounds 3] [--keep DIR]
+    python bench/verify.py [--receipts 200000] [--chains 4] [--rounds 5] [--keep DIR]
 
 Builds a ledger of N simulated receipts (signed in parallel), then times the real CLI commands
 in subprocesses, and, in the same run, the raw libsodium (PyNaCl) Ed25519 verify rate with one
@@ -147,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--receipts", type=int, default=200_000)
     parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="verify runs, each between two raw-rate measurements")
     parser.add_argument("--keep", type=Path, help="Write the ledger here instead of a temp dir.")
     args = parser.parse_args()
