@@ -53,6 +53,8 @@ Repeat = tuple[int | None, int]
 #   hashing not keyed SipHash (PYTHONHASHSEED=0, other builds), or workers that were spawned.
 
 _TWO_HASHES = struct.Struct("<2q").pack
+_HASH_SEED = None if sys.flags.ignore_environment else os.environ.get("PYTHONHASHSEED")
+"""As the interpreter read it when it started (read before anything could change it)."""
 
 
 def keyed_digests_available() -> bool:
@@ -61,10 +63,6 @@ def keyed_digests_available() -> bool:
     info = sys.hash_info
     return info.algorithm.startswith("siphash") and info.hash_bits == 64 \
         and bool(sys.flags.hash_randomization) and _HASH_SEED in (None, "random")
-
-
-_HASH_SEED = None if sys.flags.ignore_environment else os.environ.get("PYTHONHASHSEED")
-"""As the interpreter read it when it started (read before anything could change it)."""
 
 
 def keyed_digests(receipt_id: str, agent: str, request_id: str) -> tuple[bytes, bytes]:

@@ -355,7 +355,10 @@ def _check_usual(ctx: _Context, item: bytes) -> dict[str, Any] | None:
     hot path); None when anything is not as usual, and :func:`_check_one` then runs the
     general steps, which name the fault if there is one. Whatever passes here passes there:
     same envelope rule (``cose.parse``'s usual layout), same decoder, same signature call,
-    same schema, key and pricing checks (a test compares the two on altered receipts)."""
+    same key and pricing checks, and the schema check less the fields pricing then compares
+    as equals with the trusted book and rates (``check_receipt(vouched_by_pricing=True)``);
+    any failure here is left to the general steps to name (a test compares the two paths on
+    altered receipts)."""
     if ctx.since:
         return None
     prefix = ctx.last_prefix  # tag, array head, protected header, a0, payload head (59)
