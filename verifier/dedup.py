@@ -4,36 +4,33 @@ Receipt ids and (agent, request_id) pairs must be unique across a ledger. Their 
 are kept in a Python set (fast; about 100 bytes each with the set's own overhead) until it holds
 ``memory_entries`` of them (~60 MB at the default 600,000, i.e. 300,000 receipts). Past that,
 the set stops growing: each new digest is still looked up in it (a repeat of an earlier one is
-found at once), then kept with its position, sorted into temporary run files of bounded size as
-they fill. Repeats among those digests are found by :meth:`DuplicateIndex.finish`, which merges
-the runs: sequential disk work instead of a random-access index per receipt, so a ledger past
-the threshold keeps most of its speed and the verifier stays under 150 MB. In memory the first
-occurrence's position is not kept (that would double the memory); on disk it is.
+found at once), then kept with its position in one of 256 bucket files, chosen by the digest's
+first byte (digests are uniform, so buckets fill evenly). Repeats among those digests are found
+by :meth:`DuplicateIndex.finish`, one bucket at a time: a bucket is a few hundred kilobytes to a
+few megabytes, checked with C-level set and sort operations. Sequential disk work instead of a
+random-access index per receipt, so a ledger past the threshold keeps most of its speed and the
+verifier stays under 150 MB. In memory the first occurrence's position is not kept (that would
+double the memory); on disk it is.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import os
 import struct
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
 
 DEFAULT_MEMORY_ENTRIES = 600_000
 RECORD = 24
 """A spilled entry: the 16-byte digest, then its position as 8 bytes big-endian (so records
 sort by digest, then by position)."""
 SORT_RUN = 100_000
-"""Spilled records kept in memory before they are sorted into a run file (~8 MB with the
-Python objects, on top of the full set)."""
-MERGE_BUFFER = 16 << 20
-"""Bytes read ahead, over all sorted runs together, while merging them (memory stays flat
-however many runs a large ledger needs)."""
+"""Spilled records kept in memory before they are appended to their bucket files (~6 MB with
+the Python objects, on top of the full set)."""
+BUCKETS = 256
 
 Repeat = tuple[int | None, int]
 """(position of the first occurrence if known, position of the repeat)."""
@@ -88,8 +85,8 @@ class DuplicateIndex:
         self._sort_run = sort_run
         self._seen: set[bytes] = set()
         self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._pending: list[bytes] = []  # spilled records not yet in a sorted run
-        self._runs: list[BinaryIO] = []  # files of sorted records
+        self._pending: list[list[bytes]] = [[] for _ in range(BUCKETS)]  # not yet on disk
+        self._pending_count = 0
 
     def add_many(self, entries: list[tuple[bytes, int]]) -> Repeat | None:
         """Add (digest, position) pairs; return the first repeat found now, if any (past the
@@ -110,7 +107,7 @@ class DuplicateIndex:
             if digest in batch:
                 return batch[digest], pos
             batch[digest] = pos
-        self._spill([d + p.to_bytes(8, "big") for d, p in batch.items()])
+        self._spill(list(batch), [batch[d] for d in batch])
         return None
 
     def add_block(self, digests: list[bytes], first_position: int, per_position: int
@@ -129,8 +126,8 @@ class DuplicateIndex:
                     return None
                 return _first_repeat_within(digests, first_position, per_position)
             if len(set(digests)) == len(digests):
-                self._spill([digest + (first_position + k // per_position).to_bytes(8, "big")
-                             for k, digest in enumerate(digests)])
+                self._spill(digests, [first_position + k // per_position
+                                      for k in range(len(digests))])
                 return None
         return self.add_many([(digest, first_position + k // per_position)
                               for k, digest in enumerate(digests)])
@@ -138,50 +135,47 @@ class DuplicateIndex:
     def _start_spilling(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="receipt-verify-")
 
-    def _spill(self, records: list[bytes]) -> None:
-        """Keep records for :meth:`finish`, sorting them into a run file as runs fill (during
-        the pass, while the workers verify, rather than all at its end)."""
-        self._pending += records
-        if len(self._pending) >= self._sort_run:
-            self._write_run()
+    def _spill(self, digests: list[bytes], positions: list[int]) -> None:
+        """Keep digests and their positions for :meth:`finish`, in their buckets."""
+        pending = self._pending
+        for digest, position in zip(digests, positions, strict=True):
+            pending[digest[0]].append(digest + position.to_bytes(8, "big"))
+        self._pending_count += len(digests)
+        if self._pending_count >= self._sort_run:
+            self._write_buckets()
 
-    def _write_run(self) -> None:
+    def _write_buckets(self) -> None:
         assert self._dir is not None
-        self._pending.sort()
-        run = (Path(self._dir.name) / f"run{len(self._runs)}").open("w+b")
-        run.write(b"".join(self._pending))
-        self._runs.append(run)
-        self._pending = []
+        for bucket, records in enumerate(self._pending):
+            if records:
+                with (Path(self._dir.name) / f"bucket{bucket}").open("ab") as f:
+                    f.write(b"".join(records))
+                records.clear()
+        self._pending_count = 0
 
     def finish(self) -> Repeat | None:
         """The repeat with the smallest position among digests added past the memory
-        threshold (none were looked up against each other until now), or None: a merge of
-        the sorted runs. Frees the in-memory set first: it runs once, at the end of a pass."""
+        threshold (none were looked up against each other until now), or None: each bucket
+        file checked in turn. Frees the in-memory set first: it runs once, at the end of a
+        pass."""
         if self._dir is None:
             return None
         self._seen = set()
-        if self._pending:
-            self._write_run()
-        for run in self._runs:
-            run.seek(0)
+        self._write_buckets()
         best: Repeat | None = None
-        previous = b""
-        block = max(1, MERGE_BUFFER // RECORD // max(1, len(self._runs)))
-        for record in heapq.merge(*(_records(run, block) for run in self._runs)):
-            digest = record[:16]
-            if digest == previous[:16]:
-                repeat = int.from_bytes(record[16:], "big")
-                if best is None or repeat < best[1]:
-                    best = (int.from_bytes(previous[16:], "big"), repeat)
-                continue  # keep the first occurrence as `previous`
-            previous = record
+        for bucket in range(BUCKETS):
+            path = Path(self._dir.name) / f"bucket{bucket}"
+            if not path.exists():
+                continue
+            repeat = _first_repeat_in(path.read_bytes())
+            if repeat is not None and (best is None or repeat[1] < best[1]):
+                best = repeat
         return best
 
     def close(self) -> None:
         """Drop the temporary files, if any."""
-        for run in self._runs:
-            run.close()
-        self._runs, self._pending = [], []
+        self._pending = [[] for _ in range(BUCKETS)]
+        self._pending_count = 0
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
@@ -211,8 +205,19 @@ def _first_repeat_within(digests: list[bytes], first_position: int, per_position
     raise AssertionError("no repeat in a block whose digests are not all distinct")
 
 
-def _records(run: BinaryIO, size: int) -> Iterator[bytes]:
-    """The records of a sorted run, read ``size`` at a time."""
-    while block := run.read(size * RECORD):
-        for k in range(0, len(block), RECORD):
-            yield block[k : k + RECORD]
+def _first_repeat_in(data: bytes) -> Repeat | None:
+    """The repeat with the smallest position among a bucket file's records, or None."""
+    records = [data[k : k + RECORD] for k in range(0, len(data), RECORD)]
+    if len({record[:16] for record in records}) == len(records):
+        return None  # the usual case: no digest twice
+    records.sort()  # by digest, then by position
+    best: Repeat | None = None
+    previous = b""
+    for record in records:
+        if record[:16] == previous[:16]:
+            repeat = int.from_bytes(record[16:], "big")
+            if best is None or repeat < best[1]:
+                best = (int.from_bytes(previous[16:], "big"), repeat)
+            continue  # keep the first occurrence as `previous`
+        previous = record
+    return best

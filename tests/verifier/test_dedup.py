@@ -189,3 +189,17 @@ def test_spawned_workers_use_sha256_digests_and_still_find_repeats(
     assert report.failure is not None
     assert (report.failure.code, report.failure.position and report.failure.position.item) \
         == ("duplicate_id", index)
+
+
+def test_spilled_repeats_in_several_buckets_report_the_earliest_repeat() -> None:
+    """Past the memory threshold digests go to bucket files (by first byte), appended to in
+    several flushes; finish() checks every bucket and reports the smallest repeat position."""
+    with DuplicateIndex(memory_entries=20, sort_run=37) as index:
+        for start in range(0, 1000, 50):
+            assert index.add_block([_digest(i) for i in range(start, start + 50)], start, 1) \
+                is None
+        late, early = _digest(100), _digest(500)  # both spilled, not in memory
+        assert late[0] != early[0]  # two different buckets
+        assert index.add_block([late], 2000, 1) is None  # found only by finish()
+        assert index.add_block([early], 1500, 1) is None
+        assert index.finish() == (500, 1500)
