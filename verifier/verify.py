@@ -668,7 +668,9 @@ class _LedgerPass:
             yield chunk
 
     def _start_pool(self, workers: int) -> Workers:
-        return Workers(workers, _START_METHOD, _init_worker, (self._context(),), _check_batch)
+        depth = 1 if self.inline else 2  # batches with their bytes: one per worker at a time
+        return Workers(workers, _START_METHOD, _init_worker, (self._context(),), _check_batch,
+                       depth)
 
     def _context(self) -> _Context:
         """The workers' context, built once the preamble is read (it never changes after)."""
@@ -684,18 +686,21 @@ class _LedgerPass:
 
     def _submit(self, pool: Workers | None, pending: _PendingBatch,
                 in_flight: deque[_BatchResult | None]) -> None:
-        """Check a batch here, or send it to the workers: once the worker whose turn it is has
-        fewer than two batches in hand (one when batches carry their bytes: see workers.py),
-        reading back results in order until it has."""
+        """Check a batch here, or send it to the workers once one of them can take it,
+        absorbing results in order as they arrive (at most four batches per worker are out:
+        in a worker's hands, or finished and waiting for an earlier one)."""
         batch = pending.batch(None if self.inline else self.ledger_path)
         if pool is None:
             if _CTX is not self._context():
                 _init_worker(self._context())
             in_flight.append(_check_batch(batch))
             return
-        depth = 1 if self.inline else 2
-        while len(in_flight) >= depth * self.workers:
-            self._absorb(in_flight.popleft(), pool)
+        while True:
+            while in_flight and (in_flight[0] is not None or pool.oldest_ready()):
+                self._absorb(in_flight.popleft(), pool)
+            if pool.can_take() and len(in_flight) < 4 * self.workers:
+                break
+            pool.wait()
         pool.submit(batch)
         in_flight.append(None)
 

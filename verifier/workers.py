@@ -2,19 +2,22 @@
 
 ``multiprocessing.Pool`` runs three threads in the main process (a task feeder, a result
 reader and a worker watcher that wakes on every task) which take the GIL from the main loop
-and cost it CPU the workers could use. The verifier needs less: batches are dealt to the
-workers in turn and their results read back in the order they were dealt, so each worker is a
-process reading jobs from its own pipe and writing results to it.
+and cost it CPU the workers could use. The verifier needs less: each worker is a process
+reading jobs from its own pipe and writing results to it; a job goes to the worker with the
+fewest jobs in hand (so a worker slowed down by the machine gets fewer, and none idles while
+another still has a queue at the end), and results are handed back in the order the jobs were
+submitted, whichever worker finished first.
 
-Deadlock-free by construction: the caller sends a worker a job only when that worker has at
-most ``depth - 1`` jobs outstanding, and jobs are small (a description of where the receipts
-are) unless the caller lowers ``depth`` to 1 for jobs that carry bytes. A worker's result may
-be large; the caller is then either reading it or reading an earlier one.
+Deadlock-free by construction: the caller sends a worker a job only when that worker has fewer
+than ``depth`` jobs in hand, and jobs are small (a description of where the receipts are)
+unless ``depth`` is 1 for jobs that carry bytes. A worker's result may be large; the caller
+reads results as they come, whichever worker sends them.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -53,11 +56,12 @@ def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple[A
 
 
 class Workers:
-    """``count`` processes running ``task`` on jobs in turn; results come back in job order."""
+    """``count`` processes running ``task`` on jobs; results come back in job order."""
 
     def __init__(self, count: int, start_method: str, initializer: Callable[..., None],
-                 initargs: tuple[Any, ...], task: Callable[[Any], Any]) -> None:
+                 initargs: tuple[Any, ...], task: Callable[[Any], Any], depth: int = 2) -> None:
         context: Any = multiprocessing.get_context(start_method)  # (typeshed: no .Process)
+        self._depth = depth
         self._conns: list[Connection] = []
         self._processes: list[Any] = []
         for _ in range(count):
@@ -68,27 +72,47 @@ class Workers:
             child.close()
             self._conns.append(parent)
             self._processes.append(process)
-        self._turn = 0
-        self._outstanding: deque[Connection] = deque()
+        self._in_hand: dict[Connection, deque[int]] = {conn: deque() for conn in self._conns}
+        self._answers: dict[int, tuple[bool, Any]] = {}  # finished, not yet handed back
+        self._submitted = 0
+        self._handed_back = 0
 
     def outstanding(self) -> int:
-        """Jobs sent and not yet answered."""
-        return len(self._outstanding)
+        """Jobs submitted whose results have not been handed back yet."""
+        return self._submitted - self._handed_back
+
+    def can_take(self) -> bool:
+        """Whether some worker has fewer than ``depth`` jobs in hand."""
+        return any(len(jobs) < self._depth for jobs in self._in_hand.values())
 
     def submit(self, job: Any) -> None:
-        """Send ``job`` to the next worker in turn."""
-        conn = self._conns[self._turn]
-        self._turn = (self._turn + 1) % len(self._conns)
+        """Send ``job`` to the worker with the fewest jobs in hand (see :meth:`can_take`)."""
+        conn = min(self._conns, key=lambda c: len(self._in_hand[c]))
         conn.send(job)
-        self._outstanding.append(conn)
+        self._in_hand[conn].append(self._submitted)
+        self._submitted += 1
+
+    def oldest_ready(self) -> bool:
+        """Whether the oldest outstanding job's result has arrived."""
+        return self._handed_back in self._answers
+
+    def wait(self) -> None:
+        """Read the results that have arrived, waiting until at least one has."""
+        busy = [conn for conn, jobs in self._in_hand.items() if jobs]
+        for conn in multiprocessing.connection.wait(busy):
+            assert isinstance(conn, Connection)
+            try:
+                answer = conn.recv()
+            except (EOFError, OSError) as e:
+                raise WorkerStopped("a verifier worker process stopped without answering") from e
+            self._answers[self._in_hand[conn].popleft()] = answer
 
     def next_result(self) -> Any:
         """The result of the oldest outstanding job (re-raising the worker's exception)."""
-        conn = self._outstanding.popleft()
-        try:
-            ok, value = conn.recv()
-        except (EOFError, OSError) as e:
-            raise WorkerStopped("a verifier worker process stopped without answering") from e
+        while not self.oldest_ready():
+            self.wait()
+        ok, value = self._answers.pop(self._handed_back)
+        self._handed_back += 1
         if not ok:
             raise value
         return value

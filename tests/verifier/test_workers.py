@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -82,5 +83,31 @@ def test_ctrl_c_is_left_to_the_main_process() -> None:
     try:
         workers.submit(7)
         assert workers.next_result() == 7
+    finally:
+        workers.close()
+
+
+def _slow_first(job: int) -> tuple[int, int]:
+    time.sleep(0.5 if job == 0 else 0.005)
+    return job, os.getpid()
+
+
+def test_jobs_go_to_the_worker_that_can_take_them_and_come_back_in_order() -> None:
+    """A worker held up (here by a slow first job) gets no more than it can hold; the other
+    takes the rest, and results still come back in submission order."""
+    workers = Workers(2, "fork", _set_factor, (1,), _slow_first, depth=2)
+    try:
+        results = []
+        for job in range(40):
+            while not workers.can_take():
+                workers.wait()
+            while workers.outstanding() and workers.oldest_ready():
+                results.append(workers.next_result())
+            workers.submit(job)
+        while workers.outstanding():
+            results.append(workers.next_result())
+        assert [job for job, _ in results] == list(range(40))
+        slow = results[0][1]
+        assert sum(pid == slow for _, pid in results) <= 3
     finally:
         workers.close()
