@@ -27,7 +27,7 @@ DEFAULT_MEMORY_ENTRIES = 600_000
 RECORD = 24
 """A spilled entry: the 16-byte digest, then its position as 8 bytes big-endian (so records
 sort by digest, then by position)."""
-SORT_RUN = 100_000
+FLUSH_EVERY = 100_000
 """Spilled records kept in memory before they are appended to their bucket files (~6 MB with
 the Python objects, on top of the full set)."""
 BUCKETS = 256
@@ -80,9 +80,9 @@ class DuplicateIndex:
     """Remembers 16-byte digests and reports the first repeat."""
 
     def __init__(self, memory_entries: int = DEFAULT_MEMORY_ENTRIES,
-                 sort_run: int = SORT_RUN) -> None:
+                 flush_every: int = FLUSH_EVERY) -> None:
         self._memory_entries = memory_entries
-        self._sort_run = sort_run
+        self._flush_every = flush_every
         self._seen: set[bytes] = set()
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._pending: list[list[bytes]] = [[] for _ in range(BUCKETS)]  # not yet on disk
@@ -107,7 +107,7 @@ class DuplicateIndex:
             if digest in batch:
                 return batch[digest], pos
             batch[digest] = pos
-        self._spill(list(batch), [batch[d] for d in batch])
+        self._spill(list(batch), list(batch.values()))
         return None
 
     def add_block(self, digests: list[bytes], first_position: int, per_position: int
@@ -141,7 +141,7 @@ class DuplicateIndex:
         for digest, position in zip(digests, positions, strict=True):
             pending[digest[0]].append(digest + position.to_bytes(8, "big"))
         self._pending_count += len(digests)
-        if self._pending_count >= self._sort_run:
+        if self._pending_count >= self._flush_every:
             self._write_buckets()
 
     def _write_buckets(self) -> None:

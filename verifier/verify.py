@@ -35,7 +35,6 @@ from verifier.encoding import (
     SequenceReader,
     decode_strict,
     decode_text_map_fast,
-    usual_cose_layout,
     usual_prefix,
 )
 from verifier.errors import (
@@ -333,18 +332,18 @@ def _usual_key(ctx: _Context, protected: bytes) -> PublicKey | None:
     return key
 
 
-def _usual_prefix(ctx: _Context, item: bytes) -> bytes | None:
-    """The first bytes, up to the payload's length, of a receipt in the usual layout signed by
-    a trusted key, remembered with that key for the receipts after it (most share them); None
+def _remember_usual_prefix(ctx: _Context, item: bytes) -> bytes | None:
+    """The item's :func:`~verifier.encoding.usual_prefix` if it is a receipt signed by a
+    trusted key, remembered with that key for the receipts after it (most share them); None
     when the item must take the general path."""
-    usual = usual_cose_layout(item, 0, len(item))
-    if usual is None or usual[0] < 4 + 24:  # as cose.parse's usual layout: shortest heads
+    prefix = usual_prefix(item)
+    if prefix is None or len(prefix) < 4 + 24 + 2:  # as cose.parse's usual layout: shortest
         return None
-    protected_end = usual[0]
+    protected_end = len(prefix) - 2
     key = _usual_key(ctx, item[4:protected_end])
     if key is None:
         return None
-    ctx.last_prefix, ctx.last_key = item[: protected_end + 2], key
+    ctx.last_prefix, ctx.last_key = prefix, key
     # the Sig_structure up to its payload: the same for every item with this prefix
     ctx.last_sig_head = cose.SIG1_PREFIX + item[2:protected_end] + b"\x40"
     return ctx.last_prefix
@@ -363,7 +362,7 @@ def _check_usual(ctx: _Context, item: bytes) -> dict[str, Any] | None:
         return None
     prefix = ctx.last_prefix  # tag, array head, protected header, a0, payload head (59)
     if not item.startswith(prefix):
-        found = _usual_prefix(ctx, item)
+        found = _remember_usual_prefix(ctx, item)
         if found is None:
             return None
         prefix = found

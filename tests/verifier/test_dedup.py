@@ -56,12 +56,12 @@ def test_blocks_report_the_same_first_repeat_as_pairs(memory_entries: int) -> No
         assert repeat is not None and repeat[1] == 201
 
 
-@pytest.mark.parametrize("sort_run", [3, 1000])
-def test_repeats_among_spilled_digests_are_found_at_the_end(sort_run: int) -> None:
+@pytest.mark.parametrize("flush_every", [3, 1000])
+def test_repeats_among_spilled_digests_are_found_at_the_end(flush_every: int) -> None:
     """Past the memory threshold a digest is only checked against the in-memory set when
     added; repeats among later digests come from finish(), the smallest repeat position first,
     with the first occurrence's position, whether the sort needs one run or many."""
-    with DuplicateIndex(memory_entries=10, sort_run=sort_run) as index:
+    with DuplicateIndex(memory_entries=10, flush_every=flush_every) as index:
         assert index.add_block([_digest(i) for i in range(10)], 0, 2) is None  # in memory
         assert index.add_block([_digest(i) for i in range(10, 30)], 5, 2) is None  # spilled
         assert index.add_many([(_digest(25), 40), (_digest(99), 41)]) is None  # deferred
@@ -71,16 +71,16 @@ def test_repeats_among_spilled_digests_are_found_at_the_end(sort_run: int) -> No
 
 
 def test_finish_reports_the_first_occurrence_and_the_earliest_repeat() -> None:
-    with DuplicateIndex(memory_entries=4, sort_run=2) as index:
+    with DuplicateIndex(memory_entries=4, flush_every=2) as index:
         assert index.add_many([(_digest(i), i) for i in range(4)]) is None  # in memory
         assert index.add_many([(_digest(i), i) for i in range(4, 20)]) is None  # spilled
         assert index.add_many([(_digest(15), 30), (_digest(6), 31), (_digest(6), 32)]) \
             == (31, 32)  # a repeat inside one call is found at once
-    with DuplicateIndex(memory_entries=4, sort_run=2) as index:
+    with DuplicateIndex(memory_entries=4, flush_every=2) as index:
         assert index.add_many([(_digest(i), i) for i in range(4)]) is None
         assert index.add_many([(_digest(i), i) for i in range(4, 20)]) is None
         assert index.add_many([(_digest(2), 21)]) == (None, 21)  # in memory: found at once
-    with DuplicateIndex(memory_entries=4, sort_run=2) as index:
+    with DuplicateIndex(memory_entries=4, flush_every=2) as index:
         assert index.add_many([(_digest(i), i) for i in range(4)]) is None
         assert index.add_many([(_digest(i), i) for i in range(4, 20)]) is None
         assert index.add_many([(_digest(15), 30)]) is None
@@ -89,7 +89,7 @@ def test_finish_reports_the_first_occurrence_and_the_earliest_repeat() -> None:
 
 
 def test_nothing_repeated_past_the_threshold_is_clean() -> None:
-    with DuplicateIndex(memory_entries=8, sort_run=5) as index:
+    with DuplicateIndex(memory_entries=8, flush_every=5) as index:
         for start in range(0, 100, 10):
             assert index.add_block([_digest(i) for i in range(start, start + 10)], start, 1) \
                 is None
@@ -194,7 +194,7 @@ def test_spawned_workers_use_sha256_digests_and_still_find_repeats(
 def test_spilled_repeats_in_several_buckets_report_the_earliest_repeat() -> None:
     """Past the memory threshold digests go to bucket files (by first byte), appended to in
     several flushes; finish() checks every bucket and reports the smallest repeat position."""
-    with DuplicateIndex(memory_entries=20, sort_run=37) as index:
+    with DuplicateIndex(memory_entries=20, flush_every=37) as index:
         for start in range(0, 1000, 50):
             assert index.add_block([_digest(i) for i in range(start, start + 50)], start, 1) \
                 is None

@@ -149,7 +149,7 @@ def test_a_repeat_past_the_memory_threshold_is_found_at_its_place(
     flipped[-1] ^= 1
     tampered = b"".join([*items[:-2], bytes(flipped), items[-1]])
     monkeypatch.setattr(verify_module, "DuplicateIndex",
-                        lambda: DuplicateIndex(memory_entries=600, sort_run=50))
+                        lambda: DuplicateIndex(memory_entries=600, flush_every=50))
     first_receipt = 4
     for ledger in (data, tampered):
         report = audit_ledger([ledger], VerifyOptions(workers=workers))
