@@ -9,8 +9,10 @@ process per core: on the ledger's own signatures (the rate the target refers to:
 signature checks, on the data the verifier checks), measured before and after each verify run
 (their mean is that run's baseline: this machine's speed drifts), and, for comparison, on one
 fixed message verified again and again (cache-hot, about 4 % faster here). Prints receipts/s,
-the ratio to the raw rate for each run and their median (target: at least 75 %), and the peak
-resident memory of the verifier (target: under 150 MB).
+the ratio to the raw rate for each run and their median (target: at least 75 %), the peak
+resident memory of the verifier (target: under 150 MB), and, in one process, how a receipt's
+verification time splits between its signature check and the verifier's other steps: the
+ceiling any number of cores could reach on this machine and interpreter.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from receipts.signing import Signer
 from receipts.simulate import write_sample_ledger
 from verifier import cose
 from verifier.encoding import decode_strict, split_sequence
+from verifier.verify import VerifyOptions, audit_ledger_file
 
 
 def _raw_verify(job: tuple[int, int]) -> int:
@@ -79,7 +82,19 @@ def ledger_signature_rate(ledger: Path, cores: int, sample: int = 20_000,
     on the ledger's own receipts: ``sample`` distinct Sig_structures and signatures, each
     process cycling through its share. Nothing but signature checks, on the data the verifier
     checks: the raw rate the target refers to."""
-    keys = {}
+    _LEDGER_SIGNATURES[:] = _receipt_signatures(ledger, sample)
+    with multiprocessing.get_context("fork").Pool(cores) as pool:
+        pool.map(_verify_ledger_signatures, [(k, cores, 0.2) for k in range(cores)])  # warm up
+        results = pool.map(_verify_ledger_signatures, [(k, cores, seconds)
+                                                       for k in range(cores)])
+    _LEDGER_SIGNATURES.clear()
+    return sum(done / elapsed for done, elapsed in results)
+
+
+def _receipt_signatures(ledger: Path, sample: int) -> list[tuple[bytes, bytes, bytes]]:
+    """(public key, Sig_structure, signature) of the ledger's first ``sample`` receipts."""
+    keys: dict[bytes, bytes] = {}
+    found: list[tuple[bytes, bytes, bytes]] = []
     with ledger.open("rb") as f:
         for _, item in split_sequence(iter(lambda: f.read(1 << 20), b"")):
             env = cose.parse(item)
@@ -87,15 +102,35 @@ def ledger_signature_rate(ledger: Path, cores: int, sample: int = 20_000,
                 payload = decode_strict(env.payload)
                 keys[payload["kid"]] = payload["public_key"]
             elif env.content_type == cose.RECEIPT:
-                _LEDGER_SIGNATURES.append((keys[env.kid], env.signed_bytes(), env.signature))
-                if len(_LEDGER_SIGNATURES) == sample:
+                found.append((keys[env.kid], env.signed_bytes(), env.signature))
+                if len(found) == sample:
                     break
-    with multiprocessing.get_context("fork").Pool(cores) as pool:
-        pool.map(_verify_ledger_signatures, [(k, cores, 0.2) for k in range(cores)])  # warm up
-        results = pool.map(_verify_ledger_signatures, [(k, cores, seconds)
-                                                       for k in range(cores)])
-    _LEDGER_SIGNATURES.clear()
-    return sum(done / elapsed for done, elapsed in results)
+    return found
+
+
+def one_process_split(workdir: Path, receipts: int = 10_000, chains: int = 4,
+                      rounds: int = 3) -> tuple[float, float]:
+    """Microseconds per receipt, in one process, of the whole verification (``workers=1``) and
+    of its signature checks alone (``VerifyKey.verify`` on the same receipts); medians of
+    ``rounds`` alternations. Their ratio bounds what any number of cores can reach: every other
+    step of the verifier runs Python, the signature check runs libsodium."""
+    small = workdir / "split.cbor"
+    _build(small, receipts, chains)
+    signatures = [(nacl.signing.VerifyKey(key).verify, message, signature)
+                  for key, message, signature in _receipt_signatures(small, receipts)]
+    whole, alone = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        report = audit_ledger_file(small, VerifyOptions(workers=1))
+        whole.append((time.perf_counter() - start) / receipts * 1e6)
+        if not report.valid:
+            sys.exit(f"the sample ledger did not verify: {report.failure}")
+        start = time.perf_counter()
+        for verify, message, signature in signatures:
+            verify(message, signature)
+        alone.append((time.perf_counter() - start) / receipts * 1e6)
+    small.unlink()
+    return statistics.median(whole), statistics.median(alone)
 
 
 def signed_length(ledger: Path, sample: int = 1000) -> int:
@@ -177,6 +212,7 @@ def main() -> None:
         raw_after = ledger_signature_rate(ledger, cores)
         rounds.append((verify_s, verify_mb, (raw_before + raw_after) / 2))
         raw_before = raw_after
+    whole_us, signature_us = one_process_split(workdir)
     rollup_s, rollup_mb = timed([*cli, "rollup", str(ledger), "--by", "team", "--by", "project",
                                  "--period", "day", "--format", "csv"])
     print(f"cores: {cores}; Python {platform.python_version()} ({sys.executable}: the share of"
@@ -193,6 +229,10 @@ def main() -> None:
     print(f"receipt verify: median {statistics.median(ratios):.1%} of the raw rate on the "
           f"ledger's signatures over {len(ratios)} runs (target >= 75 %); peak RSS "
           f"{max(r[1] for r in rounds)} MB (target < 150 MB)")
+    print(f"in one process (10,000 receipts, workers=1): {whole_us:.1f} us per receipt, of which "
+          f"the signature check {signature_us:.1f} us and the verifier's other steps "
+          f"{whole_us - signature_us:.1f} us: about {signature_us / whole_us:.1%} of the raw rate "
+          f"is the most any number of cores can reach on this machine and interpreter")
     print(f"receipt rollup --by team --by project --period day: {rollup_s:.2f} s = "
           f"{args.receipts / rollup_s:,.0f} receipts/s; peak RSS {rollup_mb} MB")
     if not args.keep:
