@@ -82,7 +82,11 @@ def check_count(value: Any, field: str, *, required: bool = False, text_ok: bool
             raise UsageFormatError(field, "missing")
         return 0
     if text_ok and isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
+        digits = value.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_COUNT)):  # (int() refuses over 4,300 digits anyway)
+            raise UsageFormatError(field, f"{digits[:24]}... is not a plausible count for one "
+                                          "call")
+        value = int(digits)
     if type(value) is not int:
         raise UsageFormatError(field, f"must be a non-negative integer, got {value!r}")
     if value < 0:

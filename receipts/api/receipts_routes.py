@@ -31,6 +31,7 @@ from receipts.schemas import BatchIn, BatchOut, CallIn, ErrorBody, ReceiptOut, p
 from receipts.service import Job, Outcome, Prepared, prepare
 from verifier import cose
 from verifier.encoding import decode_strict
+from verifier.schema import MAX_TIME_MS
 
 router = APIRouter(prefix="/v1", tags=["receipts"])
 bearer = HTTPBearer(auto_error=False, description="An agent key (rk_...) or the admin token")
@@ -162,10 +163,16 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
 
 
 def _time(value: str | None, name: str) -> int | None:
+    """A time filter in epoch milliseconds; bounded like a receipt's times (so the database
+    never sees an integer beyond its range)."""
     if value is None:
         return None
-    if value.isdigit():
-        return int(value)
+    if value.isascii() and value.isdigit():  # (str.isdigit alone admits "²" and other digits)
+        digits = value.lstrip("0") or "0"
+        if len(digits) > 15 or int(digits) > MAX_TIME_MS:
+            raise Invalid(f"{name} is after 9999-12-31",
+                          [FieldProblem(name, "epoch ms no later than 9999-12-31T23:59:59.999Z")])
+        return int(digits)
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -182,9 +189,10 @@ def _cursor(value: str | None) -> tuple[int, str] | None:
         return None
     try:
         issued_at, receipt_id = json.loads(base64.urlsafe_b64decode(value.encode()))
-        if type(issued_at) is not int or type(receipt_id) is not str:
+        if type(issued_at) is not int or not 0 <= issued_at <= MAX_TIME_MS \
+                or type(receipt_id) is not str:
             raise ValueError
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise Invalid("bad cursor", [FieldProblem("cursor", "not a cursor this API returned")]
                       ) from None
     return issued_at, receipt_id

@@ -241,6 +241,19 @@ def test_otel_otlp_keyvalue_list_with_string_ints_and_deprecated_names() -> None
     assert usage == {"input": 120, "output": 30}
 
 
+def test_otel_string_ints_too_long_for_a_count_are_refused() -> None:
+    # past MAX_COUNT's digits (and past int()'s 4,300-digit limit, which raises ValueError)
+    for digits in ("1" + "0" * 13, "9" * 5000):
+        error = refused("otel", [{"key": "gen_ai.usage.input_tokens",
+                                  "value": {"intValue": digits}},
+                                 {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 1}}])
+        assert error.field == "gen_ai.usage.input_tokens"
+        assert "not a plausible count" in str(error)
+    usage, _, _ = norm("otel", [{"key": "gen_ai.usage.input_tokens", "value": {"intValue": "007"}},
+                                {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 1}}])
+    assert usage == {"input": 7, "output": 1}
+
+
 def test_otel_raw_anthropic_input_in_input_tokens_is_caught() -> None:
     # a common instrumentation bug: Anthropic's uncached input_tokens put in the OTel attribute
     error = refused("otel", {"gen_ai.usage.input_tokens": 48,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+
+import pytest
 
 from tests.service.conftest import Deployment, call
 
@@ -84,6 +87,37 @@ def test_cursor_pagination_visits_everything_once(deployment: Deployment) -> Non
     assert len(seen) == len(set(seen)) == 10
     assert pages == 4
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("since=18446744073709551616", "since"),           # past SQLite's and PostgreSQL's integers
+    ("until=1180591620717411303424", "until"),
+    ("until=253402300800000", "until"),                # 10000-01-01: after the latest receipt time
+    ("since=" + "9" * 5000, "since"),                  # past int()'s digit limit
+    ("since=%C2%B2", "since"),                         # "²": str.isdigit() says yes, int() no
+    ("cursor=" + base64.urlsafe_b64encode(b"[18446744073709551616, \"x\"]").decode(), "cursor"),
+    ("cursor=" + base64.urlsafe_b64encode(b"[-1, \"x\"]").decode(), "cursor"),
+    ("cursor=" + base64.urlsafe_b64encode(b"[" * 5_000).decode(), "cursor"),  # RecursionError
+])
+def test_out_of_range_filters_are_422_not_500(deployment: Deployment, query: str,
+                                              field: str) -> None:
+    with deployment.client() as client:
+        r = client.get(f"/v1/receipts?{query}", headers=deployment.admin)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["fields"][0]["field"] == field
+
+
+def test_epoch_ms_filters_at_the_bounds(deployment: Deployment) -> None:
+    _seed(deployment)
+    with deployment.client() as client:
+        def count(query: str) -> int:
+            r = client.get(f"/v1/receipts?{query}", headers=deployment.admin)
+            assert r.status_code == 200, r.text
+            return len(r.json()["receipts"])
+
+        assert count("until=253402300799999") == 10  # the latest time a receipt may carry
+        assert count("since=0000000000000000000000000") == 10  # leading zeros are still 0
+        assert count("until=000") == 0
 
 
 def test_csv_export(deployment: Deployment) -> None:
