@@ -103,17 +103,21 @@ def write_key_pair(directory: Path, signer: Signer | None = None) -> tuple[Signe
     The private key is encrypted when ``$RECEIPTS_KEY_PASSPHRASE`` is set.
     """
     signer = signer or Signer.generate()
-    directory.mkdir(parents=True, exist_ok=True)
     private_path = directory / PRIVATE_KEY_FILE
     public_path = directory / PUBLIC_KEY_FILE
     for path in (private_path, public_path):
         if path.exists():
             raise KeyFileError(f"{path} already exists; refusing to overwrite a signing key")
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(signer.private_pem(_passphrase()))
-    os.chmod(private_path, 0o600)  # noqa: PTH101 - umask cannot widen, but be explicit
-    public_path.write_bytes(signer.public_pem())
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(signer.private_pem(_passphrase()))
+        os.chmod(private_path, 0o600)  # noqa: PTH101 - umask cannot widen, but be explicit
+        public_path.write_bytes(signer.public_pem())
+    except OSError as e:
+        raise KeyFileError(f"cannot write the key pair in {directory}: "
+                           f"{e.strerror or e}") from e
     return signer, private_path, public_path
 
 

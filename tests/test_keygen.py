@@ -38,6 +38,15 @@ def test_keygen_refuses_to_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "signing-key.pem").read_bytes() == before
 
 
+def test_keygen_where_it_cannot_write_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    result = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "a-file" / "keys")])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not a crash
+    assert "cannot write the key pair in" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_passphrase_encrypts_the_private_key(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSPHRASE_ENV, "correct horse battery staple")

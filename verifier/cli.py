@@ -61,7 +61,7 @@ def _load_keys(paths: Iterable[Path]) -> tuple[PublicKey, ...]:
 
 def _check_file(path: Path) -> None:
     if not path.is_file():
-        raise _Usage(f"{path}: no such file")
+        raise _Usage(f"{path}: " + ("not a regular file" if path.exists() else "no such file"))
 
 
 def _load_since(path: Path) -> tuple[dict[str, tuple[int, bytes]], list[cose.Envelope]]:

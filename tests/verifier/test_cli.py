@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,12 @@ def test_usage_errors_exit_2(tmp_path: Path, vectors: Path) -> None:
     assert run("verify", str(vectors / "valid/ledger.cbor"), "--key", str(bad_key))[0] == 2
     assert run("verify", str(vectors / "valid/ledger.cbor"), "--bogus")[0] == 2
     assert run("rollup", str(vectors / "valid/ledger.cbor"))[0] == 2  # --by is required
+    if hasattr(os, "mkfifo"):  # a path that exists but is no file to read, as /dev/null
+        os.mkfifo(tmp_path / "fifo")
+        code, _, err = run("rollup", str(tmp_path / "fifo"), "--by", "team")
+        assert code == 2 and err.strip() == f"Error: {tmp_path / 'fifo'}: not a regular file"
+    code, _, err = run("rollup", str(tmp_path / "missing.cbor"), "--by", "team")
+    assert code == 2 and err.strip() == f"Error: {tmp_path / 'missing.cbor'}: no such file"
 
 
 def test_no_traceback_on_any_input(tmp_path: Path) -> None:
