@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from receipts.errors import FieldProblem, Invalid
@@ -19,9 +27,19 @@ MAX_TOKENS = 1_000_000_000
 MAX_RUNTIME_MS = 7 * 86_400_000
 MAX_TAGS = 32
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-TagValue = Annotated[str, StringConstraints(max_length=256)]
+
+def _without_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (U+0000)")
+    return value
+
+
+NO_NUL = AfterValidator(_without_nul)
+"""On every text field: PostgreSQL text cannot hold NUL, and the same request must get the same
+answer on SQLite (path and query parameters: :mod:`receipts.api.no_nul`)."""
+Text = Annotated[str, StringConstraints(min_length=1, max_length=256), NO_NUL]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64), NO_NUL]
+TagValue = Annotated[str, StringConstraints(max_length=256), NO_NUL]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS, strict=True)]
 MAX_TIER_LENGTH = 32
 """A receipt's ``service_tier`` is at most 32 characters (the format's limit)."""
@@ -85,13 +103,14 @@ class CallIn(_Strict):
              "prompt_tokens_details": {"cached_tokens": 1000}}])
     usage_format: UsageFormat | None = Field(
         None, description="Whose convention usage follows; absent: ours (UsageIn).")
-    service_tier: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TIER_LENGTH)] \
-        | None = Field(None, description="The provider's service tier (batch, flex, priority; "
-                                         "default/standard/auto mean the standard price). "
-                                         "Wins over a tier named inside usage.")
+    service_tier: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TIER_LENGTH),
+                            NO_NUL] | None = Field(
+        None, description="The provider's service tier (batch, flex, priority; "
+                          "default/standard/auto mean the standard price). "
+                          "Wins over a tier named inside usage.")
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
     runtime_ms: Annotated[int, Field(ge=0, le=MAX_RUNTIME_MS, strict=True)] | None = None
-    status: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "ok"
+    status: Annotated[str, StringConstraints(min_length=1, max_length=32), NO_NUL] = "ok"
     retry_of: Text | None = Field(None, description="request_id of the call this one retries.")
     started_at: AwareDatetime | None = Field(None, description="RFC 3339 time the call began.")
 

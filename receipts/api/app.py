@@ -21,6 +21,7 @@ from receipts.api import errors
 from receipts.api.admin import router as admin_router
 from receipts.api.context import AppContext, Authenticator
 from receipts.api.limits import BodyLimit
+from receipts.api.no_nul import RefuseNul
 from receipts.api.public import router as public_router
 from receipts.api.receipts_routes import router as receipts_router
 from receipts.appender import Appender
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)
+    app.add_middleware(RefuseNul)
     app.state.settings = settings
     return app
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from receipts.schemas import MAX_TOKENS
-from tests.service.conftest import Deployment, call
+from tests.service.conftest import Deployment, call, make_deployment
 from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.keys import PublicKey
@@ -238,3 +239,45 @@ def test_openapi_documents_the_api(deployment: Deployment) -> None:
                  "/v1/ledger", "/v1/keys", "/v1/checkpoint", "/healthz"):
         assert path in spec["paths"]
     assert "CallIn" in spec["components"]["schemas"]
+
+
+def _nul_answers(deployment: Deployment) -> None:
+    """NUL (U+0000) in a body field, a query parameter or a path: a 422 naming it, and nothing
+    stored (PostgreSQL text cannot hold NUL; SQLite must answer the same)."""
+    _, auth = deployment.agent()
+    nul = "a\x00b"
+    with deployment.client() as client:
+        bodies = {
+            "request_id": client.post("/v1/receipts", json=call(nul), headers=auth),
+            "tags.project": client.post("/v1/receipts", headers=auth, json=call(
+                "r1", tags={"project": nul, "environment": "prod"})),
+            "status": client.post("/v1/receipts", json=call("r2", status=nul), headers=auth),
+            "calls.0.model": client.post("/v1/receipts/batch", headers=auth,
+                                         json={"calls": [call("r3", model=nul)]}),
+            "team": client.post("/v1/agents", json={"team": nul}, headers=deployment.admin),
+            "source": client.put("/v1/fx/2025-11-30", headers=deployment.admin,
+                                 json={"rate": "0.79", "quote": "GBP", "source": nul}),
+        }
+        params = {
+            "team": client.get("/v1/receipts?team=a%00b", headers=deployment.admin),
+            "agent": client.get("/v1/receipts?agent=%00", headers=auth),
+            "chain": client.get("/v1/ledger?chain=c%000", headers=deployment.admin),
+            "path": client.get("/v1/receipts/a%00b", headers=deployment.admin),
+        }
+        revoked = client.delete("/v1/agents/a%00b", headers=deployment.admin)
+        stored = client.get("/v1/receipts", headers=deployment.admin).json()["receipts"]
+    for field, r in {**bodies, **params}.items():
+        assert r.status_code == 422, (field, r.text)
+        assert fields(r) == {field: fields(r)[field]}, (field, r.text)
+        assert "NUL" in fields(r)[field]
+    assert revoked.status_code == 422 and fields(revoked) == {"path": fields(revoked)["path"]}
+    assert stored == []
+
+
+def test_nul_in_text_is_a_422_on_sqlite(deployment: Deployment) -> None:
+    _nul_answers(deployment)
+
+
+@pytest.mark.postgres
+def test_nul_in_text_is_a_422_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    _nul_answers(make_deployment(tmp_path, pg_url))
