@@ -199,7 +199,9 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
             if type(key) is not str or not 0 < len(key) <= 64 or type(count) is not int \
                     or not 0 <= count <= MAX_UINT:
                 _counts(p, field)
-    status = p["pricing_status"]
+    # every required field is read on every path, vouched ones included: the key count check
+    # in check_receipt relies on it to find a missing field (see the comment there)
+    status, _ = p["pricing_status"], p["currency"]
     if vouched_fields:
         check_currency(p, "currency")
         if type(status) is not str or status not in PRICING_STATUSES:

@@ -254,8 +254,8 @@ def test_the_usual_receipt_path_accepts_only_what_the_general_steps_accept(
     item = data.draw(st.sampled_from(_RECEIPTS))
     env = cose.parse(item)
     payload = decode_strict(env.payload)
-    change = data.draw(st.sampled_from(["none", "field", "drop", "add", "byte", "vouched",
-                                        "float-rate"]))
+    change = data.draw(st.sampled_from(["none", "field", "drop", "add", "swap", "byte",
+                                        "vouched", "float-rate"]))
     if change == "float-rate" and payload["fx"] is not None:
         # fx.rate as a float equal to the rate: equal in Python, never valid (the hot path
         # leaves fx to an equality test, so it must still check the rate's type)
@@ -292,13 +292,13 @@ def test_the_usual_receipt_path_accepts_only_what_the_general_steps_accept(
         altered = bytearray(item)
         altered[data.draw(st.integers(0, len(item) - 1))] ^= data.draw(st.integers(1, 255))
         item = bytes(altered)
-    elif change in ("field", "drop", "add"):
+    elif change in ("field", "drop", "add", "swap"):
         key = data.draw(st.sampled_from(sorted(payload)))
         if change == "field":
             payload[key] = data.draw(_FIELD_VALUES)
-        elif change == "drop":
+        elif change in ("drop", "swap"):
             del payload[key]
-        else:
+        if change in ("add", "swap"):  # swap: one field for another, as many keys as before
             payload[data.draw(st.sampled_from(["retry_of", "extra", "started_at"]))] = \
                 data.draw(_FIELD_VALUES)
         try:
@@ -388,3 +388,32 @@ def test_a_missing_field_is_reported_before_a_wrong_one_even_when_the_count_matc
     payload["chain"] = 7  # read before status
     with pytest.raises(SchemaError, match=r"missing field.*status"):
         check_receipt(payload)
+
+
+@pytest.mark.parametrize("vouched", [True, False])
+def test_any_required_field_swapped_for_another_key_is_missing_on_both_paths(
+        vouched: bool) -> None:
+    """Found by fuzzing signed payloads: with ``currency`` swapped for an unknown key (the key
+    count unchanged), the hot path's schema check did not read ``currency`` and pricing then
+    raised KeyError. Every required field is read on both paths."""
+    from verifier.errors import SchemaError
+    from verifier.schema import RECEIPT_REQUIRED, check_receipt
+
+    for name in sorted(RECEIPT_REQUIRED - {"v"}):
+        payload = decode_strict(cose.parse(_RECEIPTS[0]).payload)
+        del payload[name]
+        payload["extra"] = "x"
+        with pytest.raises(SchemaError, match=rf"missing field.*{name}"):
+            check_receipt(payload, vouched_by_pricing=vouched)
+
+
+def test_a_signed_receipt_with_currency_swapped_out_is_a_schema_violation() -> None:
+    payload = decode_strict(cose.parse(_RECEIPTS[0]).payload)
+    del payload["currency"]
+    payload["extra"] = "x"
+    item = _SIGNER.sign(cose.RECEIPT, payload)
+    ctx = _worker_context()
+    assert verify_module._check_usual(ctx, item) is None  # declined: the general steps name it
+    with pytest.raises(VerificationFailure, match="currency") as failure:
+        verify_module._check_one(ctx, item)
+    assert failure.value.code == "schema_violation"
