@@ -64,7 +64,11 @@ def _check_file(path: Path) -> None:
         raise _Usage(f"{path}: " + ("not a regular file" if path.exists() else "no such file"))
 
 
-def _load_since(path: Path) -> tuple[dict[str, tuple[int, bytes]], list[cose.Envelope]]:
+Since = dict[str, tuple[int, bytes]]
+"""A --since checkpoint file: chain -> (size, head hash)."""
+
+
+def _load_since(path: Path) -> tuple[Since, list[cose.Envelope]]:
     """Read a checkpoint file saved by ``--save-checkpoint`` (authenticated after the run)."""
     _check_file(path)
     since: dict[str, tuple[int, bytes]] = {}
@@ -126,8 +130,23 @@ def _totals_text(amounts: dict[str, int]) -> str:
     return ", ".join(f"{ccy} {format_amount(v, COST_SCALE)}" for ccy, v in sorted(amounts.items()))
 
 
-def _report_json(path: Path, report: LedgerReport) -> dict[str, Any]:
+def _extension(report: LedgerReport, since: Since) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """What a valid run proved about a --since checkpoint: per chain it holds, the size then and
+    now (the ledger extends it: append-only since it was saved); and the ledger's chains it
+    does not hold (verified from their first receipt, proving nothing about earlier audits)."""
+    extended = {chain: (size, report.chains.get(chain, 0))
+                for chain, (size, _) in sorted(since.items())}
+    return extended, sorted(set(report.chains) - set(since))
+
+
+def _report_json(path: Path, report: LedgerReport, since: Since | None = None) -> dict[str, Any]:
     failure = report.failure
+    extension = None
+    if since is not None and report.valid:
+        extended, outside = _extension(report, since)
+        extension = {"chains": {c: {"checkpoint_size": then, "size": now}
+                                for c, (then, now) in extended.items()},
+                     "not_in_checkpoint": outside}
     return {
         "file": str(path),
         "valid": report.valid,
@@ -142,6 +161,7 @@ def _report_json(path: Path, report: LedgerReport) -> dict[str, Any]:
         "totals_reporting": {c: format_amount(v, COST_SCALE)
                              for c, v in sorted(report.totals_reporting.items())},
         "unpriced_receipts": report.unpriced,
+        "extends_since": extension,
         "failure": None if failure is None else {
             "code": failure.code, "reason": failure.reason,
             "item": failure.position.item if failure.position else None,
@@ -151,7 +171,15 @@ def _report_json(path: Path, report: LedgerReport) -> dict[str, Any]:
     }
 
 
-def _print_report(path: Path, report: LedgerReport) -> None:
+def _print_extension(report: LedgerReport, since: Since) -> None:
+    extended, outside = _extension(report, since)
+    grown = ", ".join(f"{c} {then} -> {now}" for c, (then, now) in extended.items())
+    click.echo(f"  extends the --since checkpoint (append-only since it was saved): {grown}")
+    if outside:
+        click.echo(f"  chains not in that checkpoint (verified from seq 0): {', '.join(outside)}")
+
+
+def _print_report(path: Path, report: LedgerReport, since: Since | None = None) -> None:
     click.echo(f"{path}: {'VALID' if report.valid else 'INVALID'}")
     if report.failure is not None:
         click.echo(f"  first failure: {report.failure}")
@@ -165,6 +193,8 @@ def _print_report(path: Path, report: LedgerReport) -> None:
         reporting = _totals_text(report.totals_reporting) or "none"
         click.echo(f"  totals in reporting currency: {reporting}")
         click.echo(f"  unpriced receipts: {report.unpriced}")
+        if since is not None:
+            _print_extension(report, since)
     if report.keys:
         source = ("keys listed in the ledger itself (pin them with --key to be sure they are "
                   "the issuer's)" if report.keys_from_ledger else "keys given with --key")
@@ -210,9 +240,9 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
         report = _run(ledger, VerifyOptions(trusted_keys=keys, since=since, workers=workers))
         _authenticate_since(report, since_envs)
         if as_json:
-            click.echo(json.dumps(_report_json(ledger, report), indent=2))
+            click.echo(json.dumps(_report_json(ledger, report, since), indent=2))
         else:
-            _print_report(ledger, report)
+            _print_report(ledger, report, since)
         if report.valid and save_path is not None:
             save_path.write_bytes(b"".join(report.checkpoints))
             if not as_json:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from receipts.cli import main
 from receipts.signing import Signer
 from tests.conftest import sample_ledger
+from verifier.encoding import split_sequence
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -102,6 +103,22 @@ def test_since_proves_extension_and_save_checkpoint(tmp_path: Path) -> None:
     report = json.loads(out)
     assert code == 0, out
     assert report["receipts"] == 60 and report["verified_in_this_run"] == 20
+    assert report["extends_since"] == {"chains": {"c0": {"checkpoint_size": 20, "size": 30},
+                                                  "c1": {"checkpoint_size": 20, "size": 30}},
+                                       "not_in_checkpoint": []}
+    code, out, _ = run("verify", str(large), "--key", str(key), "--since", str(saved))
+    assert code == 0
+    assert "extends the --since checkpoint (append-only since it was saved): c0 20 -> 30, " \
+           "c1 20 -> 30" in out
+    # A checkpoint file holding one chain proves that chain only, and says so.
+    one_chain = tmp_path / "one-chain.ckpt"
+    one_chain.write_bytes(next(item for _, item in split_sequence([saved.read_bytes()])))
+    code, out, _ = run("verify", str(large), "--key", str(key), "--since", str(one_chain))
+    assert code == 0
+    assert "extends the --since checkpoint (append-only since it was saved): c0 20 -> 30" in out
+    assert "chains not in that checkpoint (verified from seq 0): c1" in out
+    code, out, _ = run("verify", str(large), "--key", str(key), "--json")
+    assert json.loads(out)["extends_since"] is None
     # A different history (another seed) does not extend the saved checkpoint.
     other = tmp_path / "other.cbor"
     other.write_bytes(sample_ledger(signer, 60, chains=2, seed=7))
