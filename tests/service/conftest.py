@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,14 @@ def _postgres_reachable() -> str | None:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A database URL on a fresh PostgreSQL schema (dropped afterwards)."""
+    with postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL on a fresh PostgreSQL schema, dropped on exit; skips the test when the
+    server is unreachable (fails it with ``RECEIPTS_REQUIRE_POSTGRES=1``, as in CI)."""
     problem = _postgres_reachable()
     if problem is not None:
         if os.environ.get("RECEIPTS_REQUIRE_POSTGRES") == "1":
