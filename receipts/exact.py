@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from receipts.errors import InexactPriceError
+from verifier.schema import MAX_UINT
 
 UNITS_PER_PRICE = 1_000_000
 """Unit prices are per 1M units."""
@@ -39,6 +40,10 @@ def unit_price(value: Decimal | int | str, per: int, where: str) -> int:
             f"{where}: {value} per {per:,} units is {_describe(scaled / MICRO)} per 1M units, "
             f"not a whole number of 10^-6 units"
         )
+    if scaled > MAX_UINT:
+        raise InexactPriceError(f"{where}: {value} per {per:,} units is past the largest unit "
+                                f"price the format holds ({_describe(Fraction(MAX_UINT, MICRO))} "
+                                "per 1M units)")
     return int(scaled)
 
 

@@ -48,6 +48,7 @@ from typing import Any
 from receipts.categories import CATEGORIES
 from receipts.errors import InexactPriceError, OverridesError
 from receipts.exact import price_value, scale_price
+from verifier.schema import MAX_UINT
 
 _MODEL_KEYS = frozenset({"provider", "model", "metered", "prices", "service_tiers",
                          "discount_percent", "source"})
@@ -160,7 +161,7 @@ def _decimal_tree(value: Any, where: str) -> Any:
         tiers: list[dict[str, Any]] = []
         for tier in value["tiers"]:
             if not isinstance(tier, dict) or tier.keys() != {"start", "price"} \
-                    or type(tier["start"]) is not int or tier["start"] < 0:
+                    or type(tier["start"]) is not int or not 0 <= tier["start"] <= MAX_UINT:
                 raise OverridesError(f"{where}: each tier is {{ start = <int>, price = ... }}")
             tiers.append({"start": tier["start"], "price": _decimal(tier["price"], where)})
         starts: list[int] = [t["start"] for t in tiers]

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from receipts.errors import PriceBookBuildError
 from verifier.encoding import encode
+from verifier.errors import VerifierError
 from verifier.money import UNIT_PRICE_SCALE, parse_amount
 from verifier.pricing import PriceBook
 from verifier.schema import FORMAT_VERSION
@@ -41,8 +43,11 @@ def build_price_book(
         "created_at": created_at, "source": source,
         "input_categories": list(input_categories), "models": models,
     }
-    payload_bytes = encode(payload)
-    return payload_bytes, PriceBook.from_payload(payload, payload_bytes)
+    try:  # the verifier's rules, applied to what we are about to sign
+        payload_bytes = encode(payload)
+        return payload_bytes, PriceBook.from_payload(payload, payload_bytes)
+    except VerifierError as e:
+        raise PriceBookBuildError(f"the book would break the format's rules: {e}") from e
 
 
 def _entry(provider: str, model: str, **prices: str) -> dict[str, Any]:

@@ -99,6 +99,11 @@ def test_self_hosted_models_at_cost_and_unmetered() -> None:
     ('[[model]]\nprovider = "x"\nmodel = "y"\nsource = "s"\n'
      'prices = { input = { base = "1", tiers = [{ start = 5, price = "2" }, '
      '{ start = 5, price = "3" }] } }\n', "rising starts"),
+    ('[[model]]\nprovider = "x"\nmodel = "y"\nprices = { input = "48960245104607908646" }\n'
+     'source = "s"\n', "past the largest unit price the format holds"),  # (found by fuzzing)
+    ('[[model]]\nprovider = "x"\nmodel = "y"\nsource = "s"\n'
+     'prices = { input = { base = "1", tiers = [{ start = 18446744073709551616, price = "2" }] '
+     '} }\n', "each tier is"),
     ('currency = "usd"\n', "ISO 4217"),
     ('colour = "red"\n', "unknown top-level"),
     ('[[model]\n', "not valid TOML"),
@@ -146,3 +151,13 @@ def test_operator_only_books_in_another_currency() -> None:
         make_book(AT, overrides=ops)
     with pytest.raises(PriceBookBuildError, match="nothing to build"):
         make_book(AT, use_genai=False)
+
+
+def test_a_book_breaking_the_format_is_a_build_error_the_cli_reports_in_one_line() -> None:
+    """The builder's last check is the verifier's; what it finds is a PriceBookBuildError (the
+    CLI prints it in one line), not a verifier exception escaping as a traceback."""
+    from receipts.pricebooks import build_price_book
+
+    entries = [{"provider": "x", "model": "y", "metered": True, "prices": {"input": 2**64}}]
+    with pytest.raises(PriceBookBuildError, match="would break the format's rules"):
+        build_price_book(entries, currency="USD", effective_from=0, created_at=0, source="t")
