@@ -31,6 +31,7 @@ from receipts.builder import (
     price_fields,
     receipt_payload,
 )
+from receipts.cost_range import overflow, surely_fits
 from receipts.db import Database
 from receipts.errors import (
     Conflict,
@@ -51,6 +52,7 @@ from receipts.usage import NormalizedUsage, normalize_usage, ours_from_counts
 from verifier import cose
 from verifier.encoding import decode_strict, encode
 from verifier.jsonview import receipt_json
+from verifier.money import FX_ONE
 from verifier.pricing import FxRate, PriceBook, latest_book
 from verifier.schema import ZERO_HASH
 
@@ -344,6 +346,7 @@ class ReceiptService:
         self.checkpoint_every = checkpoint_every
         self.unsigned_baseline = unsigned_baseline
         self.pricing = PricingCache()
+        self._rates_memo: tuple[tuple[int, str] | None, list[FxRate], int] = (None, [], FX_ONE)
         self._next_chain = itertools.cycle(self.chain_ids)
         self._lock = threading.Lock()
         self._conn: AppendConnection | None = None
@@ -498,13 +501,38 @@ class ReceiptService:
                     usage_detail=billed.usage_detail or None,
                     service_tier=billed.service_tier, started_at=p.started_at)
 
+    def refuse_unrepresentable_cost(self, p: Prepared) -> None:
+        """422 for a call whose cost would not fit a receipt (:mod:`receipts.cost_range`),
+        judged under the book in force now; the append checks again under the book it signs
+        with (a new book may take effect in between)."""
+        at = now_ms()
+        book, _ = self._book_and_rates(at)
+        rates, largest_rate = self._rates_from(book.currency)
+        units = sum(p.usage.usage.values()) + sum(p.usage.detail.values())
+        if surely_fits(units, book, largest_rate):
+            return
+        call = self._call(p, book, at, "cost-range-check", None)
+        problem = overflow(price_fields(call, book, rates, self.reporting_currency))
+        if problem is not None:
+            raise Invalid(problem, [FieldProblem("usage", problem)])
+
     def _book_and_rates(self, issued_at: int) -> tuple[PriceBook, list[FxRate]]:
         book = latest_book(self.pricing.books, issued_at)
         if book is None:
             raise Unavailable("no price book is in force: run receipt init")
-        rates = [r for r in self.pricing.rates
-                 if r.base == book.currency and r.quote == self.reporting_currency]
-        return book, rates
+        return book, self._rates_from(book.currency)[0]
+
+    def _rates_from(self, currency: str) -> tuple[list[FxRate], int]:
+        """The published rates from ``currency`` to the reporting currency, and the largest
+        (FX_ONE if none), kept until the pricing data changes: a rate is published daily and
+        every call of a batch asks."""
+        key = (self.pricing.version, currency)
+        memo = self._rates_memo  # (one read: a refresh replaces the whole tuple)
+        if memo[0] != key:
+            rates = [r for r in self.pricing.rates
+                     if r.base == currency and r.quote == self.reporting_currency]
+            memo = self._rates_memo = (key, rates, max((r.rate for r in rates), default=FX_ONE))
+        return memo[1], memo[2]
 
     def _append(self, conn: AppendConnection, jobs: Sequence[Job],
                 ahead: BilledAhead | None) -> None:
@@ -548,8 +576,12 @@ class ReceiptService:
         sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
         for (p, outcome), receipt_id in zip(to_sign, receipt_ids(len(to_sign)), strict=True):
             call = self._call(p, book, issued_at, receipt_id, ahead)
-            payload = receipt_payload(call, head.chain, head.size, head.head,
-                                      price_fields(call, book, rates, self.reporting_currency))
+            pricing = price_fields(call, book, rates, self.reporting_currency)
+            problem = overflow(pricing)
+            if problem is not None:  # under a book newer than the request's check: sign none
+                raise Unavailable(f"nothing stored, retry: a call of this group was refused "
+                                  f"under the price book now in force ({problem})")
+            payload = receipt_payload(call, head.chain, head.size, head.head, pricing)
             item = sign(cose.RECEIPT, encode(payload))
             draft.rows.append((head.chain, head.size, receipt_id, p.agent_id, p.request_id,
                                p.body_hash, issued_at, p.tags.get("team"),

@@ -89,6 +89,7 @@ async def create_receipt(call: CallIn, agent: Writer, request: Request) -> Respo
     """
     ctx = context(request)
     prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
+    ctx.runtime.service.refuse_unrepresentable_cost(prepared)
     job = await ctx.appender.submit(Job([prepared]))
     if job.error is not None:
         raise job.error
@@ -104,7 +105,9 @@ def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
     for i, raw in enumerate(batch.calls):
         try:
             call = parse_model(CallIn, raw, prefix=f"calls.{i}.")
-            items.append(prepare(agent, call, ctx.runtime.settings.required_tags))
+            prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
+            ctx.runtime.service.refuse_unrepresentable_cost(prepared)
+            items.append(prepared)
         except ReceiptsError as e:
             if not e.fields:
                 e = e.with_fields([FieldProblem(f"calls.{i}", str(e))])

@@ -187,3 +187,94 @@ def test_a_book_built_while_receipts_arrive_is_rebuilt_after_them(
     assert len(instants) == 2 and instants[1] > instants[0]
     assert later["receipt"]["price_book"] == built.id_hex
     _verify(deployment, ledger)
+
+
+PRICEY = """
+[[model]]
+provider = "self-hosted"
+model = "pricey"
+prices = { input = "1000000", output = "1000000" }
+source = "a price high enough to overflow a receipt with a large call"
+"""
+
+
+def test_a_call_whose_cost_would_not_fit_a_receipt_is_a_422_and_the_ledger_stays_valid(
+        gbp: Deployment, tmp_path: Path) -> None:
+    """Found by fuzzing: $1,000,000 per 1M tokens times 2 billion tokens is $2 billion, past
+    the 18,446,744.07... a receipt's cost holds (uint64 at 10^-12). It was signed as a CBOR
+    bignum and the whole ledger then failed verification."""
+    overrides = tmp_path / "pricey.toml"
+    overrides.write_text(PRICEY)
+    assert receipt("prices", "update", "--no-genai", "--overrides", str(overrides),
+                   *_where(gbp)).exit_code == 0
+    assert receipt("fx", "set", "GBP", "0.79", *_where(gbp)).exit_code == 0
+    _, auth = gbp.agent()
+    huge = {"input_tokens": 1_000_000_000, "output_tokens": 1_000_000_000}
+    # $1 per token: 10 tokens cost $10; 20,000,000 cost $20,000,000, past the range in USD
+    fine = {"input_tokens": 5, "output_tokens": 5}
+    past = {"input_tokens": 10_000_000, "output_tokens": 10_000_000}
+    with gbp.client() as client:
+        ok = client.post("/v1/receipts", json=call(
+            "ok", provider="self-hosted", model="pricey", usage=fine), headers=auth)
+        single = client.post("/v1/receipts", json=call(
+            "huge", provider="self-hosted", model="pricey", usage=huge), headers=auth)
+        border = client.post("/v1/receipts", json=call(
+            "past", provider="self-hosted", model="pricey", usage=past), headers=auth)
+        batch = client.post("/v1/receipts/batch", headers=auth, json={"atomic": False, "calls": [
+            call("b-ok", provider="self-hosted", model="pricey", usage=fine),
+            call("b-huge", provider="self-hosted", model="pricey", usage=huge)]})
+        ledger = client.get("/v1/ledger", headers=gbp.admin).content
+    assert ok.status_code == 201 and Decimal(ok.json()["receipt"]["cost"]) == 10
+    for refused in (single, border):
+        assert refused.status_code == 422, refused.text
+        assert "more than a receipt holds" in refused.json()["error"]["fields"][0]["reason"]
+        assert refused.json()["error"]["fields"][0]["field"] == "usage"
+    results = batch.json()["results"]
+    assert [r["status"] for r in results] == [201, 422]
+    assert results[1]["error"]["fields"][0]["field"] == "calls.1.usage"
+    _verify(gbp, ledger)
+
+
+def test_cost_range_bound_is_units_times_the_largest_price() -> None:
+    """The bound lets a call skip the exact check only when no price of the book could make
+    its cost overflow."""
+    from receipts.book_update import make_book
+    from receipts.cost_range import MAX_COST, largest_unit_price, surely_fits
+    from receipts.overrides import parse_overrides
+    from verifier.money import FX_ONE
+
+    built = make_book(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), use_genai=False,
+                      overrides=parse_overrides(PRICEY.encode()))
+    price = largest_unit_price(built.book)
+    assert price == 10**12  # $1,000,000 per 1M tokens, in 10^-6 units
+    limit = MAX_COST // price
+    assert surely_fits(limit, built.book, FX_ONE)
+    assert not surely_fits(limit + 1, built.book, FX_ONE)
+    assert not surely_fits(limit, built.book, 2 * FX_ONE)  # converted, it could overflow
+    assert surely_fits(limit, built.book, FX_ONE // 2)  # a rate below 1 never raises a cost
+
+
+def test_the_append_signs_nothing_beyond_the_range_even_if_the_request_check_passed(
+        deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request-time check uses the book in force then; a new book may take effect before
+    the append. The append checks again and signs nothing of that group (503, retry)."""
+    from receipts.service import ReceiptService
+
+    overrides = tmp_path / "pricey.toml"
+    overrides.write_text(PRICEY)
+    assert receipt("prices", "update", "--no-genai", "--overrides", str(overrides),
+                   *_where(deployment)).exit_code == 0
+    monkeypatch.setattr(ReceiptService, "refuse_unrepresentable_cost", lambda self, p: None)
+    _, auth = deployment.agent()
+    huge = {"input_tokens": 1_000_000_000, "output_tokens": 1_000_000_000}
+    with deployment.client() as client:
+        refused = client.post("/v1/receipts", json=call(
+            "huge", provider="self-hosted", model="pricey", usage=huge), headers=auth)
+        after = client.post("/v1/receipts", json=call("after"), headers=auth)
+        ledger = client.get("/v1/ledger", headers=deployment.admin).content
+        stored = client.get("/v1/receipts", headers=deployment.admin).json()["receipts"]
+    assert refused.status_code == 503, refused.text
+    assert "more than a receipt holds" in refused.json()["error"]["message"]
+    assert after.status_code == 201
+    assert [r["receipt"]["request_id"] for r in stored] == ["after"]
+    _verify(deployment, ledger)
