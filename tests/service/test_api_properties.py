@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.service.conftest import call, make_deployment, postgres_schema
+from verifier import VerifyOptions, audit_ledger
 
 API = tuple[TestClient, dict[str, str], dict[str, str]]
 
@@ -113,3 +114,16 @@ def test_any_filter_or_id_is_answered_below_500(api: API, params: dict[str, str]
     headers = admin if as_admin else auth
     _answered(client.get("/v1/receipts", params=params, headers=headers))
     _answered(client.get("/v1/receipts/" + quote(receipt_id, safe=""), headers=headers))
+
+
+def test_everything_the_properties_above_got_accepted_verifies(api: API) -> None:
+    """Whatever the service acknowledged while being fuzzed (same module-scoped deployment,
+    tests run in file order) is in a ledger the verifier accepts: a receipt the service signs
+    and the verifier rejects would poison every later audit (a cost past the format's range
+    once did)."""
+    client, _, admin = api
+    stored = client.get("/v1/receipts?limit=1", headers=admin).json()["receipts"]
+    ledger = client.get("/v1/ledger", headers=admin).content
+    report = audit_ledger([ledger], VerifyOptions(workers=1))
+    assert report.valid, report.failure
+    assert stored and report.receipts >= 1  # the fuzzing above did get receipts accepted
