@@ -33,7 +33,7 @@ from receipts.pricebooks import shipped_price_book
 from receipts.schemas import RATE_PATTERN
 from receipts.service import ReceiptService, now_ms
 from receipts.signing import PRIVATE_KEY_FILE, Signer, load_signer, write_key_pair
-from verifier.money import FX_RATE_SCALE, parse_amount
+from verifier.money import FX_RATE_SCALE, format_amount, parse_amount
 from verifier.pricing import FxRate, PriceBook, latest_book
 from verifier.schema import check_currency
 
@@ -246,6 +246,8 @@ def store_price_book(runtime: Runtime, build: Callable[[dt.datetime], BuiltBook]
 
 
 _RATE = re.compile(RATE_PATTERN)
+MAX_STORED_RATE = 2**63 - 1
+"""The largest FX rate (10^-9 units) the database's signed 64-bit integer column holds."""
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -276,6 +278,10 @@ def publish_fx_rate(runtime: Runtime, date: str, rate_text: str, *, base: str | 
     value = parse_amount(rate_text, FX_RATE_SCALE)
     if value == 0:
         raise Invalid("the rate must be positive", [FieldProblem("rate", "must be positive")])
+    if value > MAX_STORED_RATE:  # (no currency pair comes near: this is mistyped input)
+        largest = format_amount(MAX_STORED_RATE, FX_RATE_SCALE)
+        raise Invalid(f"rate {rate_text} is past the largest rate the ledger stores ({largest})",
+                      [FieldProblem("rate", f"must be at most {largest}")])
     reporting = runtime.facts.reporting_currency
     for name, ccy in (("base", base), ("quote", quote)):
         if ccy is not None and not _CURRENCY.match(ccy):

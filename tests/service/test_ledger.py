@@ -104,6 +104,8 @@ def test_fx_rate_is_signed_used_and_verified(tmp_path: Path) -> None:
         forbidden = client.put(f"/v1/fx/{today}", json={"rate": "0.8"}, headers=auth)
         bad = client.put("/v1/fx/2025-13-01", json={"rate": "0.8"}, headers=deployment.admin)
         zero = client.put(f"/v1/fx/{today}", json={"rate": "0"}, headers=deployment.admin)
+        huge = client.put(f"/v1/fx/{today}", json={"rate": "99999999999999999999"},
+                          headers=deployment.admin)  # past the database's integers: was a 500
         wrong_quote = client.put(f"/v1/fx/{today}", json={"rate": "1.1", "quote": "EUR"},
                                  headers=deployment.admin)
         put = client.put(f"/v1/fx/{today}", json={"rate": "0.79", "source": "ecb"},
@@ -114,6 +116,7 @@ def test_fx_rate_is_signed_used_and_verified(tmp_path: Path) -> None:
     assert forbidden.status_code == 403
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "date"
     assert zero.status_code == 422 and wrong_quote.status_code == 422
+    assert huge.status_code == 422 and huge.json()["error"]["fields"][0]["field"] == "rate"
     assert put.status_code == 201 and put.json()["rate"] == "0.790000000"
     assert before["receipt"]["fx"] is None and before["receipt"]["cost_reporting"] is None
     assert after["receipt"]["fx"]["currency"] == "GBP"

@@ -88,6 +88,8 @@ def test_fx_set_then_receipts_carry_the_rate_and_rollup_reporting_adds_up(
     (["GBP", "0.79f"], "rate '0.79f'"),
     (["GBP", "-1"], "rate '-1'"),
     (["GBP", "0"], "must be positive"),
+    (["GBP", "99999999999999999999"], "past the largest rate"),  # overflowed the database
+    (["GBP", "9223372036.854775808"], "past the largest rate"),  # one unit past it
     (["EUR", "0.9"], "reporting currency GBP"),
     (["pounds", "0.9"], "ISO 4217"),
     (["GBP", "0.79", "--date", "2026-13-01"], "YYYY-MM-DD"),
