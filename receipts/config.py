@@ -114,6 +114,26 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"${name} must be an integer, not {raw!r}") from None
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in ("0", "1"):
+        raise ConfigError(f"${name} must be 0 or 1, not {raw!r}")
+    return raw == "1"
+
+
+def _check_db_url(url: str) -> None:
+    """PostgreSQL, or SQLite in a file: an in-memory database would lose acknowledged
+    receipts (SQLAlchemy reads ``sqlite:///`` with no path as one)."""
+    if url.startswith("postgresql"):
+        return
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if not path or path.split("?")[0] in ("", ":memory:"):
+        raise ConfigError("the database URL must be sqlite:///PATH (a file) or "
+                          "postgresql+psycopg://...")
+
+
 def _list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -124,8 +144,7 @@ def load_settings(data_dir: Path | None = None, db_url: str | None = None,
     env = os.environ if env is None else env
     directory = Path(data_dir or env.get(ENV_DATA) or DEFAULT_DATA_DIR)
     url = db_url or env.get(ENV_DB) or default_db_url(directory)
-    if not (url.startswith("sqlite:///") or url.startswith("postgresql")):
-        raise ConfigError("the database URL must be sqlite:///PATH or postgresql+psycopg://...")
+    _check_db_url(url)
     required = env.get(ENV_REQUIRED_TAGS)
     public = env.get(ENV_PUBLIC)
     settings = Settings(
@@ -136,8 +155,8 @@ def load_settings(data_dir: Path | None = None, db_url: str | None = None,
         max_body_bytes=_int(env, ENV_MAX_BODY, 64 * 1024),
         max_batch_body_bytes=_int(env, ENV_MAX_BATCH_BODY, 4 * 1024 * 1024),
         checkpoint_every=_int(env, ENV_CHECKPOINT_EVERY, 10_000),
-        self_check=env.get(ENV_SELF_CHECK, "1") != "0",
-        unsigned_baseline=env.get(ENV_BASELINE, "0") == "1",
+        self_check=_flag(env, ENV_SELF_CHECK, True),
+        unsigned_baseline=_flag(env, ENV_BASELINE, False),
     )
     clean = {k: v for k, v in overrides.items() if v is not None}
     return settings.with_overrides(**clean) if clean else settings
