@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from verifier import cose
+from verifier.csvcell import spreadsheet_safe
 from verifier.encoding import decode_strict, split_sequence
 from verifier.errors import EncodingError, UsageError, VerificationFailure, VerifierError
 from verifier.jsonview import receipt_json
@@ -307,7 +308,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(flat)
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in flat)
     return out.getvalue().rstrip("\n")
 
 

@@ -3,7 +3,8 @@
 Columns are fixed so a spreadsheet or a warehouse load never sees them move: identity and chain
 position, time, agent and request, provider and model, the required tags (plus every tag as JSON),
 tokens and unit prices per category, cost in the price currency, FX, and cost in the reporting
-currency. Money is a decimal string in currency units (exact), as in the JSON view.
+currency. Money is a decimal string in currency units (exact), as in the JSON view. Text a
+spreadsheet would run as a formula gets a leading ``'`` (:mod:`verifier.csvcell`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from verifier.csvcell import spreadsheet_safe
 from verifier.jsonview import iso_ms, receipt_json
 
 CATEGORIES = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
@@ -38,7 +40,7 @@ def row(payload: dict[str, Any], started_at: int | None, tag_names: Sequence[str
     usage, prices, tags = j["usage"], j["unit_prices"], j["tags"]
     other = {k: v for k, v in usage.items() if k not in CATEGORIES}
     fx = j["fx"] or {}
-    return [
+    return [spreadsheet_safe(cell) for cell in (
         j["id"], j["chain"], j["seq"], j["issued_at"],
         iso_ms(started_at) if started_at is not None else "", j["agent"], j["request_id"],
         j.get("retry_of", ""), j["provider"], j["model"], j["model_requested"], j["status"],
@@ -49,7 +51,7 @@ def row(payload: dict[str, Any], started_at: int | None, tag_names: Sequence[str
         j["currency"], j["cost"] or "", fx.get("currency", ""), fx.get("rate", ""),
         fx.get("date", ""), fx.get("source", ""), j["cost_reporting"] or "",
         "" if j["runtime_ms"] is None else j["runtime_ms"],
-    ]
+    )]
 
 
 def stream(rows: Iterable[tuple[dict[str, Any], int | None]], tag_names: Sequence[str],

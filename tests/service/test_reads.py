@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from receipts.cli import main
 from tests.service.conftest import Deployment, call
 
 
@@ -133,3 +137,41 @@ def test_csv_export(deployment: Deployment) -> None:
             "currency", "fx_currency", "fx_date", "price_book"} <= set(rows[0])
     total = sum(int(row["cost"].replace(".", "")) for row in rows)  # exact, in 10^-12 units
     assert total > 0
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_defused_in_both_csvs(
+        deployment: Deployment, tmp_path: Path) -> None:
+    """Agents choose request ids and tag values; finance opens the CSVs in spreadsheets. Text
+    starting like a formula gets a leading ' in the service's CSV and in the verifier's rollup
+    CSV alike; JSON keeps every value as sent."""
+    _, auth = deployment.agent()
+    formula = '=HYPERLINK("http://example.com/x","click")'
+    with deployment.client() as client:
+        posted = client.post("/v1/receipts", headers=auth, json=call(
+            "@SUM(1)", tags={"project": formula, "environment": "-1"}))
+        export = client.get("/v1/receipts?format=csv", headers=deployment.admin).text
+        as_json = client.get("/v1/receipts", headers=deployment.admin).json()["receipts"]
+        ledger = client.get("/v1/ledger", headers=deployment.admin).content
+    assert posted.status_code == 201
+    row = next(csv.DictReader(io.StringIO(export)))
+    assert row["request_id"] == "'@SUM(1)"
+    assert row["tag_project"] == "'" + formula and row["tag_environment"] == "'-1"
+    assert as_json[0]["receipt"]["request_id"] == "@SUM(1)"
+    assert as_json[0]["receipt"]["tags"]["project"] == formula
+    path = tmp_path / "ledger.cbor"
+    path.write_bytes(ledger)
+    rollup = CliRunner().invoke(main, ["rollup", str(path), "--by", "project", "--format", "csv"])
+    assert rollup.exit_code == 0, rollup.output
+    assert next(csv.DictReader(io.StringIO(rollup.stdout)))["project"] == "'" + formula
+    as_rows = CliRunner().invoke(main, ["rollup", str(path), "--by", "project", "--format",
+                                       "json"])
+    assert json.loads(as_rows.stdout)[0]["project"] == formula
+
+
+def test_spreadsheet_safe_touches_only_formula_text() -> None:
+    from verifier.csvcell import spreadsheet_safe
+
+    assert [spreadsheet_safe(c) for c in ("=1+1", "+1", "-x", "@a", "\tx", "\rx")] == \
+        ["'=1+1", "'+1", "'-x", "'@a", "'\tx", "'\rx"]
+    assert [spreadsheet_safe(c) for c in ("ranker", "0.004000", "", 7, None, "a=b")] == \
+        ["ranker", "0.004000", "", 7, None, "a=b"]
