@@ -506,7 +506,7 @@ class ReceiptService:
         judged under the book in force now; the append checks again under the book it signs
         with (a new book may take effect in between)."""
         at = now_ms()
-        book, _ = self._book_and_rates(at)
+        book = self._book_in_force(at)
         rates, largest_rate = self._rates_from(book.currency)
         units = sum(p.usage.usage.values()) + sum(p.usage.detail.values())
         if surely_fits(units, book, largest_rate):
@@ -516,10 +516,14 @@ class ReceiptService:
         if problem is not None:
             raise Invalid(problem, [FieldProblem("usage", problem)])
 
-    def _book_and_rates(self, issued_at: int) -> tuple[PriceBook, list[FxRate]]:
-        book = latest_book(self.pricing.books, issued_at)
+    def _book_in_force(self, at_ms: int) -> PriceBook:
+        book = latest_book(self.pricing.books, at_ms)
         if book is None:
             raise Unavailable("no price book is in force: run receipt init")
+        return book
+
+    def _book_and_rates(self, issued_at: int) -> tuple[PriceBook, list[FxRate]]:
+        book = self._book_in_force(issued_at)
         return book, self._rates_from(book.currency)[0]
 
     def _rates_from(self, currency: str) -> tuple[list[FxRate], int]:

@@ -72,7 +72,7 @@ Since = dict[str, tuple[int, bytes]]
 def _load_since(path: Path) -> tuple[Since, list[cose.Envelope]]:
     """Read a checkpoint file saved by ``--save-checkpoint`` (authenticated after the run)."""
     _check_file(path)
-    since: dict[str, tuple[int, bytes]] = {}
+    since: Since = {}
     envelopes: list[cose.Envelope] = []
     try:
         for _, item in split_sequence(read_chunks(path)):
