@@ -37,9 +37,9 @@ from typing import Any
 from genai_prices import calc_price, data_snapshot
 from genai_prices.data import providers as genai_providers
 
-from receipts.billing import PreparedCall, prepare_call
-from receipts.book_update import BuiltBook, make_book, to_ms
-from receipts.model_names import ModelNames
+from receipts.pricing.book_update import BuiltBook, make_book, to_ms
+from receipts.pricing.call_pricing import PreparedCall, prepare_call
+from receipts.pricing.model_names import ModelNames
 from verifier.money import COST_SCALE, cost_of, to_decimal
 from verifier.pricing import latest_book
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import nacl.signing
 
-from receipts.signing import Signer
-from receipts.simulate import write_sample_ledger
+from receipts.demo.traffic import write_sample_ledger
+from receipts.deployment.signing_key import Signer
 from verifier import cose
 from verifier.encoding import decode_strict, split_sequence
 from verifier.verify import VerifyOptions, audit_ledger_file

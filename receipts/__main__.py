@@ -1,5 +1,5 @@
 """``python -m receipts`` runs the ``receipt`` command."""
 
-from receipts.cli import main
+from receipts.cli.main import main
 
 main()

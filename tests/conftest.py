@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from receipts.signing import Signer
-from receipts.simulate import write_sample_ledger
+from receipts.demo.traffic import write_sample_ledger
+from receipts.deployment.signing_key import Signer
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "spec" / "vectors"

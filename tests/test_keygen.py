@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from receipts.cli import main
+from receipts.cli.main import main
+from receipts.deployment.signing_key import PASSPHRASE_ENV, Signer, load_signer
 from receipts.errors import KeyFileError
-from receipts.signing import PASSPHRASE_ENV, Signer, load_signer
 from verifier import cose
 from verifier.keys import key_id, load_public_key_pem
 

@@ -1,5 +1,9 @@
-"""``python -m verifier`` runs the auditor's commands (verify, rollup, inspect) alone."""
+"""``python -m verifier`` runs the auditor's commands (verify, rollup, inspect) alone.
 
-from verifier.cli import main
+It imports nothing of the service: an auditor can run the verifier from its own code only.
+"""
 
-main()
+from verifier.cli import COMMANDS
+from verifier.edge import command_line
+
+command_line("receipt", "The offline verifier of receipt ledgers.", COMMANDS).main()

@@ -36,12 +36,6 @@ class _Usage(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="receipts", prog_name="receipt")
-def main() -> None:
-    """Signed, hash-chained cost receipts for LLM calls, and their offline verifier."""
-
-
 _key_option = click.option(
     "--key", "key_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
     help="Trust only this public key (PEM); repeatable. Without it the ledger's keys are used.",
@@ -222,7 +216,7 @@ def _guarded(action: Callable[[], int]) -> None:
     sys.exit(code)
 
 
-@main.command()
+@click.command()
 @_ledger_argument
 @_key_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -312,7 +306,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue().rstrip("\n")
 
 
-@main.command()
+@click.command()
 @_ledger_argument
 @_key_option
 @click.option("--by", "by", multiple=True, required=True,
@@ -363,7 +357,7 @@ def _receipts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield index, decode_strict(env.payload)
 
 
-@main.command()
+@click.command()
 @_ledger_argument
 @click.option("--seq", type=click.IntRange(min=0), help="Only the receipt with this seq.")
 @click.option("--chain", help="Only receipts of this chain.")
@@ -386,3 +380,7 @@ def inspect(ledger: Path, seq: int | None, chain: str | None) -> None:
         return EXIT_VALID
 
     _guarded(body)
+
+
+COMMANDS: tuple[click.Command, ...] = (verify, rollup, inspect)
+"""The auditor's commands; ``receipts.cli.main`` puts them in the ``receipt`` group."""

@@ -16,19 +16,20 @@ from contextlib import asynccontextmanager, contextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from receipts import __version__, store
+from receipts import __version__
 from receipts.api import errors
-from receipts.api.admin import router as admin_router
-from receipts.api.context import AppContext, Authenticator
-from receipts.api.limits import BodyLimit
+from receipts.api.body_limits import BodyLimit
+from receipts.api.dependencies import AppContext, Authenticator
 from receipts.api.no_nul import RefuseNul
-from receipts.api.public import router as public_router
-from receipts.api.receipts_routes import router as receipts_router
-from receipts.appender import Appender
-from receipts.config import Settings, load_settings
-from receipts.runtime import Runtime, open_runtime
-from receipts.selfcheck import self_check
-from receipts.service import now_ms
+from receipts.api.routes.admin import router as admin_router
+from receipts.api.routes.ledger import router as public_router
+from receipts.api.routes.receipts import router as receipts_router
+from receipts.deployment.runtime import Runtime, open_runtime
+from receipts.deployment.settings import Settings, load_settings
+from receipts.issuing.group_commit import Appender
+from receipts.issuing.service import now_ms
+from receipts.storage import queries as store
+from receipts.storage.self_check import self_check
 
 log = logging.getLogger("receipts")
 

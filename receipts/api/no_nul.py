@@ -3,7 +3,7 @@
 PostgreSQL text cannot hold NUL, so a NUL in a filter or an id would reach the database as an
 error (a 500) where SQLite would quietly match nothing: the same request must get the same
 answer on both. No stored text holds NUL (the request models refuse it in bodies, see
-:data:`receipts.schemas.NO_NUL`), so such a request is a 422 naming the parameter.
+:data:`receipts.api.schemas.NO_NUL`), so such a request is a 422 naming the parameter.
 """
 
 from __future__ import annotations

@@ -25,10 +25,16 @@ from typing import Any
 
 import cbor2
 
-from receipts.builder import Call, ChainHead, checkpoint_payload, price_fields, receipt_payload
-from receipts.ledger import fx_rate_item, key_item, price_book_item
-from receipts.pricebooks import shipped_price_book
-from receipts.signing import Signer
+from receipts.deployment.signing_key import Signer
+from receipts.issuing.receipt_builder import (
+    Call,
+    ChainHead,
+    checkpoint_payload,
+    price_fields,
+    receipt_payload,
+)
+from receipts.pricing.books import shipped_price_book
+from receipts.storage.ledger_file import fx_rate_item, key_item, price_book_item
 from verifier import cose
 from verifier.encoding import encode
 from verifier.jsonview import receipt_json

@@ -11,9 +11,9 @@ import datetime as dt
 
 import pytest
 
-from receipts.book_update import BuiltBook, make_book, to_ms
-from receipts.model_names import ModelNames
-from receipts.overrides import parse_overrides
+from receipts.pricing.book_update import BuiltBook, make_book, to_ms
+from receipts.pricing.model_names import ModelNames
+from receipts.pricing.overrides import parse_overrides
 
 AT = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 """The instant of the main test book (all hand-worked costs use its prices)."""

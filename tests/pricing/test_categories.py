@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from receipts.categories import CATEGORIES, INPUT_CATEGORIES, fit_usage
-from receipts.tiers import in_window, normalize_service_tier, parse_window, window_name
+from receipts.pricing.categories import CATEGORIES, INPUT_CATEGORIES, fit_usage
+from receipts.pricing.tiers import in_window, normalize_service_tier, parse_window, window_name
 
 
 def test_unpriced_categories_fold_into_their_first_priced_parent() -> None:

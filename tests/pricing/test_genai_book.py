@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from genai_prices import types as gt
 
-from receipts.book_update import BuiltBook, make_book, make_books, to_ms
-from receipts.categories import CATEGORIES
 from receipts.errors import InexactPriceError, PriceBookBuildError
-from receipts.genai_book import snapshot
-from receipts.tiers import tier_for_call
+from receipts.pricing.book_update import BuiltBook, make_book, make_books, to_ms
+from receipts.pricing.categories import CATEGORIES
+from receipts.pricing.genai_book import snapshot
+from receipts.pricing.tiers import tier_for_call
 from verifier.encoding import MAX_ITEM_BYTES, decode_strict
 from verifier.pricing import PriceBook, latest_book
 

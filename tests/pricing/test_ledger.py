@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import uuid
 
-from receipts.billing import prepare_call
-from receipts.book_update import BuiltBook
-from receipts.builder import Call, ChainHead, price_fields, sign_receipt
-from receipts.ledger import fx_rate_item, key_item, price_book_item, write_ledger
-from receipts.model_names import ModelNames
-from receipts.signing import Signer
+from receipts.deployment.signing_key import Signer
+from receipts.issuing.receipt_builder import Call, ChainHead, price_fields, sign_receipt
+from receipts.pricing.book_update import BuiltBook
+from receipts.pricing.model_names import ModelNames
+from receipts.storage.ledger_file import fx_rate_item, key_item, price_book_item, write_ledger
+from tests.pricing.billing import prepare_call
 from tests.pricing.conftest import AT_MS
 from tests.pricing.test_real_calls import CASES
 from verifier.pricing import FxRate

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from receipts.model_names import ModelNames, normalize_provider, spellings
-from receipts.pricebooks import build_price_book, micro
+from receipts.pricing.books import build_price_book, micro
+from receipts.pricing.model_names import ModelNames, normalize_provider, spellings
 
 
 @pytest.mark.parametrize(("provider", "sent", "billed"), [

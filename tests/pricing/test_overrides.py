@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from receipts.billing import prepare_call
-from receipts.book_update import make_book
 from receipts.errors import OverridesError, PriceBookBuildError
-from receipts.model_names import ModelNames
-from receipts.overrides import apply_overrides, load_overrides, parse_overrides
+from receipts.pricing.book_update import make_book
+from receipts.pricing.model_names import ModelNames
+from receipts.pricing.overrides import apply_overrides, load_overrides, parse_overrides
+from tests.pricing.billing import prepare_call
 from tests.pricing.conftest import AT, AT_MS
 from verifier.money import COST_SCALE, cost_of, to_decimal
 
@@ -156,7 +156,7 @@ def test_operator_only_books_in_another_currency() -> None:
 def test_a_book_breaking_the_format_is_a_build_error_the_cli_reports_in_one_line() -> None:
     """The builder's last check is the verifier's; what it finds is a PriceBookBuildError (the
     CLI prints it in one line), not a verifier exception escaping as a traceback."""
-    from receipts.pricebooks import build_price_book
+    from receipts.pricing.books import build_price_book
 
     entries = [{"provider": "x", "model": "y", "metered": True, "prices": {"input": 2**64}}]
     with pytest.raises(PriceBookBuildError, match="would break the format's rules"):

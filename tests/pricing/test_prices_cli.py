@@ -6,26 +6,17 @@ import hashlib
 import json
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from receipts.book_files import read_book, write_book
-from receipts.book_update import BuiltBook
+from receipts.cli.main import main
 from receipts.errors import PriceBookFileError
-from receipts.prices_cli import register
-
-
-@click.group()
-def cli() -> None:
-    """Stand-in for the ``receipt`` command."""
-
-
-register(cli)
+from receipts.pricing.book_files import read_book, write_book
+from receipts.pricing.book_update import BuiltBook
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["prices", *args])
+    result = CliRunner().invoke(main, ["prices", *args])
     return result.exit_code, result.stdout, result.stderr
 
 

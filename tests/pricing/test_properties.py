@@ -10,10 +10,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from receipts.billing import prepare_call, priced_categories
-from receipts.builder import Call, price_fields, receipt_payload
-from receipts.categories import fit_usage
-from receipts.model_names import ModelNames
+from receipts.issuing.receipt_builder import Call, price_fields, receipt_payload
+from receipts.pricing.call_pricing import priced_categories
+from receipts.pricing.categories import fit_usage
+from receipts.pricing.model_names import ModelNames
+from tests.pricing.billing import prepare_call
 from tests.pricing.conftest import AT_MS
 from verifier.money import COST_SCALE, cost_of, to_decimal
 from verifier.pricing import FxRate

@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from receipts.billing import prepare_call
-from receipts.model_names import ModelNames
+from receipts.pricing.model_names import ModelNames
+from tests.pricing.billing import prepare_call
 from tests.pricing.conftest import AT_MS
 from verifier.money import COST_SCALE, cost_of, to_decimal
 

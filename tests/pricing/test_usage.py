@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from receipts.errors import UsageFormatError
-from receipts.usage import normalize_usage
+from receipts.pricing.usage import normalize_usage
 
 
 def norm(fmt: str | None, raw: Any) -> tuple[dict[str, int], dict[str, int], str | None]:

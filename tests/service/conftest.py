@@ -22,8 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from receipts.api.app import create_app
-from receipts.config import Settings, default_db_url
-from receipts.runtime import InitResult, create_agent, initialize, open_runtime
+from receipts.deployment.runtime import InitResult, create_agent, initialize, open_runtime
+from receipts.deployment.settings import Settings, default_db_url
 
 PG_BASE = os.environ.get("RECEIPTS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from receipts.schemas import MAX_TOKENS
+from receipts.api.schemas import MAX_TOKENS
 from tests.service.conftest import Deployment, call, make_deployment
 from verifier import cose
 from verifier.encoding import decode_strict

@@ -1,6 +1,6 @@
 """Billing ahead of the writer lock gives exactly the receipts billing under it would.
 
-The service bills a group's calls before taking the writer lock (receipts.service._bill_ahead)
+The service bills a group's calls before taking the writer lock (issuing.service._bill_ahead)
 and keeps those results only when the receipt's ``issued_at`` falls in the same UTC minute under
 the same price book; otherwise it bills again under the lock.
 """
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-import receipts.service as service_module
-from receipts.runtime import create_agent, open_runtime
-from receipts.schemas import CallIn
-from receipts.service import Job, prepare
+import receipts.issuing.service as service_module
+from receipts.api.schemas import CallIn
+from receipts.deployment.runtime import create_agent, open_runtime
+from receipts.issuing.service import Job, prepare
 
 from .conftest import Deployment, call
 

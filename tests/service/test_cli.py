@@ -76,14 +76,14 @@ class Block:
                                   'psycopg', 'httpx', 'pydantic'}:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Block())
-from receipts.cli import main
+from receipts.cli.main import main
 main()
 """
 
 
 def test_base_install_runs_verify_and_hints_for_service_commands(tmp_path: Path) -> None:
-    from receipts.signing import Signer
-    from receipts.simulate import write_sample_ledger
+    from receipts.demo.traffic import write_sample_ledger
+    from receipts.deployment.signing_key import Signer
 
     ledger = tmp_path / "l.cbor"
     with ledger.open("wb") as out:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from receipts.config import load_settings
+from receipts.deployment.settings import load_settings
 from receipts.errors import ConfigError
 
 

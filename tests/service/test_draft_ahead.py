@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from receipts.export import export_ledger
-from receipts.runtime import Runtime, create_agent, open_runtime
-from receipts.schemas import CallIn
-from receipts.service import Job, ReceiptService, prepare
+from receipts.api.schemas import CallIn
+from receipts.deployment.runtime import Runtime, create_agent, open_runtime
+from receipts.issuing.service import Job, ReceiptService, prepare
+from receipts.storage.export import export_ledger
 from verifier import VerifyOptions, audit_ledger
 
 from .conftest import Deployment, call, make_deployment

@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import cast
 
-from receipts.appender import Appender
-from receipts.service import Job, ReceiptService
+from receipts.issuing.group_commit import Appender
+from receipts.issuing.service import Job, ReceiptService
 
 
 class Recorder:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from receipts.auth import Agent
-from receipts.schemas import CallIn
-from receipts.service import prepare, receipt_ids
+from receipts.api.schemas import CallIn
+from receipts.deployment.credentials import Agent
+from receipts.issuing.service import prepare, receipt_ids
 from tests.service.conftest import Deployment, call, make_deployment
 
 PINNED_BODIES: list[tuple[dict[str, Any], str]] = [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from receipts.cli import main
-from receipts.runtime import open_runtime
+from receipts.cli.main import main
+from receipts.deployment.runtime import open_runtime
 from tests.service.conftest import ROOT, Deployment, call, receipt_cmd
 from verifier.keys import PublicKey
 from verifier.verify import VerifyOptions, audit_ledger

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from receipts.hotpath import AppendConnection
-from receipts.store import LockedHead
+from receipts.storage.append_sql import AppendConnection
+from receipts.storage.queries import LockedHead
 from tests.service.conftest import call, make_deployment
 from verifier.verify import VerifyOptions, audit_ledger
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from receipts.db import Database
-from receipts.hotpath import pg_stored_sql
+from receipts.storage.append_sql import pg_stored_sql
+from receipts.storage.database import Database
 from tests.service.conftest import Deployment, call, make_deployment
 
 

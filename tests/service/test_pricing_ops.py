@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from receipts.cli import main
+from receipts.cli.main import main
 from tests.service.conftest import Deployment, call, make_deployment
 from verifier.keys import PublicKey
 from verifier.verify import VerifyOptions, audit_ledger
@@ -164,9 +164,9 @@ def test_prices_update_never_reprices_history(deployment: Deployment, tmp_path: 
 
 def test_a_book_built_while_receipts_arrive_is_rebuilt_after_them(
         deployment: Deployment) -> None:
-    from receipts.book_update import BuiltBook, make_book
-    from receipts.overrides import parse_overrides
-    from receipts.runtime import open_runtime, store_price_book
+    from receipts.deployment.runtime import open_runtime, store_price_book
+    from receipts.pricing.book_update import BuiltBook, make_book
+    from receipts.pricing.overrides import parse_overrides
 
     overrides = parse_overrides(OVERRIDES.encode())
     _, auth = deployment.agent()
@@ -240,9 +240,9 @@ def test_a_call_whose_cost_would_not_fit_a_receipt_is_a_422_and_the_ledger_stays
 def test_cost_range_bound_is_units_times_the_largest_price() -> None:
     """The bound lets a call skip the exact check only when no price of the book could make
     its cost overflow."""
-    from receipts.book_update import make_book
-    from receipts.cost_range import MAX_COST, largest_unit_price, surely_fits
-    from receipts.overrides import parse_overrides
+    from receipts.issuing.cost_range import MAX_COST, largest_unit_price, surely_fits
+    from receipts.pricing.book_update import make_book
+    from receipts.pricing.overrides import parse_overrides
     from verifier.money import FX_ONE
 
     built = make_book(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), use_genai=False,
@@ -260,7 +260,7 @@ def test_the_append_signs_nothing_beyond_the_range_even_if_the_request_check_pas
         deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The request-time check uses the book in force then; a new book may take effect before
     the append. The append checks again and signs nothing of that group (503, retry)."""
-    from receipts.service import ReceiptService
+    from receipts.issuing.service import ReceiptService
 
     overrides = tmp_path / "pricey.toml"
     overrides.write_text(PRICEY)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from receipts.cli import main
+from receipts.cli.main import main
 from tests.service.conftest import Deployment, call
 
 

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
+from receipts.deployment.runtime import open_runtime
 from receipts.errors import ChainBroken
-from receipts.runtime import open_runtime
-from receipts.selfcheck import self_check
+from receipts.storage.self_check import self_check
 from tests.service.conftest import ROOT, Deployment, call, receipt_cmd
 
 
@@ -79,8 +79,8 @@ def test_tampering_covered_by_a_checkpoint_is_still_caught(deployment: Deploymen
 
 
 def test_wrong_signing_key_is_refused(deployment: Deployment) -> None:
+    from receipts.deployment.signing_key import Signer, write_key_pair
     from receipts.errors import KeyFileError
-    from receipts.signing import Signer, write_key_pair
 
     data = deployment.settings.data_dir
     (data / "signing-key.pem").unlink()

@@ -267,8 +267,8 @@ def test_service_tier_prices_at_the_tier_and_started_at_is_signed(
 
 
 def test_init_defaults_to_a_genai_prices_book(tmp_path: Path) -> None:
-    from receipts.config import Settings, default_db_url
-    from receipts.runtime import initialize
+    from receipts.deployment.runtime import initialize
+    from receipts.deployment.settings import Settings, default_db_url
 
     data = tmp_path / "d"
     made = initialize(Settings(data_dir=data, db_url=default_db_url(data)), issuer="t",

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from receipts.cli import main
-from receipts.signing import Signer
+from receipts.cli.main import main
+from receipts.deployment.signing_key import Signer
 from tests.conftest import sample_ledger
 from verifier.encoding import split_sequence
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from receipts.signing import Signer
+from receipts.deployment.signing_key import Signer
 from tests.conftest import sample_ledger
 from verifier import cose
 from verifier.dedup import DuplicateIndex, keyed_digests, sha256_digests

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receipts.signing import Signer
+from receipts.deployment.signing_key import Signer
 from tests.conftest import sample_ledger
 from verifier import VerifyOptions, audit_ledger, cose
 from verifier import verify as verify_module

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from receipts.signing import Signer
+from receipts.deployment.signing_key import Signer
 from tests.conftest import sample_ledger
 from verifier import VerifyOptions, audit_ledger, audit_ledger_file
 from verifier import verify as verify_module
@@ -124,7 +124,7 @@ def _ledger_with_repeated_request(monkeypatch: pytest.MonkeyPatch, n: int, first
     the (agent, request_id) of receipt ``first``."""
     import dataclasses
 
-    import receipts.simulate as simulate
+    import receipts.demo.traffic as simulate
 
     real = simulate.simulated_calls
 

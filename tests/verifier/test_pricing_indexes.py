@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receipts.pricebooks import SHIPPED_ENTRIES, build_price_book
+from receipts.pricing.books import SHIPPED_ENTRIES, build_price_book
 from verifier.money import FX_ONE
 from verifier.pricing import (
     IDENTITY_SOURCE,

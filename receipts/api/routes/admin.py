@@ -1,0 +1,82 @@
+"""Admin routes (admin token only): agents and FX rates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from receipts.api.dependencies import context
+from receipts.api.errors import json_response
+from receipts.api.routes.receipts import ERRORS, Creds, Reader
+from receipts.api.schemas import AgentIn, FxIn
+from receipts.deployment.credentials import Principal
+from receipts.deployment.runtime import create_agent, publish_fx_rate
+from receipts.errors import Forbidden
+from receipts.issuing.service import now_ms
+from receipts.storage import queries as store
+from verifier.jsonview import iso_ms
+from verifier.money import FX_RATE_SCALE, format_amount
+from verifier.pricing import FxRate
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+def admin(principal: Reader, _creds: Creds) -> Principal:
+    """Only the admin token passes."""
+    if not principal.is_admin:
+        raise Forbidden("this needs the admin token")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(admin)]
+
+
+@router.post("/agents", status_code=201, responses=ERRORS)
+def create_agent_route(body: AgentIn, request: Request, _admin: Admin) -> Any:
+    """A new agent key bound to a team and tags. The key is in this response only."""
+    agent, key = create_agent(context(request).runtime, body.team, dict(body.tags))
+    return json_response({"id": agent.id, "team": agent.team, "tags": dict(agent.tags),
+                          "key": key}, 201)
+
+
+@router.get("/agents", responses=ERRORS)
+def list_agents_route(request: Request, _admin: Admin) -> Any:
+    """Every agent (never a key or its hash)."""
+    with context(request).runtime.db.read() as conn:
+        agents = store.list_agents(conn)
+    for a in agents:
+        a["created_at"] = iso_ms(a["created_at"])
+        a["revoked_at"] = iso_ms(a["revoked_at"]) if a["revoked_at"] else None
+    return json_response({"agents": agents})
+
+
+@router.delete("/agents/{agent_id}", responses=ERRORS)
+def revoke_agent_route(agent_id: str, request: Request, _admin: Admin) -> Any:
+    """Revoke an agent key: it gets no receipt and reads nothing from now on."""
+    with context(request).runtime.db.write() as conn:
+        store.revoke_agent(conn, agent_id, now_ms())
+    return json_response({"id": agent_id, "revoked": True})
+
+
+def _rate_json(rate: FxRate) -> dict[str, Any]:
+    return {"base": rate.base, "quote": rate.quote, "date": rate.date,
+            "rate": format_amount(rate.rate, FX_RATE_SCALE), "source": rate.source,
+            "published_at": iso_ms(rate.published_at)}
+
+
+@router.put("/fx/{date}", status_code=201, responses=ERRORS)
+def put_fx(date: str, body: FxIn, request: Request, _admin: Admin) -> Any:
+    """Publish the rate for ``date`` (a correction is a new publication; the latest wins for
+    receipts issued after it, and earlier receipts keep the rate they were issued with)."""
+    rate = publish_fx_rate(context(request).runtime, date, body.rate, base=body.base,
+                           quote=body.quote, source=body.source)
+    return json_response(_rate_json(rate), 201)
+
+
+@router.get("/fx", responses=ERRORS)
+def list_fx(request: Request, _principal: Reader) -> Any:
+    """Every published FX rate, in publication order."""
+    with context(request).runtime.db.read() as conn:
+        rates = store.fx_rates(conn)
+    return json_response({"rates": [_rate_json(r) for r, _ in rates]})

@@ -1,0 +1,285 @@
+"""Receipt routes: write one, write a batch, list (JSON pages or a CSV stream), read one."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from receipts.api import csv_export
+from receipts.api.dependencies import AppContext, context
+from receipts.api.errors import error_of, json_response
+from receipts.api.schemas import BatchIn, BatchOut, CallIn, ErrorBody, ReceiptOut, parse_model
+from receipts.deployment.credentials import Agent, Principal
+from receipts.errors import (
+    FieldProblem,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ReceiptsError,
+    Unauthorized,
+)
+from receipts.issuing.service import Job, Outcome, Prepared, prepare
+from receipts.storage import queries as store
+from verifier import cose
+from verifier.encoding import decode_strict
+from verifier.schema import MAX_TIME_MS
+
+router = APIRouter(prefix="/v1", tags=["receipts"])
+bearer = HTTPBearer(auto_error=False, description="An agent key (rk_...) or the admin token")
+Creds = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": why} for code, why in (
+        (401, "missing, unknown or revoked key"),
+        (403, "tags contradict the agent's bound team or tags"),
+        (409, "request_id reused with a different body"),
+        (413, "body over the size limit"),
+        (422, "invalid field(s), each named in error.fields"),
+        (503, "receipt not stored (database unavailable); safe to retry"),
+    )
+}
+
+
+async def writer_agent(request: Request) -> Agent:
+    """The agent writing (authenticated before the body is validated: 401 comes first).
+
+    Deliberately a single dependency with no sub-dependencies: the write path runs thousands of
+    times a second and FastAPI's dependency resolution is a measurable part of it. The bearer
+    scheme is declared for the docs with ``openapi_extra`` instead.
+    """
+    return await context(request).auth.writer(request.headers.get("authorization"))
+
+
+BEARER_DOC: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+
+
+def reader(request: Request, _creds: Creds) -> Principal:
+    """Anyone with a valid key or the admin token (looked up fresh: revocation is immediate)."""
+    return context(request).auth.principal_fresh(request.headers.get("authorization"))
+
+
+Writer = Annotated[Agent, Depends(writer_agent)]
+Reader = Annotated[Principal, Depends(reader)]
+
+
+def receipt_body(outcome: Outcome) -> dict[str, Any]:
+    """``{"receipt": JSON view, "cose": base64}``."""
+    item = outcome.signed_item()
+    return {"receipt": outcome.json_view(),
+            "cose": base64.b64encode(item).decode() if item is not None else None}
+
+
+@router.post("/receipts", status_code=201, response_model=ReceiptOut, responses={
+    200: {"model": ReceiptOut, "description": "replay: the original receipt of this "
+                                              "request_id"}, **ERRORS}, openapi_extra=BEARER_DOC)
+async def create_receipt(call: CallIn, agent: Writer, request: Request) -> Response:
+    """Receipt one LLM call: priced, signed, chained and committed before the answer (201).
+
+    The same agent sending the same ``request_id`` with the same body gets the original
+    receipt back (200); with a different body, 409. A retry is never a second charge.
+    """
+    ctx = context(request)
+    prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
+    ctx.runtime.service.refuse_unrepresentable_cost(prepared)
+    job = await ctx.appender.submit(Job([prepared]))
+    if job.error is not None:
+        raise job.error
+    outcome = job.outcomes[0]
+    if outcome.error is not None:
+        raise outcome.error
+    return json_response(receipt_body(outcome), outcome.status)
+
+
+def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
+                   ) -> list[Prepared | ReceiptsError]:
+    items: list[Prepared | ReceiptsError] = []
+    for i, raw in enumerate(batch.calls):
+        try:
+            call = parse_model(CallIn, raw, prefix=f"calls.{i}.")
+            prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
+            ctx.runtime.service.refuse_unrepresentable_cost(prepared)
+            items.append(prepared)
+        except ReceiptsError as e:
+            if not e.fields:
+                e = e.with_fields([FieldProblem(f"calls.{i}", str(e))])
+            elif not e.fields[0].field.startswith("calls."):
+                e = e.with_fields([FieldProblem(f"calls.{i}.{f.field}", f.reason)
+                                   for f in e.fields])
+            items.append(e)
+    return items
+
+
+@router.post("/receipts/batch", status_code=201, response_model=BatchOut, responses={
+    200: {"model": BatchOut, "description": "atomic: every call was a replay; "
+                                            "non-atomic: per-item statuses"}, **ERRORS},
+    openapi_extra=BEARER_DOC)
+async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Response:
+    """Receipt up to 1,000 calls in one request.
+
+    ``atomic: true`` (default): all or nothing. Any invalid, forbidden or conflicting item fails
+    the whole batch (403, 409 or 422 naming ``calls.N.field``) and nothing is stored. On success
+    the answer is 201 with one result per call (status 201 new, 200 replay).
+
+    ``atomic: false``: valid items are stored, each result has its own status (201, 200, 401,
+    403, 409, 422) and, for failures, an ``error``; the response status is 200.
+    """
+    ctx = context(request)
+    settings = ctx.runtime.settings
+    if len(batch.calls) > settings.max_batch:
+        raise Invalid(f"at most {settings.max_batch} calls per batch",
+                      [FieldProblem("calls", f"{len(batch.calls)} calls; the limit is "
+                                             f"{settings.max_batch}")])
+    items = _prepare_items(batch, agent, ctx)
+    failures = [e for e in items if isinstance(e, ReceiptsError)]
+    if batch.atomic and failures:
+        status = 403 if any(e.status == 403 for e in failures) else failures[0].status
+        kind = {403: Forbidden, 401: Unauthorized}.get(status, Invalid)
+        raise kind(f"{len(failures)} of {len(items)} calls refused; nothing stored",
+                   [f for e in failures for f in e.fields])
+    job = await ctx.appender.submit(
+        Job([p for p in items if isinstance(p, Prepared)], atomic=batch.atomic))
+    if job.error is not None:
+        raise job.error
+    done = iter(job.outcomes)
+    results = []
+    for index, item in enumerate(items):
+        outcome = Outcome(item.status, error=item) if isinstance(item, ReceiptsError) \
+            else next(done)
+        result: dict[str, Any] = {"index": index, "status": outcome.status}
+        if outcome.error is not None:
+            result["error"] = error_of(outcome.error)
+        else:
+            result.update(receipt_body(outcome))
+        results.append(result)
+    new = any(r["status"] == 201 for r in results)
+    status = 201 if batch.atomic and new else 200
+    return json_response({"results": results}, status)
+
+
+def _time(value: str | None, name: str) -> int | None:
+    """A time filter in epoch milliseconds; bounded like a receipt's times (so the database
+    never sees an integer beyond its range)."""
+    if value is None:
+        return None
+    if value.isascii() and value.isdigit():  # (str.isdigit alone admits "²" and other digits)
+        digits = value.lstrip("0") or "0"
+        if len(digits) > 15 or int(digits) > MAX_TIME_MS:
+            raise Invalid(f"{name} is after 9999-12-31",
+                          [FieldProblem(name, "epoch ms no later than 9999-12-31T23:59:59.999Z")])
+        return int(digits)
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{name} must be RFC 3339 or milliseconds since the epoch",
+                      [FieldProblem(name, "not RFC 3339 (2025-12-01T00:00:00Z) or epoch ms")]
+                      ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
+
+
+def _cursor(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    try:
+        issued_at, receipt_id = json.loads(base64.urlsafe_b64decode(value.encode()))
+        if type(issued_at) is not int or not 0 <= issued_at <= MAX_TIME_MS \
+                or type(receipt_id) is not str:
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        raise Invalid("bad cursor", [FieldProblem("cursor", "not a cursor this API returned")]
+                      ) from None
+    return issued_at, receipt_id
+
+
+def _encode_cursor(issued_at: int, receipt_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([issued_at, receipt_id]).encode()).decode()
+
+
+def _filter(principal: Principal, team: str | None, project: str | None,
+            provider: str | None, model: str | None, agent: str | None,
+            since: str | None, until: str | None) -> store.ReceiptFilter:
+    if principal.agent is not None:
+        if agent is not None and agent != principal.agent.id:
+            raise Forbidden("an agent key reads only its own receipts",
+                            [FieldProblem("agent", "not this key's agent")])
+        agent = principal.agent.id
+    return store.ReceiptFilter(team, project, provider, model, agent, _time(since, "since"),
+                               _time(until, "until"))
+
+
+def _payload(item: bytes) -> dict[str, Any]:
+    payload: dict[str, Any] = decode_strict(cose.parse(item).payload)
+    return payload
+
+
+@router.get("/receipts", responses={
+    200: {"description": "JSON page `{receipts: [...], next_cursor}` or, with format=csv, "
+                         "a CSV stream of every matching receipt",
+          "content": {"text/csv": {}}}, **ERRORS})
+def list_receipts(
+    request: Request, principal: Reader,
+    team: str | None = None, project: str | None = None, provider: str | None = None,
+    model: str | None = None, agent: str | None = None,
+    since: Annotated[str | None, Query(description="RFC 3339 or epoch ms, inclusive")] = None,
+    until: Annotated[str | None, Query(description="RFC 3339 or epoch ms, exclusive")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    format: Literal["json", "csv"] = "json",
+) -> Response:
+    """Receipts in issue order. An agent key sees only its own; the admin token sees all."""
+    ctx = context(request)
+    flt = _filter(principal, team, project, provider, model, agent, since, until)
+    after = _cursor(cursor)
+    db = ctx.runtime.db
+    if format == "csv":
+        def rows() -> Iterator[tuple[dict[str, Any], int | None]]:
+            position = after
+            while True:
+                with db.read() as conn:
+                    page = store.list_receipts(conn, flt, position, 1000)
+                for _, _, item, started in page:
+                    yield _payload(item), started
+                if len(page) < 1000:
+                    return
+                position = (page[-1][0], page[-1][1])
+
+        tags = ctx.runtime.settings.required_tags
+        return StreamingResponse(csv_export.stream(rows(), tags), media_type="text/csv",
+                                 headers={"Content-Disposition":
+                                          'attachment; filename="receipts.csv"'})
+    with db.read() as conn:
+        page = store.list_receipts(conn, flt, after, limit)
+    body = {
+        "receipts": [{"receipt": receipt_body(Outcome(200, item=item))["receipt"],
+                      "cose": base64.b64encode(item).decode()} for _, _, item, _ in page],
+        "next_cursor": _encode_cursor(page[-1][0], page[-1][1]) if len(page) == limit
+        else None,
+    }
+    return json_response(body)
+
+
+@router.get("/receipts/{receipt_id}", response_model=ReceiptOut, responses=ERRORS)
+async def get_receipt(receipt_id: str, request: Request, _creds: Creds) -> Response:
+    """One receipt (an agent key reads only its own; others are 404)."""
+    ctx = context(request)
+    principal = await run_in_threadpool(ctx.auth.principal_fresh,
+                                        request.headers.get("authorization"))
+
+    def fetch() -> tuple[str, bytes] | None:
+        with ctx.runtime.db.read() as conn:
+            return store.receipt_by_id(conn, receipt_id)
+
+    found = await run_in_threadpool(fetch)
+    if found is None or (principal.agent is not None and found[0] != principal.agent.id):
+        raise NotFound(f"no receipt {receipt_id}")
+    return json_response(receipt_body(Outcome(200, item=found[1])))

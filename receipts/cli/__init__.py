@@ -1,0 +1,1 @@
+"""The one ``receipt`` command: ``main`` builds the group and is its only error edge."""

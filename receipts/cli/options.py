@@ -1,0 +1,53 @@
+"""Options and helpers the service's command modules share: where the deployment lives.
+
+Only ``click`` and the standard library are imported here at import time: the server extra
+(FastAPI, SQLModel, uvicorn) is imported when a command opens a deployment, so a base install
+still runs ``receipt verify``, and a service command there gets a one-line hint from the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+data_option = click.option(
+    "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory [default: $RECEIPTS_DATA or ./.receipts].")
+db_option = click.option(
+    "--db", "db_url", metavar="URL",
+    help="Database URL [default: $RECEIPTS_DB or sqlite in the data directory]; "
+         "e.g. postgresql+psycopg://user@host/db.")
+chains_option = click.option(
+    "--chains", type=click.IntRange(1, 64),
+    help="Chains appends are spread over [default: $RECEIPTS_CHAINS or 1].")
+
+
+def cli_settings(data_dir: Path | None, db_url: str | None, **overrides: Any) -> Any:
+    """The deployment's settings from the options, the environment and the defaults."""
+    from receipts.deployment.settings import load_settings
+
+    return load_settings(data_dir, db_url, **overrides)
+
+
+@contextmanager
+def opened_runtime(data_dir: Path | None, db_url: str | None, **overrides: Any) -> Iterator[Any]:
+    """Open the deployment for one command and close it however the command ends."""
+    from receipts.deployment.runtime import open_runtime
+
+    runtime = open_runtime(cli_settings(data_dir, db_url, **overrides))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def with_runtime(data_dir: Path | None, db_url: str | None, action: Callable[[Any], T]) -> T:
+    """Open the deployment, run ``action(runtime)``, close it."""
+    with opened_runtime(data_dir, db_url) as runtime:
+        return action(runtime)

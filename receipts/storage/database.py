@@ -1,0 +1,93 @@
+"""Database access: the engine and the two kinds of transaction the service uses.
+
+* ``read()``: a plain transaction for queries.
+* ``write()``: a transaction that may append to chains. On SQLite it starts with ``BEGIN
+  IMMEDIATE`` so the writer lock is taken up front (SQLite allows one writer; taking the lock late
+  would turn concurrent appends into deadlock retries). On PostgreSQL appends serialize on the
+  chain head row (``SELECT ... FOR UPDATE`` in :mod:`storage.queries`), so writes to different
+  chains proceed in parallel.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk before the service
+acknowledges a receipt, which is the durability promise (the group commit in
+:mod:`receipts.issuing.group_commit` pays that fsync once per group, not once per receipt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from receipts.errors import ConfigError
+from receipts.storage.tables import METADATA
+
+_WRITE = "receipts_write"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=False,
+                              connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///PATH`` or ``postgresql+psycopg://...``."""
+    if url.startswith("sqlite:///"):
+        return _sqlite_engine(url)
+    if url.startswith("postgresql"):
+        return sa.create_engine(url, pool_size=4, max_overflow=12, pool_pre_ping=True)
+    raise ConfigError("the database URL must be sqlite:///PATH or postgresql+psycopg://...")
+
+
+class Database:
+    """One engine and its transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = url.startswith("sqlite")
+
+    def create_schema(self) -> None:
+        """Create the tables that do not exist yet (idempotent)."""
+        METADATA.create_all(self.engine)
+
+    def has_schema(self) -> bool:
+        """True once ``receipt init`` made the tables."""
+        return sa.inspect(self.engine).has_table("receipts_meta")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction for queries."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that may append (SQLite: takes the writer lock at BEGIN)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
