@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from receipts.api.app import create_app
-from tests.service.conftest import make_deployment
+from tests.receipts.conftest import make_deployment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))

@@ -24,10 +24,10 @@ from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.receipts import router as receipts_router
+from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
 from receipts.issuing.group_commit import Appender
-from receipts.issuing.service import now_ms
 from receipts.storage import queries as store
 from receipts.storage.self_check import self_check
 

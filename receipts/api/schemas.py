@@ -87,7 +87,7 @@ RawUsage = Annotated[dict[str, Any] | list[Any], WithJsonSchema({"anyOf": [
 class CallIn(_Strict):
     """One LLM call to be receipted.
 
-    ``usage`` is kept as sent here and read in :func:`receipts.issuing.service.prepare` (with
+    ``usage`` is kept as sent here and read in :func:`receipts.issuing.prepare.prepare` (with
     :class:`UsageIn` for our convention, with the provider's rules otherwise), because which
     fields are valid depends on ``usage_format``.
     """

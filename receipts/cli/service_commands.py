@@ -119,7 +119,7 @@ def agent_list(data_dir: Path | None, db_url: str | None) -> None:
 @_db
 def agent_revoke(agent_id: str, data_dir: Path | None, db_url: str | None) -> None:
     """Revoke an agent key (immediately: no more receipts, no more reads)."""
-    from receipts.issuing.service import now_ms
+    from receipts.clock import now_ms
     from receipts.storage import queries as store
 
     with opened_runtime(data_dir, db_url) as runtime, runtime.db.write() as conn:

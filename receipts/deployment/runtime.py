@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from receipts.api.schemas import RATE_PATTERN
+from receipts.clock import now_ms
 from receipts.deployment.credentials import (
     ADMIN_TOKEN_PREFIX,
     AGENT_KEY_PREFIX,
@@ -28,7 +29,7 @@ from receipts.deployment.credentials import (
 from receipts.deployment.settings import Settings
 from receipts.deployment.signing_key import PRIVATE_KEY_FILE, Signer, load_signer, write_key_pair
 from receipts.errors import ConfigError, FieldProblem, Invalid, KeyFileError, NotInitialized
-from receipts.issuing.service import ReceiptService, now_ms
+from receipts.issuing.service import ReceiptService
 from receipts.pricing.books import shipped_price_book
 from receipts.storage import queries as store
 from receipts.storage.database import Database

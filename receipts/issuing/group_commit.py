@@ -21,7 +21,8 @@ import asyncio
 from collections import deque
 
 from receipts.errors import ReceiptsError, Unavailable
-from receipts.issuing.service import Job, ReceiptService
+from receipts.issuing.outcome import Job
+from receipts.issuing.service import ReceiptService
 
 MAX_GROUP_CALLS = 2000
 """Calls per transaction at most (bounds a group's latency and memory)."""

@@ -10,19 +10,15 @@ head and commits. Only then are the callers answered, so an acknowledged receipt
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import itertools
 import json
 import os
 import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from receipts.api.schemas import MAX_TIER_LENGTH, CallIn, UsageIn, parse_model
-from receipts.deployment.credentials import Agent, bind_tags
+from receipts.clock import now_ms
 from receipts.deployment.signing_key import Signer
 from receipts.errors import (
     Conflict,
@@ -31,9 +27,11 @@ from receipts.errors import (
     ReceiptsError,
     Unauthorized,
     Unavailable,
-    UsageFormatError,
 )
 from receipts.issuing.cost_range import overflow, surely_fits
+from receipts.issuing.outcome import Job, Outcome
+from receipts.issuing.prepare import Prepared, receipt_ids
+from receipts.issuing.pricing_cache import MINUTE_MS, BilledAhead, Draft, PricingCache
 from receipts.issuing.receipt_builder import (
     Call,
     ChainHead,
@@ -41,295 +39,16 @@ from receipts.issuing.receipt_builder import (
     price_fields,
     receipt_payload,
 )
-from receipts.pricing.call_pricing import PreparedCall, bill_call
-from receipts.pricing.model_names import ModelNames
-from receipts.pricing.tiers import normalize_service_tier
-from receipts.pricing.usage import NormalizedUsage, normalize_usage, ours_from_counts
+from receipts.pricing.call_pricing import bill_call
 from receipts.storage import queries as store
 from receipts.storage.append_sql import AppendConnection, is_integrity_error
 from receipts.storage.database import Database
-from receipts.storage.queries import LockedHead
 from verifier import cose
-from verifier.encoding import decode_strict, encode
+from verifier.encoding import encode
 from verifier.jsonview import receipt_json
 from verifier.money import FX_ONE
 from verifier.pricing import FxRate, PriceBook, latest_book
 from verifier.schema import ZERO_HASH
-
-
-def now_ms() -> int:
-    """Wall-clock time in the format's unit."""
-    return time.time_ns() // 1_000_000
-
-
-def receipt_ids(n: int) -> list[str]:
-    """``n`` random (version 4) UUIDs as text, exactly as ``str(uuid.uuid4())`` makes them.
-
-    One ``os.urandom`` call and one hex conversion for a whole group: ``uuid.uuid4()`` per
-    receipt cost 2.7 us, a fifth of billing one.
-    """
-    raw = bytearray(os.urandom(16 * n))
-    for i in range(6, 16 * n, 16):
-        raw[i] = raw[i] & 0x0F | 0x40  # version 4
-        raw[i + 2] = raw[i + 2] & 0x3F | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return [f"{h[j:j + 8]}-{h[j + 8:j + 12]}-{h[j + 12:j + 16]}-{h[j + 16:j + 20]}-"
-            f"{h[j + 20:j + 32]}" for j in range(0, 32 * n, 32)]
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A validated call with its final tags and normalized usage, ready to be appended.
-
-    ``provider`` and ``model`` are as sent: which model is billed, and how the usage fits its
-    prices, depend on the price book in force at ``issued_at``, known only under the chain lock.
-    """
-
-    agent_id: str
-    request_id: str
-    provider: str
-    model: str
-    tags: dict[str, str]
-    usage: NormalizedUsage
-    service_tier: str | None
-    runtime_ms: int | None
-    status: str
-    retry_of: str | None
-    started_at: int | None
-    body_hash: bytes
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """The idempotency key."""
-        return (self.agent_id, self.request_id)
-
-
-def _check_parts(u: UsageIn) -> None:
-    """Our convention's parts within their wholes, naming every field involved (422).
-
-    ``input_tokens`` includes cache reads and writes and ``output_tokens`` includes reasoning,
-    so a part larger than its whole is an input error, never a negative charge.
-    :func:`normalize_usage` checks the same, but names one field; this keeps the answer that
-    names both cache fields when their sum is the problem.
-    """
-    read, write, reasoning = (u.cache_read_tokens or 0, u.cache_write_tokens or 0,
-                              u.reasoning_tokens or 0)
-    problems = []
-    if read + write > u.input_tokens:
-        for name, value in (("cache_read_tokens", read), ("cache_write_tokens", write)):
-            if value:
-                problems.append(FieldProblem(
-                    f"usage.{name}", f"cache reads + writes ({read + write}) exceed "
-                    f"input_tokens ({u.input_tokens}), which includes them"))
-    if (u.cache_write_1h_tokens or 0) > write:
-        problems.append(FieldProblem("usage.cache_write_1h_tokens", f"{u.cache_write_1h_tokens} "
-                                     f"exceeds cache_write_tokens ({write}), which includes them"))
-    if reasoning > u.output_tokens:
-        problems.append(FieldProblem("usage.reasoning_tokens", f"{reasoning} exceeds "
-                                     f"output_tokens ({u.output_tokens}), which includes them"))
-    if problems:
-        raise Invalid("a part of the usage is larger than its whole", problems)
-
-
-def _usage_problem(e: UsageFormatError) -> Invalid:
-    """A usage error as a 422 naming the field inside ``usage`` (or ``usage`` itself)."""
-    field_name = "usage" if e.field in ("usage", "") else f"usage.{e.field}"
-    if e.field.startswith("["):  # an OTLP attribute list item
-        field_name = f"usage{e.field}"
-    return Invalid(str(e), [FieldProblem(field_name, e.reason)])
-
-
-def normalized_usage(call: CallIn) -> tuple[NormalizedUsage, Any]:
-    """The call's usage as disjoint billable counts, and the usage as hashed for idempotency.
-
-    Our convention is validated with :class:`UsageIn` (exact integers, known fields, the
-    documented limits) and hashed as that model dumps it, so a body hashes as it did before
-    ``usage_format`` existed: a client retrying across an upgrade still gets its original
-    receipt back. Provider formats are read by :func:`normalize_usage` and hashed as sent.
-    """
-    if call.usage_format is None:
-        if not isinstance(call.usage, dict):
-            raise Invalid("usage must be an object", [FieldProblem("usage", "must be an object "
-                                                                   "(or set usage_format)")])
-        ours = parse_model(UsageIn, call.usage, prefix="usage.")
-        _check_parts(ours)
-        hashed: Any = ours.model_dump(exclude={k for k in _NEW_USAGE_FIELDS
-                                               if getattr(ours, k) is None})
-        # UsageIn and _check_parts have checked everything normalize_usage would
-        return ours_from_counts(
-            ours.input_tokens, ours.output_tokens, ours.cache_read_tokens or 0,
-            ours.cache_write_tokens or 0, ours.cache_write_1h_tokens or 0,
-            ours.reasoning_tokens or 0, ours.web_search_requests or 0), hashed
-    try:
-        return normalize_usage(call.usage_format, call.usage), call.usage
-    except UsageFormatError as e:
-        raise _usage_problem(e) from None
-
-
-_NEW_USAGE_FIELDS = ("cache_write_1h_tokens", "web_search_requests")
-_NEW_CALL_FIELDS = ("usage_format", "service_tier")
-
-
-def body_hash(call: CallIn, usage: Any) -> bytes:
-    """What "the same body" means for idempotency: the validated call, canonically encoded
-    (fields added later are left out when absent, so older bodies keep their hash)."""
-    body = call.model_dump(mode="json")
-    body["usage"] = usage
-    for name in _NEW_CALL_FIELDS:
-        if body.get(name) is None:
-            body.pop(name, None)
-    return hashlib.sha256(_CANONICAL.encode(body).encode()).digest()
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-"""What ``json.dumps(body, sort_keys=True, separators=(",", ":"))`` builds on every call (the
-same text, so stored hashes still match), made once (measured: 4.7 against 5.6 us per call)."""
-
-
-def _tier(call: CallIn, usage: NormalizedUsage) -> str | None:
-    """The tier the call asked for (explicit wins over the usage object's), checked to fit a
-    receipt: an over-long name is a 422 here, not a receipt the verifier would refuse."""
-    explicit = normalize_service_tier(call.service_tier)
-    tier = explicit or usage.service_tier
-    if tier is not None and len(tier) > MAX_TIER_LENGTH:
-        raise Invalid("service tier name too long", [FieldProblem(
-            "usage.service_tier", f"at most {MAX_TIER_LENGTH} characters")])
-    return tier
-
-
-def prepare(agent: Agent, call: CallIn, required_tags: Sequence[str]) -> Prepared:
-    """Check and normalise one call for ``agent`` (403 on a bound-tag clash, 422 otherwise)."""
-    tags = bind_tags(agent, call.tags)
-    missing = [t for t in required_tags if not tags.get(t)]
-    if missing:
-        raise Invalid("required tag(s) missing: " + ", ".join(missing),
-                      [FieldProblem(f"tags.{t}", "required tag missing") for t in missing])
-    usage, hashed = normalized_usage(call)
-    started = None
-    if call.started_at is not None:
-        started = int(call.started_at.astimezone(dt.UTC).timestamp() * 1000)
-    return Prepared(
-        agent_id=agent.id, request_id=call.request_id, provider=call.provider,
-        model=call.model, tags=tags, usage=usage, service_tier=_tier(call, usage),
-        runtime_ms=call.runtime_ms, status=call.status, retry_of=call.retry_of,
-        started_at=started, body_hash=body_hash(call, hashed),
-    )
-
-
-@dataclass
-class Outcome:
-    """One appended (201) or replayed (200) receipt, or the error for that item.
-
-    A replay of a call first seen in the same group points at that call's outcome
-    (``source``), which is filled when the group is signed.
-    """
-
-    status: int
-    item: bytes | None = None
-    payload: dict[str, Any] | None = None
-    error: ReceiptsError | None = None
-    view: dict[str, Any] | None = None
-    source: Outcome | None = None
-
-    def signed_item(self) -> bytes | None:
-        """The COSE bytes of the receipt (None in the unsigned baseline)."""
-        return self.source.signed_item() if self.source is not None else self.item
-
-    def json_view(self) -> dict[str, Any]:
-        """The receipt payload as JSON (money as decimal strings)."""
-        if self.source is not None:
-            return self.source.json_view()
-        if self.view is None:
-            if self.payload is None:
-                assert self.item is not None
-                self.payload = decode_strict(cose.parse(self.item).payload)
-            self.view = receipt_json(self.payload)
-        return self.view
-
-
-@dataclass
-class Job:
-    """One request's calls; ``atomic`` jobs are all appended or none."""
-
-    calls: list[Prepared]
-    atomic: bool = True
-    outcomes: list[Outcome] = field(default_factory=list)
-    error: ReceiptsError | None = None
-
-
-@dataclass
-class PricingCache:
-    """Price books and FX rates as stored, reloaded when the database's version changes.
-
-    Books are immutable and content-addressed, so a reload decodes only books it has not seen
-    (a genai-prices book is half a megabyte; every FX publication bumps the version too). Each
-    book gets one :class:`ModelNames` resolver, whose per-name cache then lives as long as the
-    book is loaded.
-    """
-
-    version: int = -1
-    books: list[PriceBook] = field(default_factory=list)
-    rates: list[FxRate] = field(default_factory=list)
-    names: dict[bytes, ModelNames] = field(default_factory=dict)
-
-    def refresh(self, conn: Any) -> None:
-        """Reload if another process added a book or rate (read inside the append lock)."""
-        version = store.pricing_version(conn)
-        if version == self.version:
-            return
-        known = {book.id: book for book in self.books}
-        new_ids = [i for i in store.price_book_ids(conn) if i not in known]
-        for book_id, payload in store.price_book_payloads(conn, new_ids):
-            known[book_id] = PriceBook.from_payload(decode_strict(payload), payload)
-        self.books = list(known.values())
-        self.rates = [rate for rate, _ in store.fx_rates(conn)]
-        self.version = version
-
-    def names_for(self, book: PriceBook) -> ModelNames:
-        """The model-name resolver of ``book`` (made once per book)."""
-        names = self.names.get(book.id)
-        if names is None:
-            names = self.names[book.id] = ModelNames(book)
-        return names
-
-
-MINUTE_MS = 60_000
-
-
-@dataclass
-class Draft:
-    """A group planned and signed on one chain head, not yet written (see
-    :meth:`ReceiptService._draft`), with what it was made from."""
-
-    locked: LockedHead  # the chain head after the group
-    before: tuple[int, bytes, int]  # (size, head, last_issued_at) it was drafted on
-    pricing_version: int
-    keys: list[tuple[str, str]]  # (agent, request_id) of every call
-    agents: set[str]  # agent ids of every call
-    stored: dict[tuple[str, str], bytes]  # body hashes of those calls already stored
-    active: set[str]  # those agents not revoked
-    rows: list[tuple[Any, ...]]  # the new receipts, in RECEIPT_COLUMNS order
-    old_size: int
-
-
-@dataclass(frozen=True)
-class BilledAhead:
-    """Calls billed before the writer lock, valid for one book and one UTC minute.
-
-    :func:`pricing.call_pricing.bill_call` depends on time only through the book (which the caller
-    compares) and the time-of-day tier, whose windows are whole UTC minutes
-    (:func:`receipts.pricing.tiers.in_window`): the same book and minute give the same result.
-    """
-
-    book: PriceBook
-    minute: int
-    billed: dict[int, PreparedCall]  # by id() of the Prepared call, alive for the append
-
-    def get(self, call: Prepared, book: PriceBook, issued_at: int) -> PreparedCall | None:
-        """The call's billing if it still holds at ``issued_at`` under ``book``, else None."""
-        if book is not self.book or issued_at // MINUTE_MS != self.minute:
-            return None
-        return self.billed.get(id(call))
 
 
 class ReceiptService:

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime
 from receipts.issuing.receipt_builder import ChainHead
-from receipts.issuing.service import now_ms
 from receipts.storage import queries as store
 from receipts.storage.ledger_file import key_item, write_ledger
 

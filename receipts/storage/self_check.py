@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime
 from receipts.errors import ChainBroken
-from receipts.issuing.service import now_ms
 from receipts.storage import queries as store
 from receipts.storage.export import ledger_chunks
 from verifier import cose

@@ -10,10 +10,10 @@ from receipts.api.dependencies import context
 from receipts.api.errors import json_response
 from receipts.api.routes.receipts import ERRORS, Creds, Reader
 from receipts.api.schemas import AgentIn, FxIn
+from receipts.clock import now_ms
 from receipts.deployment.credentials import Principal
 from receipts.deployment.runtime import create_agent, publish_fx_rate
 from receipts.errors import Forbidden
-from receipts.issuing.service import now_ms
 from receipts.storage import queries as store
 from verifier.jsonview import iso_ms
 from verifier.money import FX_RATE_SCALE, format_amount

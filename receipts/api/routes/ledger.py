@@ -15,9 +15,9 @@ from starlette.responses import Response, StreamingResponse
 from receipts.api.dependencies import context
 from receipts.api.errors import json_response
 from receipts.api.routes.receipts import ERRORS, Creds
+from receipts.clock import now_ms
 from receipts.errors import Forbidden, NotFound, Unavailable
 from receipts.issuing.receipt_builder import checkpoint_payload
-from receipts.issuing.service import now_ms
 from receipts.storage import queries as store
 from receipts.storage.export import ledger_chunks
 from receipts.storage.ledger_file import key_item

@@ -27,7 +27,8 @@ from receipts.errors import (
     ReceiptsError,
     Unauthorized,
 )
-from receipts.issuing.service import Job, Outcome, Prepared, prepare
+from receipts.issuing.outcome import Job, Outcome
+from receipts.issuing.prepare import Prepared, prepare
 from receipts.storage import queries as store
 from verifier import cose
 from verifier.encoding import decode_strict

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from receipts.cli.main import main
-from tests.service.conftest import Deployment, call, make_deployment
+from tests.receipts.conftest import Deployment, call, make_deployment
 from verifier.keys import PublicKey
 from verifier.verify import VerifyOptions, audit_ledger
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.service.conftest import ROOT, receipt_cmd
+from tests.receipts.conftest import ROOT, receipt_cmd
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

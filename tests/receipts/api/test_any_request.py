@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.service.conftest import call, make_deployment, postgres_schema
+from tests.receipts.conftest import call, make_deployment, postgres_schema
 from verifier import VerifyOptions, audit_ledger
 
 API = tuple[TestClient, dict[str, str], dict[str, str]]

@@ -13,8 +13,8 @@ from receipts.errors import OverridesError, PriceBookBuildError
 from receipts.pricing.book_update import make_book
 from receipts.pricing.model_names import ModelNames
 from receipts.pricing.overrides import apply_overrides, load_overrides, parse_overrides
-from tests.pricing.billing import prepare_call
-from tests.pricing.conftest import AT, AT_MS
+from tests.receipts.pricing.billing import prepare_call
+from tests.receipts.pricing.conftest import AT, AT_MS
 from verifier.money import COST_SCALE, cost_of, to_decimal
 
 BASE = [

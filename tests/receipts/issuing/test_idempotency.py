@@ -9,8 +9,8 @@ import pytest
 
 from receipts.api.schemas import CallIn
 from receipts.deployment.credentials import Agent
-from receipts.issuing.service import prepare, receipt_ids
-from tests.service.conftest import Deployment, call, make_deployment
+from receipts.issuing.prepare import prepare, receipt_ids
+from tests.receipts.conftest import Deployment, call, make_deployment
 
 PINNED_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"request_id": "r1", "provider": "openai", "model": "gpt-4o",

@@ -11,7 +11,7 @@ import pytest
 
 from receipts.storage.append_sql import pg_stored_sql
 from receipts.storage.database import Database
-from tests.service.conftest import Deployment, call, make_deployment
+from tests.receipts.conftest import Deployment, call, make_deployment
 
 
 def _fill(dep: Deployment, batches: int) -> tuple[dict[str, str], str]:

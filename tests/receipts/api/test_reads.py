@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from receipts.cli.main import main
-from tests.service.conftest import Deployment, call
+from tests.receipts.conftest import Deployment, call
 
 
 def _seed(deployment: Deployment) -> tuple[dict[str, str], dict[str, str], str]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from receipts.api.schemas import MAX_TOKENS
-from tests.service.conftest import Deployment, call, make_deployment
+from tests.receipts.conftest import Deployment, call, make_deployment
 from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.keys import PublicKey

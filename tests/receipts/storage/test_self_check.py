@@ -10,7 +10,7 @@ import pytest
 from receipts.deployment.runtime import open_runtime
 from receipts.errors import ChainBroken
 from receipts.storage.self_check import self_check
-from tests.service.conftest import ROOT, Deployment, call, receipt_cmd
+from tests.receipts.conftest import ROOT, Deployment, call, receipt_cmd
 
 
 def _fill(deployment: Deployment, n: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from tests.service.conftest import Deployment, call
+from tests.receipts.conftest import Deployment, call
 
 
 def test_startup_loads_pricing_and_freezes_the_heap_until_shutdown(

@@ -9,7 +9,7 @@ import pytest
 
 from receipts.storage.append_sql import AppendConnection
 from receipts.storage.queries import LockedHead
-from tests.service.conftest import call, make_deployment
+from tests.receipts.conftest import call, make_deployment
 from verifier.verify import VerifyOptions, audit_ledger
 
 

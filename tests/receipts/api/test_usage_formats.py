@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.conftest import Deployment, call, make_deployment
+from tests.receipts.conftest import Deployment, call, make_deployment
 from verifier.keys import PublicKey
 from verifier.verify import VerifyOptions, audit_ledger
 

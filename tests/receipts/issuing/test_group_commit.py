@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import cast
 
 from receipts.issuing.group_commit import Appender
-from receipts.issuing.service import Job, ReceiptService
+from receipts.issuing.outcome import Job
+from receipts.issuing.service import ReceiptService
 
 
 class Recorder:

@@ -14,8 +14,8 @@ from receipts.issuing.receipt_builder import Call, price_fields, receipt_payload
 from receipts.pricing.call_pricing import priced_categories
 from receipts.pricing.categories import fit_usage
 from receipts.pricing.model_names import ModelNames
-from tests.pricing.billing import prepare_call
-from tests.pricing.conftest import AT_MS
+from tests.receipts.pricing.billing import prepare_call
+from tests.receipts.pricing.conftest import AT_MS
 from verifier.money import COST_SCALE, cost_of, to_decimal
 from verifier.pricing import FxRate
 from verifier.rollup import Rollup, RollupSpec, period_of

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.conftest import Deployment, Server, call, make_deployment
+from tests.receipts.conftest import Deployment, Server, call, make_deployment
 from verifier.keys import PublicKey
 from verifier.verify import LedgerReport, VerifyOptions, audit_ledger
 

@@ -16,11 +16,12 @@ import pytest
 
 from receipts.api.schemas import CallIn
 from receipts.deployment.runtime import Runtime, create_agent, open_runtime
-from receipts.issuing.service import Job, ReceiptService, prepare
+from receipts.issuing.outcome import Job
+from receipts.issuing.prepare import prepare
+from receipts.issuing.service import ReceiptService
 from receipts.storage.export import export_ledger
+from tests.receipts.conftest import Deployment, call, make_deployment
 from verifier import VerifyOptions, audit_ledger
-
-from .conftest import Deployment, call, make_deployment
 
 TAGS = ("team", "project", "environment")
 

@@ -15,9 +15,9 @@ import pytest
 import receipts.issuing.service as service_module
 from receipts.api.schemas import CallIn
 from receipts.deployment.runtime import create_agent, open_runtime
-from receipts.issuing.service import Job, prepare
-
-from .conftest import Deployment, call
+from receipts.issuing.outcome import Job
+from receipts.issuing.prepare import prepare
+from tests.receipts.conftest import Deployment, call
 
 T0 = 1_764_547_200_000  # 2025-12-01T00:00:00Z
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from receipts.cli.main import main
 from receipts.deployment.runtime import open_runtime
-from tests.service.conftest import ROOT, Deployment, call, receipt_cmd
+from tests.receipts.conftest import ROOT, Deployment, call, receipt_cmd
 from verifier.keys import PublicKey
 from verifier.verify import VerifyOptions, audit_ledger
 
@@ -94,7 +94,7 @@ def test_checkpoint_file_proves_a_later_ledger_extends_it(deployment: Deployment
 
 
 def test_fx_rate_is_signed_used_and_verified(tmp_path: Path) -> None:
-    from tests.service.conftest import make_deployment
+    from tests.receipts.conftest import make_deployment
 
     deployment = make_deployment(tmp_path, currency="GBP")
     _, auth = deployment.agent()

@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 
 from receipts.pricing.model_names import ModelNames
-from tests.pricing.billing import prepare_call
-from tests.pricing.conftest import AT_MS
+from tests.receipts.pricing.billing import prepare_call
+from tests.receipts.pricing.conftest import AT_MS
 from verifier.money import COST_SCALE, cost_of, to_decimal
 
 TOLERANCE = Decimal("1e-9")

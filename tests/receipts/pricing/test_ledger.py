@@ -10,9 +10,9 @@ from receipts.issuing.receipt_builder import Call, ChainHead, price_fields, sign
 from receipts.pricing.book_update import BuiltBook
 from receipts.pricing.model_names import ModelNames
 from receipts.storage.ledger_file import fx_rate_item, key_item, price_book_item, write_ledger
-from tests.pricing.billing import prepare_call
-from tests.pricing.conftest import AT_MS
-from tests.pricing.test_real_calls import CASES
+from tests.receipts.pricing.billing import prepare_call
+from tests.receipts.pricing.conftest import AT_MS
+from tests.receipts.pricing.test_real_calls import CASES
 from verifier.pricing import FxRate
 from verifier.verify import VerifyOptions, verify_ledger
 
