@@ -9,6 +9,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from receipts.deployment.credentials import (
+    UNKNOWN_OR_REVOKED,
     Agent,
     Principal,
     bearer_token,
@@ -50,7 +51,7 @@ class Authenticator:
             return admin
         agent = self.lookup(hash_secret(token))
         if agent is None:
-            raise Unauthorized("unknown or revoked key")
+            raise Unauthorized(UNKNOWN_OR_REVOKED)
         return Principal(agent)
 
     async def writer(self, authorization: str | None) -> Agent:
@@ -67,7 +68,7 @@ class Authenticator:
         agent = await run_in_threadpool(self.lookup, key_hash)
         if agent is None:
             self._cache.pop(key_hash, None)
-            raise Unauthorized("unknown or revoked key")
+            raise Unauthorized(UNKNOWN_OR_REVOKED)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[key_hash] = (agent, now)

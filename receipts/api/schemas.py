@@ -20,10 +20,13 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from receipts.api.tag_keys import TAG_KEY_PATTERN
 from receipts.errors import FieldProblem, Invalid
+from receipts.pricing.usage_reader import MAX_COUNT
 
-MAX_TOKENS = 1_000_000_000
-"""No single LLM call reads or writes a billion tokens: larger counts are input errors."""
+MAX_TOKENS = MAX_COUNT
+"""No single LLM call reads or writes a billion tokens: larger counts are input errors (the
+same bound as every provider usage format's, :data:`receipts.pricing.usage_reader.MAX_COUNT`)."""
 MAX_RUNTIME_MS = 7 * 86_400_000
 MAX_TAGS = 32
 
@@ -38,7 +41,9 @@ NO_NUL = AfterValidator(_without_nul)
 """On every text field: PostgreSQL text cannot hold NUL, and the same request must get the same
 answer on SQLite (path and query parameters: :mod:`receipts.api.no_nul`)."""
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256), NO_NUL]
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64), NO_NUL]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=TAG_KEY_PATTERN)]
+"""One spelling of tag names (:mod:`receipts.api.tag_keys`): ``Team`` and ``team `` are not
+``team``, and would split its spend."""
 TagValue = Annotated[str, StringConstraints(max_length=256), NO_NUL]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS, strict=True)]
 MAX_TIER_LENGTH = 32

@@ -21,6 +21,9 @@ from receipts.errors import FieldProblem, Forbidden, Unauthorized
 
 AGENT_KEY_PREFIX = "rk_"
 ADMIN_TOKEN_PREFIX = "ra_"  # noqa: S105 - a prefix, not a secret
+UNKNOWN_OR_REVOKED = "unknown or revoked key"
+"""The one answer (401) to a key that matches no active agent, whether it never existed or was
+revoked: telling them apart would confirm to whoever holds a key that it was once valid."""
 
 
 def new_secret(prefix: str) -> str:

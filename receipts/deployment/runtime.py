@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from receipts.api.schemas import RATE_PATTERN
+from receipts.api.tag_keys import TAG_KEY_RULE, is_tag_key
 from receipts.clock import now_ms
 from receipts.deployment.credentials import (
     ADMIN_TOKEN_PREFIX,
@@ -31,12 +32,12 @@ from receipts.deployment.signing_key import PRIVATE_KEY_FILE, Signer, load_signe
 from receipts.errors import ConfigError, FieldProblem, Invalid, KeyFileError, NotInitialized
 from receipts.issuing.service import ReceiptService
 from receipts.pricing.books import shipped_price_book
+from receipts.pricing.currencies import is_currency
 from receipts.storage import queries as store
 from receipts.storage.database import Database
 from receipts.storage.ledger_file import fx_rate_item, price_book_item
 from verifier.money import FX_RATE_SCALE, format_amount, parse_amount
 from verifier.pricing import FxRate, PriceBook, latest_book
-from verifier.schema import check_currency
 
 if TYPE_CHECKING:
     from receipts.pricing.book_update import BuiltBook
@@ -118,11 +119,9 @@ def initialize(settings: Settings, *, issuer: str, reporting_currency: str,
     if price_book not in PRICE_BOOK_CHOICES:
         raise ConfigError(f"price book must be one of {', '.join(PRICE_BOOK_CHOICES)}, "
                           f"not {price_book!r}")
-    try:
-        check_currency({"c": reporting_currency}, "c")
-    except Exception:
+    if not is_currency(reporting_currency):
         raise ConfigError(f"reporting currency must be an ISO 4217 code, not "
-                          f"{reporting_currency!r}") from None
+                          f"{reporting_currency!r}")
     if not issuer or len(issuer) > 256:
         raise ConfigError("issuer must be 1..256 characters")
     if (settings.data_dir / PRIVATE_KEY_FILE).exists():
@@ -214,8 +213,10 @@ def create_agent(runtime: Runtime, team: str, tags: dict[str, str]) -> tuple[Age
     if not team or len(team) > 256:
         raise ConfigError("team must be 1..256 characters")
     for k, v in tags.items():
-        if not k or len(k) > 64 or len(v) > 256:
-            raise ConfigError(f"tag {k!r}: names are 1..64 characters, values at most 256")
+        if not is_tag_key(k):
+            raise ConfigError(f"tag name {k!r}: must be {TAG_KEY_RULE}")
+        if len(v) > 256 or "\x00" in v:
+            raise ConfigError(f"tag {k!r}: values are at most 256 characters, without NUL")
         if k == "team" and v != team:
             raise ConfigError("the team tag is set by --team")
     agent = Agent(new_agent_id(), team, {k: v for k, v in tags.items() if k != "team"})
@@ -249,7 +250,6 @@ def store_price_book(runtime: Runtime, build: Callable[[dt.datetime], BuiltBook]
 _RATE = re.compile(RATE_PATTERN)
 MAX_STORED_RATE = 2**63 - 1
 """The largest FX rate (10^-9 units) the database's signed 64-bit integer column holds."""
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def _check_date(date: str) -> None:
@@ -285,9 +285,9 @@ def publish_fx_rate(runtime: Runtime, date: str, rate_text: str, *, base: str | 
                       [FieldProblem("rate", f"must be at most {largest}")])
     reporting = runtime.facts.reporting_currency
     for name, ccy in (("base", base), ("quote", quote)):
-        if ccy is not None and not _CURRENCY.match(ccy):
-            raise Invalid(f"{name} {ccy!r} is not an ISO 4217 code",
-                          [FieldProblem(name, "must be three capital letters")])
+        if ccy is not None and not is_currency(ccy):
+            raise Invalid(f"{name} {ccy!r} is not an ISO 4217 currency code",
+                          [FieldProblem(name, "must be an ISO 4217 currency code such as USD")])
     quote = quote or reporting
     if quote != reporting:
         raise Invalid(f"receipts convert to the reporting currency {reporting}, not {quote}",
@@ -297,13 +297,19 @@ def publish_fx_rate(runtime: Runtime, date: str, rate_text: str, *, base: str | 
         raise Invalid("source must be 1..256 characters",
                       [FieldProblem("source", "must be 1..256 characters")])
     with runtime.db.write() as conn:
+        runtime.service.pricing.refresh(conn)
+        books = runtime.service.pricing.books
         if base is None:
-            runtime.service.pricing.refresh(conn)
-            book = latest_book(runtime.service.pricing.books, now_ms())
+            book = latest_book(books, now_ms())
             base = book.currency if book else "USD"
         if base == quote:
             raise Invalid(f"the price books are in {base}, the reporting currency too: no "
                           "rate is needed", [FieldProblem("base", "must differ from quote")])
+        priced_in = sorted({b.currency for b in books})
+        if base not in priced_in:  # (a receipt converts from its book's currency, spec §5.4)
+            raise Invalid(f"no price book is in {base}: no receipt would use this rate",
+                          [FieldProblem("base", "must be the currency of a price book ("
+                                                + ", ".join(priced_in) + ")")])
         rate = FxRate(base, quote, date, value, source, store.publication_time(conn, now_ms()))
         store.add_fx_rate(conn, rate, fx_rate_item(runtime.signer, rate))
     return rate

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from receipts.api.tag_keys import TAG_KEY_RULE, is_tag_key
 from receipts.errors import ConfigError
 
 DEFAULT_DATA_DIR = ".receipts"
@@ -23,7 +24,6 @@ DEFAULT_REQUIRED_TAGS = ("team", "project", "environment")
 PUBLIC_CHOICES = frozenset({"keys", "checkpoint", "ledger"})
 DEFAULT_PUBLIC = frozenset({"keys", "checkpoint"})
 MAX_CHAINS = 64
-_TAG_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 ENV_DATA = "RECEIPTS_DATA"
 ENV_DB = "RECEIPTS_DB"
@@ -57,9 +57,9 @@ class Settings:
     def __post_init__(self) -> None:
         if not 1 <= self.chains <= MAX_CHAINS:
             raise ConfigError(f"chains must be between 1 and {MAX_CHAINS}, not {self.chains}")
-        bad = [t for t in self.required_tags if not _TAG_NAME.match(t)]
-        if bad:
-            raise ConfigError(f"required tag names must match {_TAG_NAME.pattern}: {bad}")
+        bad = [t for t in self.required_tags if not is_tag_key(t)]
+        if bad:  # (a required tag no request may carry would refuse every call)
+            raise ConfigError(f"required tag names must be {TAG_KEY_RULE}: {bad}")
         unknown = self.public - PUBLIC_CHOICES
         if unknown:
             raise ConfigError(f"public endpoints must be among {sorted(PUBLIC_CHOICES)}, "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from receipts.api.schemas import MAX_TIER_LENGTH, CallIn, UsageIn, parse_model
+from receipts.clock import now_ms
 from receipts.deployment.credentials import Agent, bind_tags
 from receipts.errors import (
     FieldProblem,
@@ -161,6 +162,34 @@ def _tier(call: CallIn, usage: NormalizedUsage) -> str | None:
     return tier
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+STARTED_AT_SKEW_MS = 5 * 60_000
+"""How far after the service's clock a call may say it started: agents' clocks run a little
+ahead at times, and refusing the receipt would lose the record of real spend (Kerberos allows
+the same 5 minutes)."""
+
+
+def started_at_ms(started_at: dt.datetime | None, now: int) -> int | None:
+    """``started_at`` in epoch milliseconds (exactly: no float), or a 422 naming it.
+
+    A receipt's times are milliseconds since 1970 (spec §3.4), and a call cannot start after
+    the receipt recording it is issued, which is no earlier than ``now``: a time before the
+    epoch or past ``now`` plus :data:`STARTED_AT_SKEW_MS` is refused rather than signed.
+    """
+    if started_at is None:
+        return None
+    ms = (started_at - EPOCH) // dt.timedelta(milliseconds=1)  # (any offset, any year)
+    if ms < 0:
+        raise Invalid("started_at is before 1970-01-01T00:00:00Z", [FieldProblem(
+            "started_at", "must not be before 1970-01-01T00:00:00Z (receipt times are "
+                          "milliseconds since the epoch)")])
+    if ms > now + STARTED_AT_SKEW_MS:
+        raise Invalid("started_at is after the receipt's issue time", [FieldProblem(
+            "started_at", "must not be after the receipt's issue time (now; up to "
+                          f"{STARTED_AT_SKEW_MS // 60_000} minutes ahead for clock skew)")])
+    return ms
+
+
 def prepare(agent: Agent, call: CallIn, required_tags: Sequence[str]) -> Prepared:
     """Check and normalise one call for ``agent`` (403 on a bound-tag clash, 422 otherwise)."""
     tags = bind_tags(agent, call.tags)
@@ -169,9 +198,7 @@ def prepare(agent: Agent, call: CallIn, required_tags: Sequence[str]) -> Prepare
         raise Invalid("required tag(s) missing: " + ", ".join(missing),
                       [FieldProblem(f"tags.{t}", "required tag missing") for t in missing])
     usage, hashed = normalized_usage(call)
-    started = None
-    if call.started_at is not None:
-        started = int(call.started_at.astimezone(dt.UTC).timestamp() * 1000)
+    started = started_at_ms(call.started_at, now_ms())
     return Prepared(
         agent_id=agent.id, request_id=call.request_id, provider=call.provider,
         model=call.model, tags=tags, usage=usage, service_tier=_tier(call, usage),

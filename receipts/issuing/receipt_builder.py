@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from receipts.deployment.signing_key import Signer
+from receipts.issuing.payload_check import receipt_refusal
 from verifier import cose
 from verifier.encoding import encode
 from verifier.money import FX_ONE, convert, cost_of
@@ -119,8 +120,12 @@ class SignedReceipt:
 
 def sign_receipt(signer: Signer, head: ChainHead, call: Call,
                  pricing: Mapping[str, Any]) -> SignedReceipt:
-    """Sign the next receipt of ``head``'s chain and advance ``head`` (caller persists it)."""
+    """Sign the next receipt of ``head``'s chain and advance ``head`` (caller persists it);
+    a payload the verifier would refuse raises instead (:mod:`receipts.issuing.payload_check`)."""
     payload = receipt_payload(call, head.chain, head.size, head.head, pricing)
+    refusal = receipt_refusal(payload)
+    if refusal is not None:
+        raise refusal
     item = signer.sign_payload_bytes(cose.RECEIPT, encode(payload))
     digest = hashlib.sha256(item).digest()
     head.size += 1

@@ -15,22 +15,23 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from receipts.clock import now_ms
 from receipts.deployment.signing_key import Signer
 from receipts.errors import (
-    Conflict,
     FieldProblem,
     Invalid,
     ReceiptsError,
-    Unauthorized,
     Unavailable,
 )
 from receipts.issuing.cost_range import overflow, surely_fits
 from receipts.issuing.outcome import Job, Outcome
-from receipts.issuing.prepare import Prepared, receipt_ids
+from receipts.issuing.payload_check import check_before_signing
+from receipts.issuing.planning import checked, plan
+from receipts.issuing.prepare import Prepared
 from receipts.issuing.pricing_cache import MINUTE_MS, BilledAhead, Draft, PricingCache
 from receipts.issuing.receipt_builder import (
     Call,
@@ -135,46 +136,6 @@ class ReceiptService:
         if (conn.pricing_version() if version is None else version) != self.pricing.version:
             with self.db.read() as sa_conn:
                 self.pricing.refresh(sa_conn)
-
-    def _plan(self, jobs: Sequence[Job], existing: Mapping[tuple[str, str], Outcome],
-              hashes: Mapping[tuple[str, str], bytes], active: set[str],
-              ) -> list[tuple[Prepared, Outcome]]:
-        """Decide each call's fate before signing anything: new, replay, conflict or revoked.
-
-        A call repeated inside the group (two concurrent retries) becomes one new receipt and
-        one replay of it, exactly as if they had arrived one after the other.
-        """
-        fresh: dict[tuple[str, str], tuple[bytes, Outcome]] = {}
-        to_sign: list[tuple[Prepared, Outcome]] = []
-        for job in jobs:
-            outcomes: list[Outcome] = []
-            job_new: list[tuple[Prepared, Outcome]] = []
-            for call in job.calls:
-                if call.agent_id not in active:
-                    outcomes.append(Outcome(401, error=Unauthorized("agent key revoked")))
-                    continue
-                stored = existing.get(call.key)
-                known = (hashes[call.key], stored) if stored is not None else fresh.get(call.key)
-                if known is None:
-                    outcome = Outcome(201)
-                    fresh[call.key] = (call.body_hash, outcome)
-                    job_new.append((call, outcome))
-                elif known[0] != call.body_hash:
-                    outcome = Outcome(409, error=Conflict(
-                        f"request_id {call.request_id!r} was already used with a different body",
-                        [FieldProblem("request_id", "reused with a different body")]))
-                else:
-                    outcome = Outcome(200, source=known[1])
-                outcomes.append(outcome)
-            failed = next((o.error for o in outcomes if o.error is not None), None)
-            if job.atomic and failed is not None:
-                job.error = failed
-                for call, _ in job_new:
-                    del fresh[call.key]
-                continue
-            job.outcomes = outcomes
-            to_sign.extend(job_new)
-        return to_sign
 
     def _known(self, conn: AppendConnection, calls: list[Prepared],
                ) -> tuple[dict[tuple[str, str], Outcome], dict[tuple[str, str], bytes]]:
@@ -287,7 +248,7 @@ class ReceiptService:
         active = conn.active_agents(c.agent_id for c in calls)
         for job in jobs:  # a draft that was not written may have planned these already
             job.outcomes, job.error = [], None
-        to_sign = self._plan(jobs, existing, hashes, active)
+        to_sign = plan(jobs, existing, hashes, active)
         draft = Draft(locked, before, self.pricing.version, [c.key for c in calls],
                       {c.agent_id for c in calls}, hashes, active, [], locked.head.size)
         if not to_sign:
@@ -296,17 +257,22 @@ class ReceiptService:
         locked.last_issued_at = issued_at
         book, rates = self._book_and_rates(issued_at)
         head = locked.head
-        sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
-        for (p, outcome), receipt_id in zip(to_sign, receipt_ids(len(to_sign)), strict=True):
+
+        def build(p: Prepared, receipt_id: str) -> tuple[Call, dict[str, Any]]:
             call = self._call(p, book, issued_at, receipt_id, ahead)
             pricing = price_fields(call, book, rates, self.reporting_currency)
             problem = overflow(pricing)
             if problem is not None:  # under a book newer than the request's check: sign none
                 raise Unavailable(f"nothing stored, retry: a call of this group was refused "
                                   f"under the price book now in force ({problem})")
-            payload = receipt_payload(call, head.chain, head.size, head.head, pricing)
+            return call, receipt_payload(call, head.chain, head.size, head.head, pricing)
+
+        sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
+        replan = partial(plan, jobs, existing, hashes, active)
+        for p, outcome, call, payload in checked(jobs, to_sign, build, replan):
+            payload["seq"], payload["prev"] = head.size, head.head  # (built so: same types)
             item = sign(cose.RECEIPT, encode(payload))
-            draft.rows.append((head.chain, head.size, receipt_id, p.agent_id, p.request_id,
+            draft.rows.append((head.chain, head.size, call.receipt_id, p.agent_id, p.request_id,
                                p.body_hash, issued_at, p.tags.get("team"),
                                p.tags.get("project"), call.provider, call.model, p.started_at,
                                item))  # RECEIPT_COLUMNS
@@ -360,8 +326,9 @@ class ReceiptService:
 
     def checkpoint_item(self, chain: str, size: int, head: bytes, at: int) -> bytes:
         """A signed checkpoint of ``chain`` at ``size`` / ``head``."""
-        return self.signer.sign(cose.CHECKPOINT, checkpoint_payload(
-            self.issuer, ChainHead(chain, size, head), at))
+        payload = checkpoint_payload(self.issuer, ChainHead(chain, size, head), at)
+        check_before_signing("checkpoint", payload)
+        return self.signer.sign(cose.CHECKPOINT, payload)
 
     def save_checkpoint(self, conn: Any, chain: str, size: int, head: bytes, at: int) -> bytes:
         """Sign and store a checkpoint (the next start-up self-check resumes from it)."""
@@ -378,14 +345,18 @@ class ReceiptService:
         existing = {k: Outcome(200, view=json.loads(v)) for k, (_, v) in found.items()}
         hashes = {k: h for k, (h, _) in found.items()}
         active = conn.active_agents(c.agent_id for c in calls)
-        to_store = self._plan(jobs, existing, hashes, active)
+        to_store = plan(jobs, existing, hashes, active)
         issued_at = now_ms()
         book, rates = self._book_and_rates(issued_at)
-        rows = []
-        for (p, outcome), receipt_id in zip(to_store, receipt_ids(len(to_store)), strict=True):
+
+        def build(p: Prepared, receipt_id: str) -> tuple[Call, dict[str, Any]]:
             call = self._call(p, book, issued_at, receipt_id, ahead)
-            payload = receipt_payload(call, "baseline", 0, ZERO_HASH,
-                                      price_fields(call, book, rates, self.reporting_currency))
+            return call, receipt_payload(call, "baseline", 0, ZERO_HASH, price_fields(
+                call, book, rates, self.reporting_currency))
+
+        rows = []
+        replan = partial(plan, jobs, existing, hashes, active)
+        for p, outcome, call, payload in checked(jobs, to_store, build, replan):
             outcome.view = receipt_json(payload)
             rows.append((call.receipt_id, p.agent_id, p.request_id, p.body_hash, issued_at,
                          json.dumps(outcome.view)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from receipts.errors import PriceBookBuildError
 from receipts.pricing.books import build_price_book
 from receipts.pricing.categories import INPUT_CATEGORIES
+from receipts.pricing.currencies import is_currency
 from receipts.pricing.overrides import Overrides, apply_overrides
 from verifier.pricing import PriceBook
 
@@ -57,6 +58,8 @@ def make_book(
     ``genai-prices`` quotes USD, so a book in another currency is operator-only
     (``use_genai=False``): every model in it comes from the overrides file.
     """
+    if not is_currency(currency):
+        raise PriceBookBuildError(f"{currency!r} is not an ISO 4217 currency code")
     if use_genai and currency != GENAI_CURRENCY:
         raise PriceBookBuildError(f"genai-prices quotes {GENAI_CURRENCY}; a {currency} book "
                                   "must be built from overrides only")

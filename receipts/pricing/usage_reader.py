@@ -12,8 +12,10 @@ from typing import Any
 
 from receipts.errors import UsageFormatError
 
-MAX_COUNT = 10**12
-"""More than a trillion units in one call is a unit mix-up, not usage."""
+MAX_COUNT = 1_000_000_000
+"""The largest count of any one field, in every usage format (ours, as the request model checks
+it, and each provider's): no single LLM call reads or writes a billion tokens, so a larger count
+is a unit mix-up, not usage."""
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _MODALITIES = {"TEXT": "text", "MODALITY_UNSPECIFIED": "text", "AUDIO": "audio",
@@ -92,7 +94,8 @@ def check_count(value: Any, field: str, *, required: bool = False, text_ok: bool
     if value < 0:
         raise UsageFormatError(field, f"must not be negative, got {value}")
     if value > MAX_COUNT:
-        raise UsageFormatError(field, f"{value} is not a plausible count for one call")
+        raise UsageFormatError(field, f"{value} is not a plausible count for one call (at "
+                                      f"most {MAX_COUNT:,})")
     return value
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
 from receipts.deployment.signing_key import Signer
+from receipts.issuing.payload_check import check_before_signing
 from receipts.issuing.receipt_builder import (
     ChainHead,
     checkpoint_payload,
@@ -34,8 +35,10 @@ def price_book_item(signer: Signer, payload_bytes: bytes) -> bytes:
 
 
 def fx_rate_item(signer: Signer, rate: FxRate) -> bytes:
-    """Signed FX rate item."""
-    return signer.sign(cose.FX_RATE, fx_rate_payload(rate))
+    """Signed FX rate item (checked with the verifier's rules first)."""
+    payload = fx_rate_payload(rate)
+    check_before_signing("fx_rate", payload)
+    return signer.sign(cose.FX_RATE, payload)
 
 
 def write_ledger(

@@ -110,13 +110,31 @@ def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
             ctx.runtime.service.refuse_unrepresentable_cost(prepared)
             items.append(prepared)
         except ReceiptsError as e:
-            if not e.fields:
-                e = e.with_fields([FieldProblem(f"calls.{i}", str(e))])
-            elif not e.fields[0].field.startswith("calls."):
-                e = e.with_fields([FieldProblem(f"calls.{i}.{f.field}", f.reason)
-                                   for f in e.fields])
-            items.append(e)
+            items.append(_item_error(i, e))
     return items
+
+
+def _item_error(i: int, e: ReceiptsError) -> ReceiptsError:
+    """``e`` naming its fields inside batch item ``i`` (``calls.3.usage``)."""
+    if not e.fields:
+        return e.with_fields([FieldProblem(f"calls.{i}", str(e))])
+    if not e.fields[0].field.startswith("calls."):
+        return e.with_fields([FieldProblem(f"calls.{i}.{f.field}", f.reason) for f in e.fields])
+    return e
+
+
+def _job_error(job: Job) -> ReceiptsError:
+    """An atomic batch's failure found while appending: a call refused there (its receipt
+    would not verify) is named as its item, like the items refused before the append."""
+    error = job.error
+    assert error is not None
+    if error.status != 422:
+        return error
+    index = next((i for i, o in enumerate(job.outcomes) if o.error is error), None)
+    if index is None:
+        return error
+    return Invalid(f"1 of {len(job.calls)} calls refused; nothing stored",
+                   _item_error(index, error).fields)
 
 
 @router.post("/receipts/batch", status_code=201, response_model=BatchOut, responses={
@@ -149,7 +167,7 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
     job = await ctx.appender.submit(
         Job([p for p in items if isinstance(p, Prepared)], atomic=batch.atomic))
     if job.error is not None:
-        raise job.error
+        raise _job_error(job)
     done = iter(job.outcomes)
     results = []
     for index, item in enumerate(items):
@@ -157,7 +175,9 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
             else next(done)
         result: dict[str, Any] = {"index": index, "status": outcome.status}
         if outcome.error is not None:
-            result["error"] = error_of(outcome.error)
+            refused = outcome.error.status == 422  # (refused while appending: name the item)
+            result["error"] = error_of(_item_error(index, outcome.error) if refused
+                                       else outcome.error)
         else:
             result.update(receipt_body(outcome))
         results.append(result)
