@@ -75,6 +75,27 @@ class Authenticator:
         return agent
 
 
+AGENT_SCOPE_KEY = "receipts.agent"
+PRINCIPAL_SCOPE_KEY = "receipts.principal"
+"""Where the authentication run before the body is read keeps what it found (the request's
+scope, shared by every Request object made for it)."""
+
+
+async def authenticate_writer(request: Request) -> None:
+    """The agent writing receipts (401 unknown or revoked, 403 for the admin token)."""
+    agent = await context(request).auth.writer(request.headers.get("authorization"))
+    request.scope[AGENT_SCOPE_KEY] = agent
+
+
+async def authenticate_admin(request: Request) -> None:
+    """The admin token, looked up fresh (401 unknown, 403 for an agent key)."""
+    principal = await run_in_threadpool(context(request).auth.principal_fresh,
+                                        request.headers.get("authorization"))
+    if not principal.is_admin:
+        raise Forbidden("this needs the admin token")
+    request.scope[PRINCIPAL_SCOPE_KEY] = principal
+
+
 @dataclass
 class AppContext:
     """Everything a route needs."""

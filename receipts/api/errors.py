@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from receipts.errors import FieldProblem, ReceiptsError
 
@@ -67,6 +68,19 @@ def _path(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in parts)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route serves at the request's path: a 405's ``Allow`` header (RFC 9110
+    §15.5.6). Every route is asked, since one path is often several routes (``GET`` and
+    ``POST /v1/agents``); the router's own 405 names only the first of them."""
+    routes = request.app.router.routes
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                   for route in routes)]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers."""
 
@@ -81,10 +95,14 @@ def install(app: FastAPI) -> None:
         return json_response({"error": error_dict("invalid_request", "invalid request",
                                                   fields)}, 422)
 
-    async def http(_request: Request, exc: Exception) -> Response:
+    async def http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return json_response({"error": error_dict(code, str(exc.detail))}, exc.status_code)
+        headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return json_response({"error": error_dict(code, str(exc.detail))}, exc.status_code,
+                             headers)
 
     async def internal(_request: Request, exc: Exception) -> Response:
         log.exception("internal error", exc_info=exc)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from receipts.api.dependencies import context
+from receipts.api.body_reading import authenticated_first
+from receipts.api.dependencies import authenticate_admin, context
 from receipts.api.errors import json_response
 from receipts.api.routes.receipts import ERRORS, Creds, Reader
 from receipts.api.schemas import AgentIn, FxIn
@@ -19,7 +20,9 @@ from verifier.jsonview import iso_ms
 from verifier.money import FX_RATE_SCALE, format_amount
 from verifier.pricing import FxRate
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"],
+                   route_class=authenticated_first(authenticate_admin))
+"""Its routes with a body need the admin token, checked before the body is read."""
 
 
 def admin(principal: Reader, _creds: Creds) -> Principal:

@@ -15,7 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from receipts.api import csv_export
-from receipts.api.dependencies import AppContext, context
+from receipts.api.body_reading import authenticated_first
+from receipts.api.dependencies import (
+    AGENT_SCOPE_KEY,
+    PRINCIPAL_SCOPE_KEY,
+    AppContext,
+    authenticate_writer,
+    context,
+)
 from receipts.api.errors import error_of, json_response
 from receipts.api.schemas import BatchIn, BatchOut, CallIn, ErrorBody, ReceiptOut, parse_model
 from receipts.deployment.credentials import Agent, Principal
@@ -34,7 +41,9 @@ from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.schema import MAX_TIME_MS
 
-router = APIRouter(prefix="/v1", tags=["receipts"])
+router = APIRouter(prefix="/v1", tags=["receipts"],
+                   route_class=authenticated_first(authenticate_writer))
+"""Its routes with a body write receipts: the agent is authenticated before the body is read."""
 bearer = HTTPBearer(auto_error=False, description="An agent key (rk_...) or the admin token")
 Creds = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
@@ -51,21 +60,29 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def writer_agent(request: Request) -> Agent:
-    """The agent writing (authenticated before the body is validated: 401 comes first).
+    """The agent writing (authenticated before the body is read, by the router's route class:
+    401 comes first).
 
     Deliberately a single dependency with no sub-dependencies: the write path runs thousands of
     times a second and FastAPI's dependency resolution is a measurable part of it. The bearer
     scheme is declared for the docs with ``openapi_extra`` instead.
     """
-    return await context(request).auth.writer(request.headers.get("authorization"))
+    agent: Agent | None = request.scope.get(AGENT_SCOPE_KEY)
+    if agent is None:
+        agent = await context(request).auth.writer(request.headers.get("authorization"))
+    return agent
 
 
 BEARER_DOC: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 
 
 def reader(request: Request, _creds: Creds) -> Principal:
-    """Anyone with a valid key or the admin token (looked up fresh: revocation is immediate)."""
-    return context(request).auth.principal_fresh(request.headers.get("authorization"))
+    """Anyone with a valid key or the admin token (looked up fresh: revocation is immediate;
+    once per request: a route with a body has looked it up before reading it)."""
+    principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if principal is None:
+        principal = context(request).auth.principal_fresh(request.headers.get("authorization"))
+    return principal
 
 
 Writer = Annotated[Agent, Depends(writer_agent)]
