@@ -1,6 +1,6 @@
 """spec/receipt.cddl checked by a stock CDDL tool (pycddl, the Rust crate cddl underneath).
 
-Used by tests/spec (vectors) and tests/service (exported ledgers). Items are split and read
+Used by tests/spec (vectors) and tests/receipts (exported ledgers). Items are split and read
 with cbor2, not with the verifier, so the CDDL is checked independently of our own decoder.
 The tool's defects are worked around as spec/receipt.cddl says: an item is checked by parts (the
 envelope against ``signed-item``, the protected header against the content type's

@@ -4,7 +4,7 @@ what CDDL can see: wrong types, missing or extra fields, broken shapes.
 Every vector is checked: the receipt payload, the price book, the receipt item, every item of
 the valid ledgers (each payload against the rule of its content type) and every item of the
 invalid ledgers, where exactly the defects CDDL can see are refused. An exported ledger is
-checked in tests/service/test_cddl_export.py.
+checked in tests/receipts/storage/test_cddl_export.py.
 """
 
 from __future__ import annotations
