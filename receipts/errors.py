@@ -51,7 +51,7 @@ class ConfigError(ReceiptsError):
 
 
 class ExtraMissing(ReceiptsError):
-    """A service command was run on a base install (without the ``server`` extra)."""
+    """A command needs a package of an extra that is not installed (genai-prices, the server)."""
 
     code = "extra_missing"
 
@@ -94,13 +94,6 @@ class Conflict(ReceiptsError):
 
     status = 409
     code = "conflict"
-
-
-class TooLarge(ReceiptsError):
-    """A request body over the configured limit (HTTP 413)."""
-
-    status = 413
-    code = "payload_too_large"
 
 
 class Invalid(ReceiptsError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import subprocess
@@ -48,4 +50,6 @@ def test_audit_script_verifies_reports_and_keeps_the_checkpoint(tmp_path: Path) 
         assert proc.returncode == 0, proc.stderr
     assert "VALID" in proc.stdout
     assert (tmp_path / "by-team.csv").read_text().startswith("team,project,period,currency")
-    assert "(unattributed)" in (tmp_path / "by-cost-center.csv").read_text()
+    by_cost_center = list(csv.DictReader(io.StringIO((tmp_path / "by-cost-center.csv")
+                                                     .read_text())))
+    assert by_cost_center and all(r["cost_center"] == "" for r in by_cost_center)  # no such tag

@@ -7,8 +7,6 @@ bytes of the ledger, no traceback.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -18,13 +16,13 @@ from typing import Any
 import click
 
 from verifier import cose
-from verifier.csvcell import spreadsheet_safe
 from verifier.encoding import decode_strict, split_sequence
 from verifier.errors import EncodingError, UsageError, VerificationFailure, VerifierError
 from verifier.jsonview import receipt_json
 from verifier.keys import PublicKey, load_public_key_pem
 from verifier.money import COST_SCALE, format_amount
-from verifier.rollup import CURRENCY_MODES, PERIODS, Group, GroupKey, Rollup, RollupSpec
+from verifier.rollup import CURRENCY_MODES, PERIODS, RollupSpec
+from verifier.rollup_view import RENDERERS
 from verifier.schema import check_checkpoint
 from verifier.verify import LedgerReport, VerifyOptions, audit_ledger_file, read_chunks
 
@@ -247,65 +245,6 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
     _guarded(body)
 
 
-def rollup_rows(rollup: Rollup) -> list[dict[str, Any]]:
-    """Rows of a rollup, sorted by period, then cost (largest first), then group values."""
-    spec = rollup.spec
-
-    def order(item: tuple[GroupKey, Group]) -> tuple[Any, ...]:
-        key, group = item
-        period = key[len(spec.by)] or ""
-        return (period, -group.cost, tuple(str(v) for v in key))
-
-    rows = []
-    for key, group in sorted(rollup.groups.items(), key=order):
-        row: dict[str, Any] = dict(zip(spec.by, key, strict=False))
-        if spec.period:
-            row["period"] = key[len(spec.by)]
-        row["currency"] = key[len(spec.by) + 1]
-        row["receipts"] = group.receipts
-        row["unpriced"] = group.unpriced
-        row["cost"] = format_amount(group.cost, COST_SCALE)
-        row["tokens"] = dict(sorted(group.tokens.items()))
-        rows.append(row)
-    return rows
-
-
-def _flat(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    categories = sorted({c for r in rows for c in r["tokens"]})
-    flat = []
-    for r in rows:
-        out = {k: v for k, v in r.items() if k != "tokens"}
-        out.update({f"tokens_{c}": r["tokens"].get(c, 0) for c in categories})
-        flat.append(out)
-    columns = list(flat[0]) if flat else []
-    return columns, flat
-
-
-def _table(rows: list[dict[str, Any]]) -> str:
-    columns, flat = _flat(rows)
-    if not flat:
-        return "(no receipts)"
-    cells = [[str(r[c]) if r[c] is not None else "" for c in columns] for r in flat]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    numeric = {"receipts", "unpriced", "cost"} | {c for c in columns if c.startswith("tokens_")}
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    for row in cells:
-        lines.append("  ".join(
-            v.rjust(w) if c in numeric else v.ljust(w)
-            for c, v, w in zip(columns, row, widths, strict=True)
-        ))
-    return "\n".join(lines)
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    columns, flat = _flat(rows)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in flat)
-    return out.getvalue().rstrip("\n")
-
-
 @click.command()
 @_ledger_argument
 @_key_option
@@ -317,14 +256,17 @@ def _csv(rows: list[dict[str, Any]]) -> str:
               show_default=True, help="Price currency, or the receipts' reporting currency.")
 @click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
               show_default=True)
+@click.option("--exclude-retries", is_flag=True,
+              help="Leave out receipts that retry an earlier call (they carry retry_of).")
 @click.option("--no-verify", is_flag=True, help="Roll up even if the ledger does not verify.")
 @_workers_option
 def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], period: str | None,
-           currency: str, fmt: str, no_verify: bool, workers: int) -> None:
+           currency: str, fmt: str, exclude_retries: bool, no_verify: bool,
+           workers: int) -> None:
     """Recompute totals per group of tags from LEDGER's receipts (verifies first)."""
 
     def body() -> int:
-        spec = RollupSpec(tuple(by), period, currency)
+        spec = RollupSpec(tuple(by), period, currency, exclude_retries)
         report = _run(ledger, VerifyOptions(trusted_keys=_load_keys(key_paths), rollup=spec,
                                             workers=workers))
         if not report.valid and not no_verify:
@@ -335,16 +277,7 @@ def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], perio
             click.echo(f"warning: {ledger} is INVALID ({report.failure}); totals cover only "
                        "the receipts before the failure", err=True)
         assert report.rollup is not None
-        rows = rollup_rows(report.rollup)
-        if fmt == "json":
-            click.echo(json.dumps(rows, indent=2))
-        elif fmt == "csv":
-            click.echo(_csv(rows))
-        else:
-            click.echo(_table(rows))
-            if report.unpriced:
-                click.echo(f"\n{report.unpriced} unpriced receipt(s) are counted in 'unpriced', "
-                           "not in cost.")
+        click.echo(RENDERERS[fmt](report.rollup))
         return EXIT_VALID if report.valid else EXIT_INVALID
 
     _guarded(body)

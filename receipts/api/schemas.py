@@ -166,7 +166,10 @@ class CallIn(_Strict):
     tags: Tags = Field(default_factory=dict, max_length=MAX_TAGS)
     runtime_ms: Annotated[int, Field(ge=0, le=MAX_RUNTIME_MS, strict=True)] | None = None
     status: Annotated[str, StringConstraints(min_length=1, max_length=32), NO_NUL] = "ok"
-    retry_of: Text | None = Field(None, description="request_id of the call this one retries.")
+    retry_of: Text | None = Field(None, description=(
+        "id of the receipt (receipt.id, not the request_id) of the earlier call this one "
+        "retries; the retry itself has a new request_id (the same request_id again is a "
+        "replay, not a retry). Rollups count retries (spec §8)."))
     started_at: Annotated[AwareDatetime, TEXT_ONLY] | None = Field(
         None, description="RFC 3339 time the call began.")
 

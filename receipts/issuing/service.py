@@ -176,12 +176,6 @@ class ReceiptService:
             to_sign.extend(job_new)
         return to_sign
 
-    def _known(self, conn: AppendConnection, calls: list[Prepared],
-               ) -> tuple[dict[tuple[str, str], Outcome], dict[tuple[str, str], bytes]]:
-        found = conn.existing(c.key for c in calls)
-        return ({k: Outcome(200, item=item) for k, (_, item) in found.items()},
-                {k: h for k, (h, _) in found.items()})
-
     def _bill_ahead(self, jobs: Sequence[Job]) -> BilledAhead | None:
         """Bill every call before the writer lock is taken, with the book in force now.
 

@@ -81,7 +81,8 @@ def test_the_error_body_is_what_errors_look_like(deployment: Deployment) -> None
     """The documented shape is the real one: a 422 with fields, a 401 and a 404."""
     _, agent = deployment.agent("search", project="ranker", environment="prod")
     with deployment.client() as client:
-        bad = client.post("/v1/receipts", json=call(usage={"input_tokens": -1, "output_tokens": 1}), headers=agent)
+        bad = client.post("/v1/receipts", headers=agent,
+                          json=call(usage={"input_tokens": -1, "output_tokens": 1}))
         anonymous = client.get("/v1/receipts")
         missing = client.get("/v1/receipts/nope", headers=agent)
     assert bad.status_code == 422
