@@ -12,16 +12,18 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from receipts import __version__
-from receipts.api import errors
+from receipts.api import errors, openapi
 from receipts.api.body_limits import BodyLimit
 from receipts.api.dependencies import AppContext, Authenticator
 from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
+from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.receipts import router as receipts_router
 from receipts.clock import now_ms
@@ -37,8 +39,9 @@ DESCRIPTION = """Signed, hash-chained cost receipts for LLM API calls.
 
 Agents `POST /v1/receipts` once per LLM call with `Authorization: Bearer <agent key>` and get
 back a priced receipt signed with Ed25519 (COSE_Sign1), chained into an append-only ledger that
-`receipt verify` checks offline. Errors are always
-`{"error": {"code", "message", "fields"?}}`.
+`receipt verify` checks offline. Each operation names the credential it takes (`AgentKey`,
+`AdminToken`, either, or none for public routes). Errors are always the one `ErrorBody`,
+`{"error": {"code", "message", "fields"?}}`, whatever the status.
 """
 
 
@@ -102,6 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        batch=settings.max_batch_body_bytes)
     app.add_middleware(RefuseNul)
     app.state.settings = settings
+
+    def document() -> dict[str, Any]:
+        return openapi.document(app, settings, GATES)
+
+    app.openapi = document  # type: ignore[method-assign]
     return app
 
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StringConstraints,
     WithJsonSchema,
 )
 from pydantic import ValidationError as PydanticValidationError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema as cs
 
 from receipts.api.tag_keys import TAG_KEY_PATTERN
 from receipts.errors import FieldProblem, Invalid
@@ -37,7 +42,39 @@ def _without_nul(value: str) -> str:
     return value
 
 
-NO_NUL = AfterValidator(_without_nul)
+NUL_FREE = r"^[^\u0000]*$"
+"""The same rule as a JSON schema pattern (for the document, and for path and query
+parameters, which :mod:`receipts.api.no_nul` refuses before routing)."""
+
+
+class _NoNul:
+    """Refuses NUL (validation) and says so (``pattern`` in the JSON schema)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler,
+                                     ) -> CoreSchema:
+        return cs.no_info_after_validator_function(_without_nul, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler,
+                                     ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        # The lengths are repeated in the pattern: a generator (schemathesis, hypothesis) then
+        # draws strings straight from it instead of drawing and filtering by length.
+        low, high = json_schema.get("minLength", 0), json_schema.get("maxLength", "")
+        json_schema["pattern"] = f"^[^\\u0000]{{{low},{high}}}$"
+        return json_schema
+
+
+NO_NUL = _NoNul()
+
+
+def _as_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")  # (pydantic would take 0)
+    return value
+
+
+TEXT_ONLY = BeforeValidator(_as_text)
+"""A time is sent as RFC 3339 text, as the schema says: not a number of seconds."""
 """On every text field: PostgreSQL text cannot hold NUL, and the same request must get the same
 answer on SQLite (path and query parameters: :mod:`receipts.api.no_nul`)."""
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256), NO_NUL]
@@ -45,6 +82,24 @@ TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=T
 """One spelling of tag names (:mod:`receipts.api.tag_keys`): ``Team`` and ``team `` are not
 ``team``, and would split its spend."""
 TagValue = Annotated[str, StringConstraints(max_length=256), NO_NUL]
+
+
+class _KeysAsPropertyNames:
+    """Document a map's key rules as ``propertyNames`` (pydantic writes a key pattern as
+    ``patternProperties``, which leaves any other key unconstrained in the schema)."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler,
+                                     ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        patterns = json_schema.pop("patternProperties", None)
+        if patterns:
+            (pattern, values), = patterns.items()
+            json_schema.setdefault("propertyNames", {})["pattern"] = pattern
+            json_schema["additionalProperties"] = values
+        return json_schema
+
+
+Tags = Annotated[dict[TagKey, TagValue], _KeysAsPropertyNames()]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS, strict=True)]
 MAX_TIER_LENGTH = 32
 """A receipt's ``service_tier`` is at most 32 characters (the format's limit)."""
@@ -113,20 +168,46 @@ class CallIn(_Strict):
         None, description="The provider's service tier (batch, flex, priority; "
                           "default/standard/auto mean the standard price). "
                           "Wins over a tier named inside usage.")
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
+    tags: Tags = Field(default_factory=dict, max_length=MAX_TAGS)
     runtime_ms: Annotated[int, Field(ge=0, le=MAX_RUNTIME_MS, strict=True)] | None = None
     status: Annotated[str, StringConstraints(min_length=1, max_length=32), NO_NUL] = "ok"
     retry_of: Text | None = Field(None, description=(
         "id of the receipt (receipt.id, not the request_id) of the earlier call this one "
         "retries; the retry itself has a new request_id (the same request_id again is a "
         "replay, not a retry). Rollups count retries (spec §8)."))
-    started_at: AwareDatetime | None = Field(None, description="RFC 3339 time the call began.")
+    started_at: Annotated[AwareDatetime, TEXT_ONLY] | None = Field(
+        None, description="RFC 3339 time the call began.")
+
+
+class DocumentedAs:
+    """Annotation: validate as the annotated type, document as ``model`` (a ``$ref`` to it).
+
+    Batch items arrive as plain objects and are validated one by one with ``model`` (so that
+    one bad item of a non-atomic batch does not refuse the others); the schema still says what
+    each item must be, by pointing at the very model a single call is validated with.
+    """
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+
+    def __get_pydantic_json_schema__(self, _schema: CoreSchema, handler: GetJsonSchemaHandler,
+                                     ) -> JsonSchemaValue:
+        core = self.model.__pydantic_core_schema__
+        ref = core.get("ref")
+        if ref is None:  # (pydantic gives every model a ref; inline it otherwise)
+            return handler(core)
+        return handler(cs.definitions_schema(cs.definition_reference_schema(ref), [core]))
+
+
+CallItem = Annotated[dict[str, Any], DocumentedAs(CallIn)]
 
 
 class BatchIn(_Strict):
     """Up to ``max_batch`` calls (1,000 by default). Items are validated one by one."""
 
-    calls: list[dict[str, Any]] = Field(min_length=1)
+    calls: list[CallItem] = Field(min_length=1, description=(
+        "Each item is a call exactly as POST /v1/receipts takes it. At most maxItems calls "
+        "(the deployment's limit; more is a 422 naming calls)."))
     atomic: bool = Field(True, strict=True, description=(
         "true: all calls are receipted or none (any bad item fails the batch); "
         "false: per-item results."))
@@ -140,6 +221,31 @@ class ReceiptOut(BaseModel):
                                          "ledger (null only in the benchmark baseline mode)")
 
 
+class FieldError(BaseModel):
+    """One refused input field: its dotted path (``calls.3.usage.input_tokens``) and why."""
+
+    field: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    """A stable machine ``code``, a message for people and, for bad input, the bad fields."""
+
+    code: str = Field(examples=["invalid_request", "unauthorized", "forbidden", "not_found",
+                                "conflict", "payload_too_large", "unavailable"])
+    message: str
+    fields: list[FieldError] = Field(default_factory=list, description=(
+        "Present when particular input fields were refused."))
+
+
+class ErrorBody(BaseModel):
+    """Every error response of the API (any status): ``{"error": {...}}``."""
+
+    error: ErrorDetail = Field(examples=[{
+        "code": "invalid_request", "message": "1 invalid field",
+        "fields": [{"field": "usage.input_tokens", "reason": "Input should be an integer"}]}])
+
+
 class BatchItemOut(BaseModel):
     """The outcome of one batch item: 201 new, 200 replay, or an error status with ``error``."""
 
@@ -147,7 +253,7 @@ class BatchItemOut(BaseModel):
     status: int
     receipt: dict[str, Any] | None = None
     cose: str | None = None
-    error: dict[str, Any] | None = None
+    error: ErrorDetail | None = None
 
 
 class BatchOut(BaseModel):
@@ -156,19 +262,11 @@ class BatchOut(BaseModel):
     results: list[BatchItemOut]
 
 
-class ErrorBody(BaseModel):
-    """Every error response: a stable code, a message and, for bad input, the bad fields."""
-
-    error: dict[str, Any] = Field(examples=[{
-        "code": "invalid_request", "message": "1 invalid field",
-        "fields": [{"field": "usage.input_tokens", "reason": "Input should be an integer"}]}])
-
-
 class AgentIn(_Strict):
     """A new agent key bound to a team and tags."""
 
     team: TagValue = Field(min_length=1)
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
+    tags: Tags = Field(default_factory=dict, max_length=MAX_TAGS)
 
 
 RATE_PATTERN = r"^[0-9]+(\.[0-9]{1,9})?$"
@@ -179,10 +277,135 @@ it is stored exactly; floats such as ``1e-3`` are refused, not rounded."""
 class FxIn(_Strict):
     """A daily FX rate: ``rate`` units of ``quote`` per one ``base`` (decimal string)."""
 
-    rate: Annotated[str, StringConstraints(pattern=RATE_PATTERN, max_length=32)]
-    base: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
-    quote: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    rate: Annotated[str, StringConstraints(pattern=RATE_PATTERN, max_length=32)] = Field(
+        description="Positive; at most 9 decimals.")
+    base: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        None, description="Default: the currency of the price book in force. Must differ "
+                          "from quote.")
+    quote: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        None, description="Must be the deployment's reporting currency (the default): "
+                          "receipts convert only to it.")
     source: Text = "manual"
+
+
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+"""A calendar date, YYYY-MM-DD (one that does not exist, such as 2026-02-30, is a 422 too)."""
+
+
+
+class AgentOut(BaseModel):
+    """An agent as listed: never its key or the key's hash."""
+
+    id: str
+    team: str
+    tags: dict[str, str]
+    created_at: str
+    revoked_at: str | None
+
+
+class AgentList(BaseModel):
+    """Every agent, revoked ones included."""
+
+    agents: list[AgentOut]
+
+
+class AgentCreated(BaseModel):
+    """A new agent and its key (shown in this response only; stored as a hash)."""
+
+    id: str
+    team: str
+    tags: dict[str, str]
+    key: str
+
+
+class AgentRevoked(BaseModel):
+    """The agent whose key was revoked."""
+
+    id: str
+    revoked: bool
+
+
+class FxRateOut(BaseModel):
+    """A published FX rate (``rate`` units of ``quote`` per ``base``, 9 decimals)."""
+
+    base: str
+    quote: str
+    date: str
+    rate: str
+    source: str
+    published_at: str
+
+
+class FxRates(BaseModel):
+    """Every published rate, in publication order."""
+
+    rates: list[FxRateOut]
+
+
+class KeyOut(BaseModel):
+    """A public signing key and the signed key item that states its validity."""
+
+    kid: str
+    fingerprint: str
+    public_key_pem: str
+    valid_from: str
+    valid_until: str | None
+    cose: str
+
+
+class Keys(BaseModel):
+    """The issuer's public signing keys."""
+
+    keys: list[KeyOut]
+
+
+class CheckpointOut(BaseModel):
+    """A signed checkpoint of one chain: its payload as JSON and the COSE_Sign1 (base64)."""
+
+    checkpoint: dict[str, Any]
+    cose: str
+
+
+class Checkpoints(BaseModel):
+    """One freshly signed checkpoint per chain."""
+
+    checkpoints: list[CheckpointOut]
+
+
+class PriceBookSummary(BaseModel):
+    """A stored price book: its SHA-256, currency, start, source, size and signed item."""
+
+    id: str
+    currency: str
+    effective_from: str
+    source: str
+    models: int
+    cose: str
+
+
+class PriceBooks(BaseModel):
+    """Every stored price book."""
+
+    price_books: list[PriceBookSummary]
+
+
+class PriceBookOut(PriceBookSummary):
+    """One price book with its payload (prices in 10^-6 currency units per 1M tokens)."""
+
+    payload: dict[str, Any]
+
+
+class ReceiptPage(BaseModel):
+    """A page of receipts in issue order; ``next_cursor`` is null on the last page."""
+
+    receipts: list[ReceiptOut]
+    next_cursor: str | None
+
+
+class Health(BaseModel):
+    """The service is up and its database answers."""
+
+    status: Literal["ok"]
 
 
 def field_problems(error: PydanticValidationError, prefix: str = "") -> list[FieldProblem]:

@@ -14,7 +14,8 @@ from starlette.responses import Response, StreamingResponse
 
 from receipts.api.dependencies import context
 from receipts.api.errors import json_response
-from receipts.api.routes.receipts import ERRORS, Creds
+from receipts.api.openapi import ADMIN_ONLY, ANY_TOKEN, errors
+from receipts.api.schemas import Checkpoints, Health, Keys, PriceBookOut, PriceBooks
 from receipts.clock import now_ms
 from receipts.errors import Forbidden, NotFound, Unavailable
 from receipts.issuing.receipt_builder import checkpoint_payload
@@ -27,6 +28,12 @@ from verifier.jsonview import checkpoint_json, iso_ms
 from verifier.keys import fingerprint, public_key_pem
 
 router = APIRouter(tags=["ledger"])
+GATES = {"/v1/ledger": "ledger", "/v1/keys": "keys", "/v1/checkpoint": "checkpoint"}
+"""The routes ``RECEIPTS_PUBLIC`` can open to anyone; the others take the admin token. They are
+documented as admin-only, and :func:`receipts.api.openapi.document` drops the credential from
+the ones this deployment makes public."""
+GATED_WHY = {401: "no credential, or an unknown or revoked one (not a public route here)",
+             403: "an agent key (this needs the admin token on this deployment)"}
 
 
 def _gate(request: Request, what: str) -> None:
@@ -41,9 +48,13 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-@router.get("/v1/ledger", responses={200: {"content": {"application/cbor-seq": {}},
-                                           "description": "the ledger file"}, **ERRORS})
-def get_ledger(request: Request, _creds: Creds, chain: str | None = None) -> Response:
+@router.get("/v1/ledger", response_class=Response, responses={
+    200: {"content": {"application/cbor-seq": {"schema": {"type": "string",
+                                                           "format": "binary"}}},
+          "description": "the ledger file"},
+    **errors(401, 403, 404, 422, why={**GATED_WHY, 404: "no such chain"})},
+    openapi_extra=ADMIN_ONLY)
+def get_ledger(request: Request, chain: str | None = None) -> Response:
     """The ledger file (the same as ``receipt export``), streamed: ``receipt verify`` it."""
     _gate(request, "ledger")
     runtime = context(request).runtime
@@ -54,8 +65,9 @@ def get_ledger(request: Request, _creds: Creds, chain: str | None = None) -> Res
                              headers={"Content-Disposition": 'attachment; filename="ledger.cbor"'})
 
 
-@router.get("/v1/keys", responses=ERRORS)
-def get_keys(request: Request, _creds: Creds) -> Response:
+@router.get("/v1/keys", response_model=Keys, responses=errors(401, 403, why=GATED_WHY),
+            openapi_extra=ADMIN_ONLY)
+def get_keys(request: Request) -> Response:
     """The public signing key(s): PEM, key id, fingerprint, validity and the signed key item."""
     _gate(request, "keys")
     runtime = context(request).runtime
@@ -68,10 +80,12 @@ def get_keys(request: Request, _creds: Creds) -> Response:
     }]})
 
 
-@router.get("/v1/checkpoint", responses={200: {"content": {"application/cbor-seq": {}},
-                                               "description": "signed checkpoints"}, **ERRORS})
-def get_checkpoint(request: Request, _creds: Creds,
-                   format: Literal["json", "cbor"] = "json") -> Response:
+@router.get("/v1/checkpoint", response_model=Checkpoints, responses={
+    200: {"content": {"application/cbor-seq": {"schema": {"type": "string",
+                                                           "format": "binary"}}},
+          "description": "signed checkpoints: JSON, or with format=cbor the checkpoint file"},
+    **errors(401, 403, 422, why=GATED_WHY)}, openapi_extra=ADMIN_ONLY)
+def get_checkpoint(request: Request, format: Literal["json", "cbor"] = "json") -> Response:
     """A freshly signed checkpoint of every chain. ``format=cbor`` gives the file that
     ``receipt verify LEDGER --since FILE`` takes, to prove a later ledger extends this one."""
     _gate(request, "checkpoint")
@@ -94,8 +108,9 @@ def _book_summary(book_id: bytes, payload: dict[str, Any], item: bytes) -> dict[
             "models": len(payload["models"]), "cose": _b64(item)}
 
 
-@router.get("/v1/price-books", tags=["pricing"], responses=ERRORS)
-def list_price_books(request: Request, _creds: Creds) -> Response:
+@router.get("/v1/price-books", tags=["pricing"], response_model=PriceBooks,
+            responses=errors(401), openapi_extra=ANY_TOKEN)
+def list_price_books(request: Request) -> Response:
     """Stored price books (any valid key)."""
     ctx = context(request)
     ctx.auth.principal_fresh(request.headers.get("authorization"))
@@ -105,8 +120,10 @@ def list_price_books(request: Request, _creds: Creds) -> Response:
         _book_summary(i, decode_strict(p), item) for i, p, item in books]})
 
 
-@router.get("/v1/price-books/{book_hash}", tags=["pricing"], responses=ERRORS)
-def get_price_book(book_hash: str, request: Request, _creds: Creds) -> Response:
+@router.get("/v1/price-books/{book_hash}", tags=["pricing"], response_model=PriceBookOut,
+            responses=errors(401, 404, 422, why={404: "no stored price book has this hash"}),
+            openapi_extra=ANY_TOKEN)
+def get_price_book(book_hash: str, request: Request) -> Response:
     """One price book: its payload (prices in 10^-6 currency units per 1M tokens) and item."""
     ctx = context(request)
     ctx.auth.principal_fresh(request.headers.get("authorization"))
@@ -121,7 +138,8 @@ def get_price_book(book_hash: str, request: Request, _creds: Creds) -> Response:
     raise NotFound(f"no price book {book_hash}")
 
 
-@router.get("/healthz", tags=["ledger"])
+@router.get("/healthz", tags=["ledger"], response_model=Health,
+            responses=errors(503, why={503: "the database does not answer"}))
 def healthz(request: Request) -> Response:
     """Liveness and database reachability (no credentials, no ledger details)."""
     try:

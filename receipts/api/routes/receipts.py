@@ -9,8 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
@@ -24,7 +23,8 @@ from receipts.api.dependencies import (
     context,
 )
 from receipts.api.errors import error_of, json_response
-from receipts.api.schemas import BatchIn, BatchOut, CallIn, ErrorBody, ReceiptOut, parse_model
+from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
+from receipts.api.schemas import BatchIn, BatchOut, CallIn, ReceiptOut, ReceiptPage, parse_model
 from receipts.deployment.credentials import Agent, Principal
 from receipts.errors import (
     FieldProblem,
@@ -44,19 +44,17 @@ from verifier.schema import MAX_TIME_MS
 router = APIRouter(prefix="/v1", tags=["receipts"],
                    route_class=authenticated_first(authenticate_writer))
 """Its routes with a body write receipts: the agent is authenticated before the body is read."""
-bearer = HTTPBearer(auto_error=False, description="An agent key (rk_...) or the admin token")
-Creds = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": why} for code, why in (
-        (401, "missing, unknown or revoked key"),
-        (403, "tags contradict the agent's bound team or tags"),
-        (409, "request_id reused with a different body"),
-        (413, "body over the size limit"),
-        (422, "invalid field(s), each named in error.fields"),
-        (503, "receipt not stored (database unavailable); safe to retry"),
-    )
+WRITE_WHY = {
+    401: "missing, unknown or revoked agent key",
+    403: "the admin token (receipts are written with an agent key), or tags that contradict "
+         "the agent's bound team or tags",
+    409: "request_id reused with a different body",
+    422: "invalid field(s), each named in error.fields: the body's schema, required tags "
+         "missing, usage that does not add up for its usage_format, a cost no receipt holds",
+    503: "receipt not stored (database unavailable, no price book in force); safe to retry",
 }
+WRITE_ERRORS = errors(401, 403, 409, 413, 422, 503, why=WRITE_WHY)
 
 
 async def writer_agent(request: Request) -> Agent:
@@ -64,8 +62,9 @@ async def writer_agent(request: Request) -> Agent:
     401 comes first).
 
     Deliberately a single dependency with no sub-dependencies: the write path runs thousands of
-    times a second and FastAPI's dependency resolution is a measurable part of it. The bearer
-    scheme is declared for the docs with ``openapi_extra`` instead.
+    times a second and FastAPI's dependency resolution is a measurable part of it. The
+    credential each route takes is declared for the docs with ``openapi_extra`` instead
+    (:func:`receipts.api.openapi.needs`).
     """
     agent: Agent | None = request.scope.get(AGENT_SCOPE_KEY)
     if agent is None:
@@ -73,10 +72,7 @@ async def writer_agent(request: Request) -> Agent:
     return agent
 
 
-BEARER_DOC: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
-
-
-def reader(request: Request, _creds: Creds) -> Principal:
+def reader(request: Request) -> Principal:
     """Anyone with a valid key or the admin token (looked up fresh: revocation is immediate;
     once per request: a route with a body has looked it up before reading it)."""
     principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
@@ -96,9 +92,16 @@ def receipt_body(outcome: Outcome) -> dict[str, Any]:
             "cose": base64.b64encode(item).decode() if item is not None else None}
 
 
+READ_BACK = {"links": {"GetReceipt": {
+    "operationId": "get_receipt", "parameters": {"receipt_id": "$response.body#/receipt/id"},
+    "description": "The receipt, read back by its id."}}}
+
+
 @router.post("/receipts", status_code=201, response_model=ReceiptOut, responses={
+    201: {"description": "a new receipt", **READ_BACK},
     200: {"model": ReceiptOut, "description": "replay: the original receipt of this "
-                                              "request_id"}, **ERRORS}, openapi_extra=BEARER_DOC)
+                                              "request_id", **READ_BACK}, **WRITE_ERRORS},
+    openapi_extra=AGENT_ONLY)
 async def create_receipt(call: CallIn, agent: Writer, request: Request) -> Response:
     """Receipt one LLM call: priced, signed, chained and committed before the answer (201).
 
@@ -156,8 +159,8 @@ def _job_error(job: Job) -> ReceiptsError:
 
 @router.post("/receipts/batch", status_code=201, response_model=BatchOut, responses={
     200: {"model": BatchOut, "description": "atomic: every call was a replay; "
-                                            "non-atomic: per-item statuses"}, **ERRORS},
-    openapi_extra=BEARER_DOC)
+                                            "non-atomic: per-item statuses"}, **WRITE_ERRORS},
+    openapi_extra=AGENT_ONLY)
 async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Response:
     """Receipt up to 1,000 calls in one request.
 
@@ -260,10 +263,12 @@ def _payload(item: bytes) -> dict[str, Any]:
     return payload
 
 
-@router.get("/receipts", responses={
+@router.get("/receipts", response_model=ReceiptPage, responses={
     200: {"description": "JSON page `{receipts: [...], next_cursor}` or, with format=csv, "
                          "a CSV stream of every matching receipt",
-          "content": {"text/csv": {}}}, **ERRORS})
+          "content": {"text/csv": {"schema": {"type": "string"}}}},
+    **errors(401, 403, 422, why={403: "an agent key filtering on another agent"})},
+    openapi_extra=ANY_TOKEN)
 def list_receipts(
     request: Request, principal: Reader,
     team: str | None = None, project: str | None = None, provider: str | None = None,
@@ -306,8 +311,9 @@ def list_receipts(
     return json_response(body)
 
 
-@router.get("/receipts/{receipt_id}", response_model=ReceiptOut, responses=ERRORS)
-async def get_receipt(receipt_id: str, request: Request, _creds: Creds) -> Response:
+@router.get("/receipts/{receipt_id}", response_model=ReceiptOut, operation_id="get_receipt",
+            responses=errors(401, 404, 422), openapi_extra=ANY_TOKEN)
+async def get_receipt(receipt_id: str, request: Request) -> Response:
     """One receipt (an agent key reads only its own; others are 404)."""
     ctx = context(request)
     principal = await run_in_threadpool(ctx.auth.principal_fresh,

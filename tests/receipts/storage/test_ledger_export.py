@@ -111,7 +111,7 @@ def test_fx_rate_is_signed_used_and_verified(tmp_path: Path) -> None:
         put = client.put(f"/v1/fx/{today}", json={"rate": "0.79", "source": "ecb"},
                          headers=deployment.admin)
         after = client.post("/v1/receipts", json=call("after"), headers=auth).json()
-        listed = client.get("/v1/fx", headers=auth).json()
+        listed = client.get("/v1/fx", headers=deployment.admin).json()
         ledger = client.get("/v1/ledger", headers=deployment.admin).content
     assert forbidden.status_code == 403
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "date"

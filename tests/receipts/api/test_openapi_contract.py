@@ -1,0 +1,221 @@
+"""The API against its own OpenAPI document: schemathesis, every check, on SQLite and PostgreSQL.
+
+Each operation gets schemathesis' examples, coverage and fuzzing phases (``MAX_EXAMPLES``
+generated cases, plus the coverage cases: boundaries, missing and wrong-typed parameters,
+undeclared methods, requests without credentials), then a stateful run chains operations
+(create an agent, read and revoke it; write a receipt, read it back). Every built-in check is
+on; requests carry the credential each operation declares (``AgentKey``: an agent key whose
+binding holds every required tag; ``AdminToken``: the admin token). Generation is
+deterministic, so a failure here is reproducible and CI does not flake.
+
+What is declared rather than fixed, and why:
+
+* ``positive_data_acceptance`` also accepts 422 on the operations whose input rules no JSON
+  schema can state (:data:`BUSINESS_RULES_422`).
+* ``negative_data_rejection`` accepts the 200 of a non-atomic batch whose invalid calls are
+  each refused in their own result (:func:`_batch_answered_per_item`).
+* :data:`KNOWN_DEFECTS` are the failures of defects being fixed on another branch, each
+  matched narrowly (by the check, the status and what was sent) and named; nothing else is
+  excluded. Remove an entry once its fix is merged: the test then proves the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup
+from schemathesis.openapi.checks import UndefinedStatusCode, UnsupportedMethodResponse
+from schemathesis.python.asgi import shutdown_lifespans
+
+from receipts.api.app import create_app
+from receipts.api.body_limits import BATCH_PATH
+from receipts.deployment.runtime import create_agent, open_runtime
+from tests.receipts.conftest import Deployment, make_deployment, postgres_schema
+
+MAX_EXAMPLES = 200
+"""Fuzzed cases per operation and backend (the coverage phase adds its own, about as many)."""
+STATEFUL_SCENARIOS = 40
+
+BUSINESS_RULES_422 = {
+    # usage is valid or not for its usage_format (an OpenAI object under "anthropic" is a
+    # 422), parts must not exceed their whole (cache reads above input), and a cost must fit
+    # a receipt: rules between fields that the schema describes but cannot enforce.
+    "POST /v1/receipts", "POST /v1/receipts/batch",
+    # A date such as 2026-02-30 matches YYYY-MM-DD; quote must be the reporting currency and
+    # base must differ from it (the document says so; the deployment's currency is data).
+    "PUT /v1/fx/{date}",
+    # cursor is opaque (only one this API returned is valid); since/until are RFC 3339 or
+    # epoch milliseconds no later than 9999-12-31.
+    "GET /v1/receipts",
+}
+POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+"""schemathesis' default for positive_data_acceptance (5xx is not_a_server_error's job)."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A deployment under test: its app and the two credentials."""
+
+    deployment: Deployment
+    app: Any
+    agent_id: str
+    agent_key: str
+
+    @property
+    def admin_token(self) -> str:
+        return self.deployment.made.admin_token
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def contract(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Contract]:
+    """A GBP deployment (so an FX rate can be published) and an agent bound to every
+    required tag (so a schema-valid call is not refused for a missing tag)."""
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_schema()) if request.param == "postgres" else None
+        deployment = make_deployment(tmp_path, db_url=url, currency="GBP")
+        agent_id, header = deployment.agent("search", project="ranker", environment="prod")
+        app = create_app(deployment.settings)
+        try:
+            yield Contract(deployment, app, agent_id, header["Authorization"].split()[1])
+        finally:
+            shutdown_lifespans()  # (schemathesis keeps each app it started running)
+
+
+def config_for(contract: Contract) -> SchemathesisConfig:
+    """Every check, both credentials, bounded and deterministic generation."""
+    return SchemathesisConfig.from_dict({
+        "checks": {"enabled": True},
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True,
+                       "database": "none"},
+        "phases": {"stateful": {"max-steps": 6}},
+        "auth": {"openapi": {"AgentKey": {"bearer": contract.agent_key},
+                             "AdminToken": {"bearer": contract.admin_token}}},
+        "operations": [{"include-name": name, "checks": {"positive_data_acceptance": {
+            "expected-statuses": [*POSITIVE_STATUSES, "422"]}}}
+            for name in sorted(BUSINESS_RULES_422)],
+    })
+
+
+@pytest.fixture
+def api_schema(request: pytest.FixtureRequest, contract: Contract) -> Any:
+    """The document as the app serves it, loaded through the app itself (ASGI, no socket)."""
+    # schemathesis' lazy loader renames subtests through ``node._nodeid``, which pytest 9.2
+    # no longer has (the id lives in ``nodeid``): give it one to read.
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
+    return schemathesis.openapi.from_asgi("/openapi.json", contract.app,
+                                          config=config_for(contract))
+
+
+# --- declared business rules and known defects --------------------------------------------
+
+def _batch_answered_per_item(case: Any, response: Any, failure: Failure) -> bool:
+    """A non-atomic batch answers 200 with one result per call: an invalid call is refused in
+    its own result (4xx with ``error``), the others are stored. So a batch whose only schema
+    violation is inside calls is accepted; each refused item must say why."""
+    if not (isinstance(failure, AcceptedNegativeData) and case.path == BATCH_PATH
+            and response.status_code == 200):
+        return False
+    body = case.body if isinstance(case.body, dict) else {}
+    if body.get("atomic", True) is not False:
+        return False
+    results = json.loads(response.content)["results"]
+    refused = [r for r in results if r["status"] >= 400]
+    return bool(refused) and all("error" in r for r in refused)
+
+
+
+def _body(response: Any) -> bytes:
+    body = response.request.body
+    if body is None:
+        return b""
+    return body if isinstance(body, bytes) else body.encode()
+
+
+def _not_utf8(response: Any) -> bool:
+    try:
+        _body(response).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+Known = Callable[[Any, Any, Failure], bool]
+KNOWN_DEFECTS: dict[str, Known] = {
+    # A body that is not UTF-8 is a 400 "error parsing the body" (to become a 422).
+    "non-UTF-8 body is a 400": lambda _case, response, failure: (
+        isinstance(failure, UndefinedStatusCode) and response.status_code == 400
+        and _not_utf8(response)),
+    # 405 answers carry no Allow header (RFC 9110 requires one).
+    "405 without Allow": lambda _case, response, failure: (
+        isinstance(failure, UnsupportedMethodResponse) and response.status_code == 405
+        and "allow" not in {k.lower() for k in response.headers}),
+}
+
+
+EXPECTED: list[Known] = [_batch_answered_per_item, *KNOWN_DEFECTS.values()]
+
+
+def validate(case: Any, response: Any, checks: Callable[[], None] | None = None) -> None:
+    """Every check on ``response`` (``checks`` runs them; default: the case's own), then only
+    the failures of the declared rule and of :data:`KNOWN_DEFECTS` are dropped."""
+    try:
+        if checks is None:
+            case.validate_response(response)
+        else:
+            checks()
+    except FailureGroup as group:
+        left = [f for f in group.exceptions
+                if not any(expected(case, response, f) for expected in EXPECTED)]
+        if left:
+            raise FailureGroup(left, group.message) from None
+
+
+# --- the runs ------------------------------------------------------------------------------
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@hypothesis.settings(deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+def test_every_operation_keeps_its_documented_contract(case: Any) -> None:
+    validate(case, case.call())
+
+
+def test_chained_operations_keep_the_contract(contract: Contract, api_schema: Any) -> None:
+    """Links between operations (an agent created, then read and revoked; a receipt written,
+    then read back); the key under test is never the one revoked."""
+    protected = contract.agent_id
+
+    class Machine(api_schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Any) -> None:
+            if case.path_parameters and case.path_parameters.get("agent_id") == protected:
+                case.path_parameters["agent_id"] = _throwaway_agent(contract)
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any,
+                              ) -> None:
+            validate(case, response,
+                     lambda: super(Machine, self).validate_response(response, case, *args,
+                                                                    **kwargs))
+
+    Machine.run(settings=hypothesis.settings(
+        max_examples=STATEFUL_SCENARIOS, stateful_step_count=6, deadline=None,
+        derandomize=True, database=None, suppress_health_check=list(hypothesis.HealthCheck)))
+
+
+def _throwaway_agent(contract: Contract) -> str:
+    runtime = open_runtime(contract.deployment.settings)
+    try:
+        agent, _ = create_agent(runtime, "throwaway", {})
+    finally:
+        runtime.close()
+    return agent.id
