@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -71,14 +71,28 @@ def _path(loc: Sequence[Any]) -> str:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+def _flat_routes(routes: Iterable[Any]) -> list[Any]:
+    """The app's routes with included routers opened (FastAPI keeps them nested)."""
+    flat: list[Any] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        flat.extend(_flat_routes(inner.routes) if inner is not None else [route])
+    return flat
+
+
 def allowed_methods(request: Request) -> list[str]:
     """The methods some route serves at the request's path: a 405's ``Allow`` header (RFC 9110
     §15.5.6). Every route is asked, since one path is often several routes (``GET`` and
     ``POST /v1/agents``); the router's own 405 names only the first of them."""
-    routes = request.app.router.routes
+    serving = [route for route in _flat_routes(request.app.router.routes)
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                      for method in _METHODS)]
+    literal = {route.path for route in serving if "{" not in getattr(route, "path", "{")}
+    if literal:  # /v1/receipts/batch is that path, not /v1/receipts/{receipt_id}
+        serving = [route for route in serving if getattr(route, "path", None) in literal]
     return [method for method in _METHODS
             if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
-                   for route in routes)]
+                   for route in serving)]
 
 
 def install(app: FastAPI) -> None:
