@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from receipts.alerts import tables as _alert_tables  # noqa: F401  (registers alert tables)
 from receipts.errors import ConfigError
 from receipts.storage.tables import METADATA
 

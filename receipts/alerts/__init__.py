@@ -1,0 +1,1 @@
+"""Alerts: raised inside the caller's transaction, delivered later through an outbox."""
