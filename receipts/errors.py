@@ -24,6 +24,8 @@ class ReceiptsError(Exception):
 
     status = 500
     code = "internal_error"
+    exit_code = 1
+    """The CLI's exit status for this error (the one edge, ``receipts.cli.main``, reads it)."""
 
     def __init__(self, message: str, fields: Sequence[FieldProblem] = ()) -> None:
         self.fields = tuple(fields)
@@ -141,3 +143,15 @@ class OverridesError(PriceBookBuildError):
 
 class PriceBookFileError(ReceiptsError):
     """A price book file that is missing, not a valid book, or not named by its own hash."""
+
+
+class UnreadableLog(ReceiptsError):
+    """A usage log line that cannot be read: not JSON or CSV, a shape no reader knows, or usage
+    that does not add up. ``receipt audit`` exits 2 with the file, line and why."""
+
+    status = 422
+    code = "unreadable_log"
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)

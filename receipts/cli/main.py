@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from receipts.cli import prices, service_commands
+from receipts.cli.audit import audit
 from receipts.cli.keygen import keygen
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
@@ -32,7 +33,7 @@ class ReceiptCommand(CommandLine):
     def error_line(self, error: Exception) -> tuple[int, str]:
         """Service errors, a missing server extra and database errors; else the verifier's."""
         if isinstance(error, ReceiptsError):
-            return EXIT_ERROR, f"error: {error}"
+            return error.exit_code, f"error: {error}"
         if isinstance(error, ModuleNotFoundError) and _is_server_package(error.name):
             return EXIT_ERROR, f"error: {SERVER_HINT} (missing {error.name})"
         if type(error).__module__.startswith("sqlalchemy"):
@@ -46,7 +47,7 @@ def build_cli() -> click.Group:
     """The ``receipt`` group with every command, in the order ``--help`` lists them."""
     return command_line(
         "receipt", "Signed, hash-chained cost receipts for LLM calls, and their offline verifier.",
-        (*verifier_cli.COMMANDS, keygen, *service_commands.COMMANDS, prices.prices),
+        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices),
         group=ReceiptCommand)
 
 
