@@ -155,3 +155,31 @@ class UnreadableLog(ReceiptsError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class ClientError(ReceiptsError):
+    """The receipts client could not get a receipt (``receipts.client``)."""
+
+    code = "client_error"
+
+
+class ServiceUnreachable(ClientError):
+    """The receipts service did not answer (connection refused, timeout, 5xx) after retries."""
+
+    code = "service_unreachable"
+
+
+class ReceiptRefused(ClientError):
+    """The service answered with a 4xx: the call as sent can never be receipted."""
+
+    code = "receipt_refused"
+
+    def __init__(self, status: int, message: str) -> None:
+        self.http_status = status
+        super().__init__(f"HTTP {status}: {message}")
+
+
+class ReceiptNotAuthentic(ClientError):
+    """The receipt returned does not verify against the pinned public key."""
+
+    code = "receipt_not_authentic"

@@ -22,7 +22,8 @@ def test_openai_chat_and_responses_objects_split_cached_tokens_out_of_input() ->
         assert call.usage.usage == {"input": 86, "cache_read": 1920, "output": 1300}
         assert call.usage.detail == {"reasoning": 1024}
         assert call.at_ms == 1_755_166_863_000 and call.service_tier == "default"
-    assert chat.shape == "openai.chat" and chat.request_id == "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
+    assert chat.shape == "openai.chat"
+    assert chat.request_id == "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
     assert responses.shape == "openai.responses" and responses.where.endswith(":2")
 
 

@@ -46,7 +46,7 @@ def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
     bad.write_bytes(GOOD.encode() + b"\n\xff\xfe\n")
     with pytest.raises(UnreadableLog, match="not UTF-8"):
         list(read_logs([str(bad)]))
-    with pytest.raises(UnreadableLog, match="missing.jsonl"):
+    with pytest.raises(UnreadableLog, match=r"missing\.jsonl"):
         list(read_logs([str(tmp_path / "missing.jsonl")]))
 
 
