@@ -153,9 +153,6 @@ class UnreadableLog(ReceiptsError):
     code = "unreadable_log"
     exit_code = 2
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
 
 class ClientError(ReceiptsError):
     """The receipts client could not get a receipt (``receipts.client``)."""
