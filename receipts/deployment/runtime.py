@@ -190,6 +190,7 @@ def open_runtime(settings: Settings) -> Runtime:
     try:
         if not db.has_schema():
             raise NotInitialized("the database has no receipts tables: run receipt init")
+        db.create_schema()  # tables added by a newer version (alerts, budgets...) appear here
         with db.read() as conn:
             facts = _facts(store.get_meta(conn))
         if facts.kid != signer.kid:

@@ -17,3 +17,21 @@ def test_startup_loads_pricing_and_freezes_the_heap_until_shutdown(
         assert gc.get_freeze_count() > 1000
         assert client.post("/v1/receipts", json=call("a"), headers=auth).status_code == 201
     assert gc.get_freeze_count() == 0
+
+
+def test_opening_an_older_database_creates_the_tables_it_lacks(deployment: Deployment) -> None:
+    """A database initialised by an earlier version (no alert tables) gains them at open, so an
+    upgrade needs no manual step; existing tables and rows are left as they are."""
+    import sqlalchemy as sa
+
+    from receipts.deployment.runtime import open_runtime
+
+    engine = sa.create_engine(deployment.settings.db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE receipts_alert_outbox")
+    engine.dispose()
+    runtime = open_runtime(deployment.settings)
+    try:
+        assert sa.inspect(runtime.db.engine).has_table("receipts_alert_outbox")
+    finally:
+        runtime.close()
