@@ -25,7 +25,8 @@ RECEIPT_REQUIRED = frozenset(
      "model_requested", "agent", "tags", "usage", "unit_prices", "price_book", "currency",
      "cost", "pricing_status", "fx", "cost_reporting", "runtime_ms", "status"}
 )
-RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier", "started_at"})
+RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier", "started_at",
+                              "provider_response_id"})
 RECEIPT_FIELDS = RECEIPT_REQUIRED | RECEIPT_OPTIONAL
 _REQUIRED_COUNT = len(RECEIPT_REQUIRED)
 
@@ -160,7 +161,7 @@ def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
 def _optional_fields(p: dict[str, Any]) -> int:
     """How many of RECEIPT_OPTIONAL ``p`` has (spelled out: this runs once per receipt)."""
     return ("retry_of" in p) + ("usage_detail" in p) + ("service_tier" in p) \
-        + ("started_at" in p)
+        + ("started_at" in p) + ("provider_response_id" in p)
 
 
 def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
@@ -239,6 +240,8 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
         _text(p, "service_tier", max_len=32)
     if "started_at" in p:
         _time(p, "started_at")
+    if "provider_response_id" in p:
+        _text(p, "provider_response_id")
 
 
 def check_header(p: Any) -> None:

@@ -41,6 +41,7 @@ class Call:
     usage_detail: Mapping[str, int] | None = None
     service_tier: str | None = None
     started_at: int | None = None
+    provider_response_id: str | None = None
 
 
 def price_fields(
@@ -97,6 +98,8 @@ def receipt_payload(call: Call, chain: str, seq: int, prev: bytes,
         payload["service_tier"] = call.service_tier
     if call.started_at is not None:
         payload["started_at"] = call.started_at
+    if call.provider_response_id is not None:
+        payload["provider_response_id"] = call.provider_response_id
     return payload
 
 
