@@ -2,9 +2,10 @@
 
 :func:`build_cli` assembles the group: the auditor's commands from ``verifier.cli`` (``verify``,
 ``rollup``, ``inspect``, base install), ``keygen``, the service's commands and ``prices`` (which
-import the ``server`` extra only when run). Commands raise; they never print an error or choose
-an exit code for it. :class:`ReceiptCommand` is ``verifier.edge.CommandLine`` (the one place
-errors become a stderr line and an exit code) taught the service's errors.
+import the ``server`` extra only when run), and ``spool`` (the ``client`` extra, likewise).
+Commands raise; they never print an error or choose an exit code for it.
+:class:`ReceiptCommand` is ``verifier.edge.CommandLine`` (the one place errors become a stderr
+line and an exit code) taught the service's errors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import click
 from receipts.cli import prices, service_commands
 from receipts.cli.audit import audit
 from receipts.cli.keygen import keygen
+from receipts.cli.spool import spool
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
 from verifier.edge import EXIT_ERROR, CommandLine, command_line
@@ -47,7 +49,7 @@ def build_cli() -> click.Group:
     """The ``receipt`` group with every command, in the order ``--help`` lists them."""
     return command_line(
         "receipt", "Signed, hash-chained cost receipts for LLM calls, and their offline verifier.",
-        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices),
+        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices, spool),
         group=ReceiptCommand)
 
 

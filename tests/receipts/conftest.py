@@ -146,16 +146,22 @@ def receipt_cmd(*args: str) -> list[str]:
 class Server:
     """``receipt serve`` in a subprocess (own process group, so kill -9 reaches the workers)."""
 
-    def __init__(self, dep: Deployment, workers: int = 1, chains: int | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, dep: Deployment, workers: int = 1, chains: int | None = None,
+                 port: int | None = None) -> None:
+        self.dep, self.workers, self.chains = dep, workers, chains
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = ["serve", "--port", str(self.port), "--workers", str(workers)]
         if chains:
             args += ["--chains", str(chains)]
         self.log = dep.settings.data_dir.parent / f"serve-{self.port}.log"
         self.proc = subprocess.Popen(receipt_cmd(*args), env=dep.env(), cwd=ROOT,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
+
+    def restart(self) -> Server:
+        """The same deployment served again on the same port (after :meth:`kill9`)."""
+        return Server(self.dep, self.workers, self.chains, port=self.port)
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until /healthz answers."""
