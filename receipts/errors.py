@@ -53,9 +53,18 @@ class ConfigError(ReceiptsError):
 
 
 class ExtraMissing(ReceiptsError):
-    """A command needs a package of an extra that is not installed (genai-prices, the server)."""
+    """A command needs a package of an extra that is not installed (genai-prices, the server,
+    ``pyarrow`` for Parquet); over HTTP, this deployment does not offer what was asked (501)."""
 
+    status = 501
     code = "extra_missing"
+
+
+class LedgerInvalid(ReceiptsError):
+    """A ledger file that the verifier refuses, or that changed once verified: nothing is
+    made from it (``receipt focus``)."""
+
+    code = "ledger_invalid"
 
 
 class ChainBroken(ReceiptsError):

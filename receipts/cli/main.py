@@ -14,6 +14,7 @@ import click
 
 from receipts.cli import prices, service_commands
 from receipts.cli.audit import audit
+from receipts.cli.focus import focus
 from receipts.cli.keygen import keygen
 from receipts.cli.spool import spool
 from receipts.errors import ReceiptsError
@@ -49,7 +50,14 @@ def build_cli() -> click.Group:
     """The ``receipt`` group with every command, in the order ``--help`` lists them."""
     return command_line(
         "receipt", "Signed, hash-chained cost receipts for LLM calls, and their offline verifier.",
-        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices, spool),
+        (*verifier_cli.COMMANDS,
+         audit,
+         focus,
+         keygen,
+         *service_commands.COMMANDS,
+         prices.prices,
+         spool,
+         ),
         group=ReceiptCommand)
 
 

@@ -34,9 +34,12 @@ from receipts.errors import (
     ReceiptsError,
     Unauthorized,
 )
+from receipts.finops import focus_files
+from receipts.finops.focus import FocusRows
 from receipts.issuing.outcome import Job, Outcome
 from receipts.issuing.prepare import Prepared, prepare
 from receipts.storage import queries as store
+from receipts.storage.database import Database
 from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.schema import MAX_TIME_MS
@@ -263,11 +266,52 @@ def _payload(item: bytes) -> dict[str, Any]:
     return payload
 
 
+def _every(db: Database, flt: store.ReceiptFilter, after: tuple[int, str] | None,
+           ) -> Iterator[tuple[dict[str, Any], int | None]]:
+    """Every matching receipt (payload, started_at) in issue order, read 1,000 at a time."""
+    position = after
+    while True:
+        with db.read() as conn:
+            page = store.list_receipts(conn, flt, position, 1000)
+        for _, _, item, started in page:
+            yield _payload(item), started
+        if len(page) < 1000:
+            return
+        position = (page[-1][0], page[-1][1])
+
+
+FOCUS_FILES = {"focus": ("text/csv", "focus.csv"),
+               "focus_parquet": ("application/vnd.apache.parquet", "focus.parquet")}
+
+
+def _focus(ctx: AppContext, principal: Principal, flt: store.ReceiptFilter,
+           after: tuple[int, str] | None, format: str) -> Response:
+    """The FOCUS 1.2 export (admin): the same rows ``receipt focus`` makes from a ledger."""
+    if not principal.is_admin:
+        raise Forbidden("the FOCUS export needs the admin token",
+                        [FieldProblem("format", "focus and focus_parquet are admin-only")])
+    if format == "focus_parquet":
+        focus_files.arrow_schema()  # no pyarrow: 501 now, not a broken stream later
+    writer = focus_files.parquet_chunks if format == "focus_parquet" else focus_files.csv_chunks
+    rows = FocusRows(ctx.runtime.facts.issuer)
+    media_type, filename = FOCUS_FILES[format]
+    return StreamingResponse(
+        writer(r for payload, _ in _every(ctx.runtime.db, flt, after) for r in rows.of(payload)),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @router.get("/receipts", response_model=ReceiptPage, responses={
-    200: {"description": "JSON page `{receipts: [...], next_cursor}` or, with format=csv, "
-                         "a CSV stream of every matching receipt",
-          "content": {"text/csv": {"schema": {"type": "string"}}}},
-    **errors(401, 403, 422, why={403: "an agent key filtering on another agent"})},
+    200: {"description": "JSON page `{receipts: [...], next_cursor}`; with format=csv, a CSV "
+                         "stream of every matching receipt; with format=focus (CSV) or "
+                         "focus_parquet (Parquet), admin only, their FOCUS 1.2 rows (one per "
+                         "receipt and usage category; receipts without a cost left out)",
+          "content": {"text/csv": {"schema": {"type": "string"}},
+                      "application/vnd.apache.parquet": {"schema": {"type": "string",
+                                                                    "format": "binary"}}}},
+    **errors(401, 403, 422, 501, why={
+        403: "an agent key filtering on another agent, or asking for a FOCUS export",
+        501: "format=focus_parquet on a deployment without the parquet extra"})},
     openapi_extra=ANY_TOKEN)
 def list_receipts(
     request: Request, principal: Reader,
@@ -277,27 +321,19 @@ def list_receipts(
     until: Annotated[str | None, Query(description="RFC 3339 or epoch ms, exclusive")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv", "focus", "focus_parquet"] = "json",
 ) -> Response:
     """Receipts in issue order. An agent key sees only its own; the admin token sees all."""
     ctx = context(request)
     flt = _filter(principal, team, project, provider, model, agent, since, until)
     after = _cursor(cursor)
     db = ctx.runtime.db
+    if format in FOCUS_FILES:
+        return _focus(ctx, principal, flt, after, format)
     if format == "csv":
-        def rows() -> Iterator[tuple[dict[str, Any], int | None]]:
-            position = after
-            while True:
-                with db.read() as conn:
-                    page = store.list_receipts(conn, flt, position, 1000)
-                for _, _, item, started in page:
-                    yield _payload(item), started
-                if len(page) < 1000:
-                    return
-                position = (page[-1][0], page[-1][1])
-
         tags = ctx.runtime.settings.required_tags
-        return StreamingResponse(csv_export.stream(rows(), tags), media_type="text/csv",
+        return StreamingResponse(csv_export.stream(_every(db, flt, after), tags),
+                                 media_type="text/csv",
                                  headers={"Content-Disposition":
                                           'attachment; filename="receipts.csv"'})
     with db.read() as conn:

@@ -21,7 +21,7 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "post /v1/receipts": (AGENT, {"200", "201", "401", "403", "409", "413", "422", "503"}),
     "post /v1/receipts/batch": (AGENT, {"200", "201", "401", "403", "409", "413", "422",
                                         "503"}),
-    "get /v1/receipts": (EITHER, {"200", "401", "403", "422"}),
+    "get /v1/receipts": (EITHER, {"200", "401", "403", "422", "501"}),
     "get /v1/receipts/{receipt_id}": (EITHER, {"200", "401", "404", "422"}),
     "post /v1/agents": (ADMIN, {"201", "401", "403", "413", "422"}),
     "get /v1/agents": (ADMIN, {"200", "401", "403"}),
