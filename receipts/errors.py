@@ -163,6 +163,17 @@ class UnreadableLog(ReceiptsError):
     exit_code = 2
 
 
+class UnreadableInvoice(ReceiptsError):
+    """An invoice, or the ledger it is reconciled with, that cannot be used: not an OpenAI Costs
+    page, an Anthropic cost report or a mapped CSV, an amount that is not a decimal, mixed
+    currencies, or a ledger that does not verify. ``receipt reconcile`` exits 2 naming the file
+    and the line or field."""
+
+    status = 422
+    code = "unreadable_invoice"
+    exit_code = 2
+
+
 class ClientError(ReceiptsError):
     """The receipts client could not get a receipt (``receipts.client``)."""
 

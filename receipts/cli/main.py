@@ -16,6 +16,7 @@ from receipts.cli import prices, service_commands
 from receipts.cli.audit import audit
 from receipts.cli.focus import focus
 from receipts.cli.keygen import keygen
+from receipts.cli.reconcile import reconcile
 from receipts.cli.spool import spool
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
@@ -53,6 +54,7 @@ def build_cli() -> click.Group:
         (*verifier_cli.COMMANDS,
          audit,
          focus,
+         reconcile,
          keygen,
          *service_commands.COMMANDS,
          prices.prices,
