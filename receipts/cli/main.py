@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from receipts.cli import prices, service_commands
+from receipts.cli.alerts import alerts
 from receipts.cli.audit import audit
 from receipts.cli.keygen import keygen
 from receipts.errors import ReceiptsError
@@ -47,7 +48,8 @@ def build_cli() -> click.Group:
     """The ``receipt`` group with every command, in the order ``--help`` lists them."""
     return command_line(
         "receipt", "Signed, hash-chained cost receipts for LLM calls, and their offline verifier.",
-        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices),
+        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices,
+         alerts),
         group=ReceiptCommand)
 
 
