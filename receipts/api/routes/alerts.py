@@ -68,7 +68,7 @@ def list_channels_route(request: Request, _admin: Admin) -> Any:
 
 @router.delete("/alert-channels/{channel_id}", response_model=AlertChannelRemoved,
                operation_id="remove_alert_channel",
-               responses=errors(401, 403, 404, 409, why={
+               responses=errors(401, 403, 404, 409, 422, why={
                    **WHY, 404: "no such channel", 409: "the channel is already removed"}),
                openapi_extra=ADMIN_ONLY)
 def remove_channel_route(channel_id: str, request: Request, _admin: Admin) -> Any:
@@ -79,7 +79,7 @@ def remove_channel_route(channel_id: str, request: Request, _admin: Admin) -> An
     return json_response({"id": channel_id, "removed": True})
 
 
-@router.get("/alerts", response_model=AlertList, responses=errors(401, 403, why=WHY),
+@router.get("/alerts", response_model=AlertList, responses=errors(401, 403, 422, why=WHY),
             openapi_extra=ADMIN_ONLY)
 def list_alerts_route(
     request: Request, _admin: Admin,
@@ -95,7 +95,7 @@ def list_alerts_route(
 
 
 @router.post("/alerts/{alert_id}/retry", response_model=AlertRequeued,
-             responses=errors(401, 403, 404, why={**WHY, 404: "no such alert"}),
+             responses=errors(401, 403, 404, 422, why={**WHY, 404: "no such alert"}),
              openapi_extra=ADMIN_ONLY)
 def retry_alert_route(alert_id: str, request: Request, _admin: Admin) -> Any:
     """Queue an alert's failed deliveries again (channels still in place; same event ids)."""
