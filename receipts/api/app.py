@@ -18,11 +18,15 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from receipts import __version__
+from receipts.alerts.outbox import RetryPolicy
+from receipts.alerts.sealing import Sealer
+from receipts.alerts.worker import DeliveryWorker
 from receipts.api import errors, openapi
 from receipts.api.body_limits import BodyLimit
 from receipts.api.dependencies import AppContext, Authenticator
 from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
+from receipts.api.routes.alerts import router as alerts_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.receipts import router as receipts_router
@@ -72,6 +76,15 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+def delivery_worker(runtime: Runtime) -> DeliveryWorker:
+    """This process's alert delivery worker (every worker process runs one; leases share the
+    outbox between them)."""
+    s = runtime.settings
+    policy = RetryPolicy(base_ms=s.alert_retry_base_ms, max_attempts=s.alert_max_attempts,
+                         lease_ms=s.alert_lease_ms)
+    return DeliveryWorker(runtime.db, Sealer(runtime.signer), runtime.facts.issuer, policy)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
@@ -87,8 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             appender = Appender(runtime.service)
             app.state.ctx = AppContext(runtime, appender, Authenticator(runtime))
             await run_in_threadpool(runtime.service.load_pricing)
-            with frozen_heap():
-                yield
+            alerts = delivery_worker(runtime)
+            alerts.start()
+            try:
+                with frozen_heap():
+                    yield
+            finally:
+                await run_in_threadpool(alerts.stop)
             await appender.close()
             if not settings.unsigned_baseline:
                 await run_in_threadpool(_checkpoint_all, runtime)
@@ -100,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(receipts_router)
     app.include_router(admin_router)
+    app.include_router(alerts_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import click
 
 from receipts.cli import prices, service_commands
+from receipts.cli.alerts import alerts
 from receipts.cli.audit import audit
 from receipts.cli.focus import focus
 from receipts.cli.keygen import keygen
@@ -59,6 +60,7 @@ def build_cli() -> click.Group:
          *service_commands.COMMANDS,
          prices.prices,
          spool,
+         alerts,
          ),
         group=ReceiptCommand)
 

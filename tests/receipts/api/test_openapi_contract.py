@@ -56,6 +56,9 @@ BUSINESS_RULES_422 = {
     # cursor is opaque (only one this API returned is valid); since/until are RFC 3339 or
     # epoch milliseconds no later than 9999-12-31.
     "GET /v1/receipts",
+    # A webhook needs a signing secret of at least 16 characters, PagerDuty a routing key,
+    # Slack none; the URL must be http(s) with a host and a port in range.
+    "POST /v1/alert-channels",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """schemathesis' default for positive_data_acceptance (5xx is not_a_server_error's job)."""
