@@ -23,6 +23,8 @@ from receipts.api.body_limits import BodyLimit
 from receipts.api.dependencies import AppContext, Authenticator
 from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
+from receipts.api.routes.budgets import admin_router as budgets_admin_router
+from receipts.api.routes.budgets import agent_router as budgets_agent_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.receipts import router as receipts_router
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(receipts_router)
     app.include_router(admin_router)
+    app.include_router(budgets_agent_router)
+    app.include_router(budgets_admin_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

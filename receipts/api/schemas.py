@@ -177,6 +177,11 @@ class CallIn(_Strict):
         "replay, not a retry). Rollups count retries (spec §8)."))
     started_at: Annotated[AwareDatetime, TEXT_ONLY] | None = Field(
         None, description="RFC 3339 time the call began.")
+    reservation: Annotated[str, StringConstraints(min_length=1, max_length=64), NO_NUL] | None = (
+        Field(None, description=(
+            "The reservation id POST /v1/authorize returned for this call: the receipt settles "
+            "it at the actual cost (releasing the estimate held against each budget). Not part "
+            "of the signed receipt.")))
 
 
 class DocumentedAs:
