@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,6 +29,7 @@ and model are the billed ones, as in the receipt and in rollups)."""
 MAX_LIMIT = 10**15 * 10**COST_SCALE
 """A quadrillion currency units: far beyond any budget, and a bound on what input can ask."""
 DEFAULT_THRESHOLDS = (50, 80, 100)
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_SCOPE_KEYS = 16
 
 
@@ -114,9 +116,10 @@ def parse_time(value: Any, field: str) -> int:
 
 def parse_money(value: Any, field: str, *, positive: bool = True) -> int:
     """A decimal string (at most 12 decimals) as 10^-12 units (422 naming ``field``)."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
         raise Invalid(f"{field} must be a decimal string", [FieldProblem(
-            field, "must be a decimal string such as \"15000\" (never a JSON number)")])
+            field, "must be a decimal string such as \"15000\" or \"0.25\" (never a JSON "
+                   "number, no exponent)")])
     try:
         units = parse_amount(value.strip(), COST_SCALE)
     except (ValueError, ArithmeticError):

@@ -148,4 +148,5 @@ def list_budgets(db: Database, currency: str) -> list[dict[str, Any]]:
     with db.write() as conn:
         raw = Raw.of(conn)
         reservations.release_expired(raw, now)
-        return [status(raw, b, now, currency) for b in load_all(raw)]
+        return [status(raw, b, now, currency)
+                for b in sorted(load_all(raw), key=lambda b: b.name)]
