@@ -27,6 +27,8 @@ from receipts.api.dependencies import AppContext, Authenticator
 from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
 from receipts.api.routes.alerts import router as alerts_router
+from receipts.api.routes.budgets import admin_router as budgets_admin_router
+from receipts.api.routes.budgets import agent_router as budgets_agent_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.receipts import router as receipts_router
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(receipts_router)
     app.include_router(admin_router)
     app.include_router(alerts_router)
+    app.include_router(budgets_agent_router)
+    app.include_router(budgets_admin_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

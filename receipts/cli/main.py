@@ -15,6 +15,7 @@ import click
 from receipts.cli import prices, service_commands
 from receipts.cli.alerts import alerts
 from receipts.cli.audit import audit
+from receipts.cli.budgets import budget
 from receipts.cli.focus import focus
 from receipts.cli.keygen import keygen
 from receipts.cli.reconcile import reconcile
@@ -61,6 +62,7 @@ def build_cli() -> click.Group:
          prices.prices,
          spool,
          alerts,
+         budget,
          ),
         group=ReceiptCommand)
 

@@ -71,6 +71,8 @@ class Draft:
     active: set[str]  # those agents not revoked
     rows: list[tuple[Any, ...]]  # the new receipts, in RECEIPT_COLUMNS order
     old_size: int
+    spends: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    """Each new receipt's payload and the reservation its request named (budgets count them)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from receipts.budgets import spend as budget_spend
 from receipts.clock import now_ms
 from receipts.deployment.signing_key import Signer
 from receipts.errors import (
@@ -191,6 +192,17 @@ class ReceiptService:
         if problem is not None:
             raise Invalid(problem, [FieldProblem("usage", problem)])
 
+    def estimate(self, p: Prepared) -> tuple[str, str, int | None]:
+        """The billed provider and model of a call not yet made, and what it would cost in the
+        reporting currency (None: unpriced, or no FX rate), priced exactly as its receipt
+        would be under the book and rates in force now."""
+        at = now_ms()
+        book = self._book_in_force(at)
+        call = self._call(p, book, at, "estimate", None)
+        pricing = price_fields(call, book, self._rates_from(book.currency)[0],
+                               self.reporting_currency)
+        return call.provider, call.model, pricing["cost_reporting"]
+
     def _book_in_force(self, at_ms: int) -> PriceBook:
         book = latest_book(self.pricing.books, at_ms)
         if book is None:
@@ -274,6 +286,7 @@ class ReceiptService:
             head.size += 1
             head.head = sha256(item).digest()
             outcome.item, outcome.payload = item, payload
+            draft.spends.append((payload, p.reservation))
         return draft
 
     def _write(self, conn: AppendConnection, draft: Draft) -> None:
@@ -281,6 +294,7 @@ class ReceiptService:
         if not draft.rows:
             return
         conn.insert(draft.rows)
+        budget_spend.record(conn.driver, conn.is_sqlite, draft.spends)
         conn.save_head(draft.locked)
         head, old_size = draft.locked.head, draft.old_size
         if head.size // self.checkpoint_every > old_size // self.checkpoint_every:

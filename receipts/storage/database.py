@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from receipts.alerts import tables as _alert_tables  # noqa: F401  (registers alert tables)
+from receipts.budgets import tables as _budget_tables  # noqa: F401  (registers budget tables)
 from receipts.errors import ConfigError
 from receipts.storage.tables import METADATA
 

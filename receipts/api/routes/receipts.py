@@ -25,6 +25,7 @@ from receipts.api.dependencies import (
 from receipts.api.errors import error_of, json_response
 from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
 from receipts.api.schemas import BatchIn, BatchOut, CallIn, ReceiptOut, ReceiptPage, parse_model
+from receipts.budgets.reservations import check_named
 from receipts.deployment.credentials import Agent, Principal
 from receipts.errors import (
     FieldProblem,
@@ -114,6 +115,8 @@ async def create_receipt(call: CallIn, agent: Writer, request: Request) -> Respo
     ctx = context(request)
     prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
     ctx.runtime.service.refuse_unrepresentable_cost(prepared)
+    if prepared.reservation is not None:
+        await run_in_threadpool(check_named, ctx.runtime.db, agent.id, prepared.reservation)
     job = await ctx.appender.submit(Job([prepared]))
     if job.error is not None:
         raise job.error
@@ -131,6 +134,8 @@ def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
             call = parse_model(CallIn, raw, prefix=f"calls.{i}.")
             prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
             ctx.runtime.service.refuse_unrepresentable_cost(prepared)
+            if prepared.reservation is not None:
+                check_named(ctx.runtime.db, agent.id, prepared.reservation)
             items.append(prepared)
         except ReceiptsError as e:
             items.append(_item_error(i, e))

@@ -1,0 +1,84 @@
+"""The authorization queue: requests answered in groups, one write transaction per group.
+
+Like the receipt group commit (``issuing.group_commit``), and for the same reasons: a write
+transaction costs one commit (an fsync on SQLite) whatever it holds, so requests that arrive
+while a group is decided wait in the queue and form the next group; the group runs on the event
+loop's own thread (a thread of its own would mostly wait for the GIL). Nobody is answered
+before the transaction holding their reservation commits. Inside a group the requests are
+decided one after the other (:func:`receipts.budgets.authorize.decide`), so grouping never
+changes an answer, only the cost of giving it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from receipts.budgets.authorize import decide
+from receipts.budgets.raw import Raw
+from receipts.budgets.reservations import Answer, Ask
+from receipts.clock import now_ms
+from receipts.errors import ReceiptsError, Unavailable
+from receipts.storage.database import Database
+
+MAX_GROUP = 500
+
+
+class Gate:
+    """Queues authorization requests and decides them in groups."""
+
+    def __init__(self, db: Database, currency: str,
+                 before: Callable[[Any], None] | None = None) -> None:
+        self.db = db
+        self.currency = currency
+        self.before = before  # run first in each group's transaction (price book refresh)
+        self._queue: deque[tuple[Ask, asyncio.Future[Answer]]] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, ask: Ask) -> Answer:
+        """The answer to ``ask``, once its group has committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+        self._queue.append((ask, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # requests already readable join this group
+            group = [self._queue.popleft() for _ in range(min(MAX_GROUP, len(self._queue)))]
+            try:
+                answers = self.run([ask for ask, _ in group])
+            except ReceiptsError as e:
+                self._fail(group, e)
+            except Exception as e:
+                self._fail(group, Unavailable(f"not authorized, retry: {type(e).__name__}"))
+            else:
+                for (_, future), answer in zip(group, answers, strict=True):
+                    if not future.done():
+                        future.set_result(answer)
+
+    @staticmethod
+    def _fail(group: Sequence[tuple[Ask, asyncio.Future[Answer]]], error: Exception) -> None:
+        for _, future in group:
+            if not future.done():
+                future.set_exception(error)
+
+    def run(self, asks: Sequence[Ask]) -> list[Answer]:
+        """Decide ``asks`` in one transaction (a deadlock or serialization failure is tried
+        once more: the transaction did nothing)."""
+        for attempt in range(2):
+            try:
+                with self.db.write() as conn:
+                    if self.before is not None:
+                        self.before(conn)
+                    return decide(Raw.of(conn), asks, now_ms(), self.currency)
+            except ReceiptsError:
+                raise
+            except Exception as e:
+                if attempt == 1 or "deadlock" not in str(e).lower():
+                    raise
+        raise AssertionError("unreachable")
