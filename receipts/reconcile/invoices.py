@@ -26,6 +26,7 @@ exactly with receipts; an amount finer than that is rounded half to even. Every 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -107,6 +108,7 @@ def read_invoices(paths: Iterable[str], mapping: Mapping[str, str] | None = None
                   ) -> list[InvoiceLine]:
     """Every line of every invoice file, in file order."""
     lines: list[InvoiceLine] = []
+    seen: dict[str, str] = {}
     for path in paths:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -115,14 +117,14 @@ def read_invoices(paths: Iterable[str], mapping: Mapping[str, str] | None = None
         except UnicodeDecodeError as e:
             raise UnreadableInvoice(f"{path}: not UTF-8 text ({e.reason})") from e
         try:
-            lines.extend(_read_text(text, path, mapping))
+            lines.extend(_read_text(text, path, mapping, seen))
         except ShapeError as e:
             raise UnreadableInvoice(str(e)) from e
     return lines
 
 
-def _read_text(text: str, name: str, mapping: Mapping[str, str] | None
-               ) -> Iterator[InvoiceLine]:
+def _read_text(text: str, name: str, mapping: Mapping[str, str] | None,
+               seen: dict[str, str]) -> Iterator[InvoiceLine]:
     stripped = text.lstrip()
     if not stripped:
         raise UnreadableInvoice(f"{name}:1: empty file")
@@ -130,7 +132,7 @@ def _read_text(text: str, name: str, mapping: Mapping[str, str] | None
         yield from _csv(text, name, mapping)
         return
     try:
-        yield from _document(_loads(text), f"{name}:1")
+        yield from _document(_loads(text), f"{name}:1", seen)
         return
     except json.JSONDecodeError as whole:
         documents = text.splitlines()
@@ -146,21 +148,26 @@ def _read_text(text: str, name: str, mapping: Mapping[str, str] | None
             value = _loads(line)
         except json.JSONDecodeError as e:
             raise UnreadableInvoice(f"{name}:{number}: not JSON ({e.msg})") from e
-        yield from _document(value, f"{name}:{number}")
+        yield from _document(value, f"{name}:{number}", seen)
 
 
 def _loads(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-def _document(value: Any, where: str) -> Iterator[InvoiceLine]:
+def _document(value: Any, where: str, seen: dict[str, str]) -> Iterator[InvoiceLine]:
     if isinstance(value, list):
         for i, page in enumerate(value):
-            yield from _document(page, f"{where}: [{i}]")
+            yield from _document(page, f"{where}: [{i}]", seen)
         return
     if not isinstance(value, Mapping) or not isinstance(value.get("data"), list):
         raise ShapeError(f"{where}: expected an OpenAI Costs API page or an Anthropic cost "
                          "report ({\"data\": [buckets]})")
+    digest = hashlib.sha256(json.dumps(value["data"], sort_keys=True, default=str)
+                            .encode()).hexdigest()
+    if value["data"] and digest in seen:  # the same page twice would bill its charges twice
+        raise ShapeError(f"{where}: the same page as {seen[digest]}")
+    seen.setdefault(digest, where)
     for b, bucket in enumerate(value["data"]):
         here = f"{where}: data[{b}]"
         if not isinstance(bucket, Mapping) or not isinstance(bucket.get("results", []), list):
