@@ -62,8 +62,8 @@ def classify(key: CellKey, ledger: LedgerCell | None, invoice: InvoiceCell | Non
                                 f"{model}: the same model in the price book"))
     if ledger is not None and ledger.unpriced:
         causes.append(Cause("unpriced_receipts", None, f"{ledger.unpriced} receipt(s) of "
-                            f"{model} have no cost (not in the price book): their spend is "
-                            "not in the ledger amount"))
+                            f"{model} have no cost (unpriced by the price book): their spend "
+                            "is not in the ledger amount"))
     if ledger is None:
         assert invoice is not None
         if (provider, period) not in receipt_days:
