@@ -22,6 +22,8 @@ cover the whole difference.
 * ``not_billed``: receipts of a provider on a day the invoices bill nothing for it (billing lag,
   or an invoice page not given); accounts for the whole ledger amount.
 * ``not_in_ledger`` / ``not_invoiced``: one side only, on a day both sides have that provider.
+* ``not_itemized``: the invoice names no model for the provider and period (a report not
+  grouped by line item): the provider's receipts of the period are compared as one cell.
 * ``unpriced_receipts``: receipts whose model the price book does not price: their spend is
   missing from the ledger amount (not quantified).
 """
@@ -32,11 +34,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from receipts.reconcile.invoices import InvoiceCell
+from receipts.reconcile.invoices import NOT_ITEMIZED, InvoiceCell
 from receipts.reconcile.ledger import CellKey, LedgerCell, LedgerSide
 
 CODES = ("alias", "batch_discount", "cache_pricing", "missing_day", "not_billed",
-         "not_in_ledger", "not_invoiced", "unpriced_receipts")
+         "not_in_ledger", "not_invoiced", "not_itemized", "unpriced_receipts")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,10 @@ def classify(key: CellKey, ledger: LedgerCell | None, invoice: InvoiceCell | Non
     """The causes the data shows for one cell (``variance_max`` in percent)."""
     provider, model, period = key
     causes: list[Cause] = []
-    if invoice is not None:
+    if model == NOT_ITEMIZED:
+        causes.append(Cause("not_itemized", 0, f"the invoice names no model: every {provider} "
+                            f"receipt of {period} is compared with its total"))
+    elif invoice is not None:
         others = sorted(n for n in invoice.names if n != model)
         if others and ledger is not None:
             causes.append(Cause("alias", 0, f"billed as {', '.join(others)}; the receipts name "

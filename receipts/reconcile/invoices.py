@@ -41,6 +41,8 @@ from receipts.pricing.model_names import normalize_provider
 
 KINDS = ("input", "cache_read", "cache_write", "output")
 """Token kinds an invoice line may name (None: not broken down, or not tokens)."""
+NOT_ITEMIZED = "(not itemized)"
+"""The model of a line whose report was not grouped by model (OpenAI without ``line_item``)."""
 CSV_FIELDS = ("date", "provider", "model", "amount", "currency", "token_type", "service_tier")
 CSV_REQUIRED = ("date", "provider", "model", "amount", "currency")
 _ANTHROPIC_KINDS = {"uncached_input_tokens": "input", "output_tokens": "output",
@@ -216,7 +218,7 @@ def _openai_rows(results: list[Any], where: str, at: int) -> Iterator[InvoiceLin
 def _line_item(raw: Any) -> tuple[str, str | None, bool]:
     """``"gpt-4o-2024-08-06, cached input"`` -> (model, kind, batch)."""
     if raw is None:
-        return "", None, False
+        return NOT_ITEMIZED, None, False
     text = str(raw).strip()
     model, sep, rest = text.partition(",")
     if not sep:
@@ -244,7 +246,8 @@ def _anthropic_rows(results: list[Any], where: str, at: int) -> Iterator[Invoice
         if not isinstance(raw, str):
             raise ShapeError(f"{here}.amount: must be a decimal string in cents, got {raw!r}")
         value = money_units(raw, f"{here}.amount", divisor=100)
-        model = row.get("model") or row.get("description") or row.get("cost_type") or ""
+        model = (row.get("model") or row.get("description") or row.get("cost_type")
+                 or NOT_ITEMIZED)
         token_type = row.get("token_type")
         yield InvoiceLine(here, "anthropic", str(model), at, value,
                           _currency(row.get("currency"), f"{here}.currency"),

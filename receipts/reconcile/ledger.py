@@ -60,6 +60,21 @@ class LedgerCell:
     teams: dict[str | None, TeamPart] = field(default_factory=dict)
 
 
+    def merge(self, other: LedgerCell) -> None:
+        """Add another cell's receipts into this one."""
+        self.amount += other.amount
+        self.receipts += other.receipts
+        self.unpriced += other.unpriced
+        for category, count in other.tokens.items():
+            self.tokens[category] = self.tokens.get(category, 0) + count
+        for team, part in other.teams.items():
+            mine = self.teams.setdefault(team, TeamPart())
+            mine.amount += part.amount
+            mine.attributable += part.attributable
+            mine.receipts += part.receipts
+            mine.unpriced += part.unpriced
+
+
 @dataclass
 class LedgerSide:
     """The verified ledger, totalled for the comparison in ``currency``."""

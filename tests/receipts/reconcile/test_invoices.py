@@ -61,7 +61,7 @@ def test_openai_costs_page_dollars_exact_with_line_items(tmp_path: Path) -> None
         ("gpt-4o-2024-08-06", "cache_read", False, 72_000_000_000),
         ("gpt-4o-mini-2024-07-18", "output", True, 250_000_000_000),
         ("Image models", None, False, SCALE),
-        ("", None, False, 2 * SCALE),
+        ("(not itemized)", None, False, 2 * SCALE),
     ]
     assert {(x.provider, x.currency, x.at_ms) for x in lines} == {("openai", "USD",
                                                                     DAY * 1000)}

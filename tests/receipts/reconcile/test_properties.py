@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receipts.reconcile.invoices import InvoiceLine
+from receipts.reconcile.invoices import NOT_ITEMIZED, InvoiceLine
 from receipts.reconcile.ledger import LedgerCell, LedgerSide, TeamPart
 from receipts.reconcile.matching import INVOICE_ONLY, LEDGER_ONLY, MATCHED
 from receipts.reconcile.summary import reconcile
@@ -17,6 +17,7 @@ DAY_MS = 86_400_000
 T0 = 1_764_547_200_000
 PROVIDERS = st.sampled_from(["openai", "anthropic", "google"])
 MODELS = st.sampled_from(["m1", "m2", "m3"])
+BILLED_MODELS = st.sampled_from(["m1", "m2", "m3", NOT_ITEMIZED])
 DAYS = st.integers(0, 3)
 TEAMS = st.sampled_from(["search", "support", None])
 AMOUNTS = st.integers(0, 10**15)
@@ -43,7 +44,7 @@ def ledger_sides(draw: st.DrawFn) -> LedgerSide:
 
 @st.composite
 def invoice_lines(draw: st.DrawFn) -> list[InvoiceLine]:
-    return [InvoiceLine(f"x:{i}", draw(PROVIDERS), draw(MODELS),
+    return [InvoiceLine(f"x:{i}", draw(PROVIDERS), draw(BILLED_MODELS),
                         T0 + draw(DAYS) * DAY_MS + draw(st.integers(0, DAY_MS - 1)),
                         draw(st.integers(-10**12, 10**15)), "USD",
                         draw(st.sampled_from([None, "input", "cache_read", "output"])),

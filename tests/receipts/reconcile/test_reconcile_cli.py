@@ -173,6 +173,28 @@ def test_ratio_batch_discount_and_not_billed_day(tmp_path: Path) -> None:
     assert causes(gone) == {"not_billed": "-" + gone["ledger"]}
 
 
+def test_a_page_without_line_items_is_compared_per_provider(tmp_path: Path) -> None:
+    totals: dict[str, int] = defaultdict(int)
+    for line in exact_csv((SAMPLES / "ledger.cbor").read_bytes()).splitlines()[1:]:
+        day, provider, _, amount, _ = line.split(",")
+        if provider == "openai":
+            totals[day] += units(amount)
+    page = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": make_samples._start(day),
+         "end_time": make_samples._start(day) + 86_400,
+         "results": [{"object": "organization.costs.result", "project_id": None,
+                      "amount": {"value": format_amount(amount, COST_SCALE),
+                                 "currency": "usd"}}]}
+        for day, amount in sorted(totals.items())]}
+    bill = tmp_path / "costs.json"
+    bill.write_text(json.dumps(page))
+    code, data = report(*LEDGER, "--invoice", str(bill))
+    assert code == 0
+    assert [(c["model"], c["status"], c["variance"]) for c in data["cells"]] == \
+        [("(not itemized)", "matched", "0.000000000000")] * 3
+    assert all("not_itemized" in causes(c) for c in data["cells"])
+
+
 def test_month_periods_and_other_formats(tmp_path: Path) -> None:
     code, data = report(*LEDGER, *ALL, "--by", "month")
     assert code == 1 and {c["period"] for c in data["cells"]} == {"2025-12"}
