@@ -89,8 +89,14 @@ class LedgerSide:
     other_currency_receipts: int = 0
 
     def entry(self, provider: str, model: str) -> dict[str, Any] | None:
-        """The price book entry of the latest book that lists (provider, model)."""
+        """The price book entry of the latest book in the compared currency that lists
+        (provider, model); None when comparing in the reporting currency (a book's prices
+        are not in it: explanations that need prices are not quantified)."""
+        if self.mode != "native":
+            return None
         for book in reversed(self.books):
+            if book.currency != self.currency:
+                continue
             found = book.entries.get((provider, model))
             if found is not None:
                 return found
