@@ -16,7 +16,9 @@ cover the whole difference.
   is broken down by token kind (OpenAI ``cached input``, Anthropic ``cache_read_input_tokens``),
   its cached-input amount over the book's cache-read price is the number of tokens it billed as
   cached; the difference from the cache reads the receipts recorded, times the book's input
-  minus cache-read price, is what moving those tokens between the two prices accounts for.
+  minus cache-read price, is what moving those tokens between the two prices accounts for
+  (Batch API lines are counted at their unbatched price: ``batch_discount`` accounts for the
+  halving).
 * ``missing_day``: invoice charges for a provider on a day (or month) with no receipt of that
   provider at all: the receipts of that day are missing; accounts for the whole amount.
 * ``not_billed``: receipts of a provider on a day the invoices bill nothing for it (billing lag,
@@ -117,7 +119,9 @@ def _cache(entry: dict[str, Any] | None, ledger: LedgerCell, invoice: InvoiceCel
         return []  # no flat prices to compare (tiered or missing): not quantifiable here
     if not any(k != "other" for k in invoice.kinds):
         return []  # the invoice does not say what it billed as cached input
-    billed = invoice.kinds.get("cache_read", 0)  # = billed cached tokens x cache-read price
+    # billed cached tokens x the standard cache-read price (batch lines count at their
+    # unbatched price: the batch discount is accounted for apart)
+    billed = invoice.standard.get("cache_read", 0)
     recorded = ledger.tokens.get("cache_read", 0)
     # cached tokens the receipts recorded beyond those billed (negative: billed beyond
     # recorded) moved between the input and cache-read prices

@@ -72,13 +72,15 @@ class InvoiceLine:
 @dataclass
 class InvoiceCell:
     """The invoice lines of one cell: their total, the names billed, amounts per token kind
-    (``other``: lines not broken down by kind) and the Batch API part."""
+    (``other``: lines not broken down by kind), the Batch API part, and the amounts per kind
+    at the standard price (batch lines counted twice: what the same tokens cost unbatched)."""
 
     amount: int = 0
     lines: int = 0
     names: set[str] = field(default_factory=set)
     kinds: dict[str, int] = field(default_factory=dict)
     batch: int = 0
+    standard: dict[str, int] = field(default_factory=dict)
 
     def add(self, line: InvoiceLine) -> None:
         """Account one invoice line."""
@@ -89,6 +91,8 @@ class InvoiceCell:
         self.kinds[kind] = self.kinds.get(kind, 0) + line.amount
         if line.batch:
             self.batch += line.amount
+        unbatched = 2 * line.amount if line.batch else line.amount
+        self.standard[kind] = self.standard.get(kind, 0) + unbatched
 
 
 def parse_map(items: Iterable[str]) -> dict[str, str]:
