@@ -5,15 +5,15 @@ simulated calls of three teams, 2025-12-01 to 2025-12-03, signed with an example
 it for anything else), ``issuer.pub.pem``, and three invoices computed from the ledger's own
 receipts, line by line, then changed the way real bills differ:
 
-* ``openai-costs.json`` (Costs API page, grouped by line item and project): gpt-4o billed under
-  its dated snapshot name (an alias, same amounts); gpt-4o-mini on 2025-12-02 sent through the
-  Batch API (billed at half, lines marked batch); o3 on 2025-12-03 with the cached tokens billed
-  as plain input.
+* ``openai-costs.json`` (Costs API page, grouped by line item and project): every model billed
+  under its dated snapshot name (an alias); gpt-4o on 2025-12-02 sent through the Batch API
+  (billed at half, lines marked batch); o3 on 2025-12-01 with the cached tokens billed as plain
+  input.
 * ``anthropic-cost-report.json`` (cost report grouped by description; amounts are decimal
-  strings in cents): a day, 2025-12-04, with charges and no receipts; a web search charge no
-  receipt covers.
-* ``google-billing.csv`` (read with ``--map``): gemini-2.5-flash on the first day billed with
-  40% of the input the receipts recorded as uncached at the cache-read price.
+  strings in cents): claude-sonnet-4 on 2025-12-02 billed with 40% of the input the receipts
+  recorded as uncached at the cache-read price (caching the agent did not report); a day,
+  2025-12-04, with charges and no receipts; a web search charge no receipt covers.
+* ``google-billing.csv`` (a billing export read with ``--map``): exactly the receipts.
 
 ``--check`` compares instead of writing (the files are reproducible byte for byte).
 """
@@ -108,10 +108,10 @@ def openai_costs(cost: Cells, tokens: Cells, days: list[str]) -> str:
         for (provider, model, d), parts in sorted(cost.items()):
             if provider != "openai" or d != day:
                 continue
-            batch = model == "gpt-4o-mini" and day == days[1]
+            batch = model == "gpt-4o" and day == days[1]
             counts = dict(tokens[(provider, model, d)])
             parts = dict(parts)
-            if model == "o3" and day == days[2]:  # cached tokens billed as input
+            if model == "o3" and day == days[0]:  # cached tokens billed as input
                 price = parts["input"] // counts["input"]
                 counts["input"] += counts.pop("cache_read", 0)
                 parts.pop("cache_read", None)
@@ -150,7 +150,7 @@ def _anthropic_row(model: str | None, category: str | None, amount: int,
             "workspace_id": WORKSPACE}
 
 
-def anthropic_costs(cost: Cells, days: list[str]) -> str:
+def anthropic_costs(cost: Cells, tokens: Cells, days: list[str]) -> str:
     """The cost report, with one more day than the receipts."""
     extra = "2025-12-04"
     buckets = []
@@ -161,6 +161,8 @@ def anthropic_costs(cost: Cells, days: list[str]) -> str:
             if provider != "anthropic" or d != source or (day == extra and
                                                           model != "claude-3-5-haiku"):
                 continue
+            if model == "claude-sonnet-4" and day == days[1]:
+                parts = _cached(parts, tokens[(provider, model, d)]["input"], 10)
             for category, amount in parts.items():
                 results.append(_anthropic_row(
                     model, category, amount,
@@ -180,21 +182,23 @@ def _next(day: str) -> str:
 CSV_HEADER = "Usage date,Provider,Model,SKU,Cost,Currency,Token type"
 
 
-def google_csv(cost: Cells, tokens: Cells, days: list[str]) -> str:
-    """A billing export: on the first day gemini-2.5-flash bills 40% of the uncached input the
-    receipts recorded at the cache-read price (implicit caching nobody reported)."""
+def _cached(parts: dict[str, int], count: int, ratio: int) -> dict[str, int]:
+    """40% of ``count`` uncached input tokens billed at the cache-read price (``ratio``: input
+    over cache-read price)."""
+    parts = dict(parts)
+    price = parts["input"] // count
+    moved = count * 4 // 10
+    parts["input"] = (count - moved) * price
+    parts["cache_read"] = parts.get("cache_read", 0) + moved * price // ratio
+    return parts
+
+
+def google_csv(cost: Cells) -> str:
+    """A billing export of exactly the receipts, one line per model, day and token kind."""
     lines = [CSV_HEADER]
-    cached_day = days[0]
     for (provider, model, day), parts in sorted(cost.items()):
         if provider != "google":
             continue
-        parts = dict(parts)
-        if model == "gemini-2.5-flash" and day == cached_day:
-            count = tokens[(provider, model, day)]["input"]
-            price = parts["input"] // count
-            moved = count * 4 // 10
-            parts["input"] = (count - moved) * price
-            parts["cache_read"] = parts.get("cache_read", 0) + moved * price // 4  # 0.075/0.30
         for category, amount in parts.items():
             sku = f"{model} {category.replace('_', ' ')} tokens"
             lines.append(f"{day},google,{model},{sku},{format_amount(amount, COST_SCALE)},USD,"
@@ -212,8 +216,8 @@ def samples() -> dict[str, bytes]:
         "ledger.cbor": data,
         "issuer.pub.pem": signer.public_pem(),
         "openai-costs.json": openai_costs(cost, tokens, days).encode(),
-        "anthropic-cost-report.json": anthropic_costs(cost, days).encode(),
-        "google-billing.csv": google_csv(cost, tokens, days).encode(),
+        "anthropic-cost-report.json": anthropic_costs(cost, tokens, days).encode(),
+        "google-billing.csv": google_csv(cost).encode(),
     }
 
 

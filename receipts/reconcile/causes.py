@@ -16,12 +16,16 @@ cover the whole difference.
   is broken down by token kind (OpenAI ``cached input``, Anthropic ``cache_read_input_tokens``),
   its cached-input amount over the book's cache-read price is the number of tokens it billed as
   cached; the difference from the cache reads the receipts recorded, times the book's input
-  minus cache-read price, is what moving those tokens between the two prices accounts for.
+  minus cache-read price, is what moving those tokens between the two prices accounts for
+  (Batch API lines are counted at their unbatched price: ``batch_discount`` accounts for the
+  halving).
 * ``missing_day``: invoice charges for a provider on a day (or month) with no receipt of that
   provider at all: the receipts of that day are missing; accounts for the whole amount.
 * ``not_billed``: receipts of a provider on a day the invoices bill nothing for it (billing lag,
   or an invoice page not given); accounts for the whole ledger amount.
 * ``not_in_ledger`` / ``not_invoiced``: one side only, on a day both sides have that provider.
+* ``not_itemized``: the invoice names no model for the provider and period (a report not
+  grouped by line item): the provider's receipts of the period are compared as one cell.
 * ``unpriced_receipts``: receipts whose model the price book does not price: their spend is
   missing from the ledger amount (not quantified).
 """
@@ -32,11 +36,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from receipts.reconcile.invoices import InvoiceCell
+from receipts.reconcile.invoices import NOT_ITEMIZED, InvoiceCell
 from receipts.reconcile.ledger import CellKey, LedgerCell, LedgerSide
 
 CODES = ("alias", "batch_discount", "cache_pricing", "missing_day", "not_billed",
-         "not_in_ledger", "not_invoiced", "unpriced_receipts")
+         "not_in_ledger", "not_invoiced", "not_itemized", "unpriced_receipts")
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,18 @@ def classify(key: CellKey, ledger: LedgerCell | None, invoice: InvoiceCell | Non
     """The causes the data shows for one cell (``variance_max`` in percent)."""
     provider, model, period = key
     causes: list[Cause] = []
-    if invoice is not None:
+    if model == NOT_ITEMIZED:
+        causes.append(Cause("not_itemized", 0, f"the invoice names no model: every {provider} "
+                            f"receipt of {period} is compared with its total"))
+    elif invoice is not None:
         others = sorted(n for n in invoice.names if n != model)
         if others and ledger is not None:
             causes.append(Cause("alias", 0, f"billed as {', '.join(others)}; the receipts name "
                                 f"{model}: the same model in the price book"))
     if ledger is not None and ledger.unpriced:
         causes.append(Cause("unpriced_receipts", None, f"{ledger.unpriced} receipt(s) of "
-                            f"{model} have no cost (not in the price book): their spend is "
-                            "not in the ledger amount"))
+                            f"{model} have no cost (unpriced by the price book): their spend "
+                            "is not in the ledger amount"))
     if ledger is None:
         assert invoice is not None
         if (provider, period) not in receipt_days:
@@ -112,7 +119,9 @@ def _cache(entry: dict[str, Any] | None, ledger: LedgerCell, invoice: InvoiceCel
         return []  # no flat prices to compare (tiered or missing): not quantifiable here
     if not any(k != "other" for k in invoice.kinds):
         return []  # the invoice does not say what it billed as cached input
-    billed = invoice.kinds.get("cache_read", 0)  # = billed cached tokens x cache-read price
+    # billed cached tokens x the standard cache-read price (batch lines count at their
+    # unbatched price: the batch discount is accounted for apart)
+    billed = invoice.standard.get("cache_read", 0)
     recorded = ledger.tokens.get("cache_read", 0)
     # cached tokens the receipts recorded beyond those billed (negative: billed beyond
     # recorded) moved between the input and cache-read prices

@@ -26,6 +26,7 @@ exactly with receipts; an amount finer than that is rounded half to even. Every 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -40,6 +41,8 @@ from receipts.pricing.model_names import normalize_provider
 
 KINDS = ("input", "cache_read", "cache_write", "output")
 """Token kinds an invoice line may name (None: not broken down, or not tokens)."""
+NOT_ITEMIZED = "(not itemized)"
+"""The model of a line whose report was not grouped by model (OpenAI without ``line_item``)."""
 CSV_FIELDS = ("date", "provider", "model", "amount", "currency", "token_type", "service_tier")
 CSV_REQUIRED = ("date", "provider", "model", "amount", "currency")
 _ANTHROPIC_KINDS = {"uncached_input_tokens": "input", "output_tokens": "output",
@@ -69,13 +72,15 @@ class InvoiceLine:
 @dataclass
 class InvoiceCell:
     """The invoice lines of one cell: their total, the names billed, amounts per token kind
-    (``other``: lines not broken down by kind) and the Batch API part."""
+    (``other``: lines not broken down by kind), the Batch API part, and the amounts per kind
+    at the standard price (batch lines counted twice: what the same tokens cost unbatched)."""
 
     amount: int = 0
     lines: int = 0
     names: set[str] = field(default_factory=set)
     kinds: dict[str, int] = field(default_factory=dict)
     batch: int = 0
+    standard: dict[str, int] = field(default_factory=dict)
 
     def add(self, line: InvoiceLine) -> None:
         """Account one invoice line."""
@@ -86,6 +91,8 @@ class InvoiceCell:
         self.kinds[kind] = self.kinds.get(kind, 0) + line.amount
         if line.batch:
             self.batch += line.amount
+        unbatched = 2 * line.amount if line.batch else line.amount
+        self.standard[kind] = self.standard.get(kind, 0) + unbatched
 
 
 def parse_map(items: Iterable[str]) -> dict[str, str]:
@@ -107,6 +114,7 @@ def read_invoices(paths: Iterable[str], mapping: Mapping[str, str] | None = None
                   ) -> list[InvoiceLine]:
     """Every line of every invoice file, in file order."""
     lines: list[InvoiceLine] = []
+    seen: dict[str, str] = {}
     for path in paths:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -115,14 +123,14 @@ def read_invoices(paths: Iterable[str], mapping: Mapping[str, str] | None = None
         except UnicodeDecodeError as e:
             raise UnreadableInvoice(f"{path}: not UTF-8 text ({e.reason})") from e
         try:
-            lines.extend(_read_text(text, path, mapping))
+            lines.extend(_read_text(text, path, mapping, seen))
         except ShapeError as e:
             raise UnreadableInvoice(str(e)) from e
     return lines
 
 
-def _read_text(text: str, name: str, mapping: Mapping[str, str] | None
-               ) -> Iterator[InvoiceLine]:
+def _read_text(text: str, name: str, mapping: Mapping[str, str] | None,
+               seen: dict[str, str]) -> Iterator[InvoiceLine]:
     stripped = text.lstrip()
     if not stripped:
         raise UnreadableInvoice(f"{name}:1: empty file")
@@ -130,7 +138,7 @@ def _read_text(text: str, name: str, mapping: Mapping[str, str] | None
         yield from _csv(text, name, mapping)
         return
     try:
-        yield from _document(_loads(text), f"{name}:1")
+        yield from _document(_loads(text), f"{name}:1", seen)
         return
     except json.JSONDecodeError as whole:
         documents = text.splitlines()
@@ -146,21 +154,26 @@ def _read_text(text: str, name: str, mapping: Mapping[str, str] | None
             value = _loads(line)
         except json.JSONDecodeError as e:
             raise UnreadableInvoice(f"{name}:{number}: not JSON ({e.msg})") from e
-        yield from _document(value, f"{name}:{number}")
+        yield from _document(value, f"{name}:{number}", seen)
 
 
 def _loads(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-def _document(value: Any, where: str) -> Iterator[InvoiceLine]:
+def _document(value: Any, where: str, seen: dict[str, str]) -> Iterator[InvoiceLine]:
     if isinstance(value, list):
         for i, page in enumerate(value):
-            yield from _document(page, f"{where}: [{i}]")
+            yield from _document(page, f"{where}: [{i}]", seen)
         return
     if not isinstance(value, Mapping) or not isinstance(value.get("data"), list):
         raise ShapeError(f"{where}: expected an OpenAI Costs API page or an Anthropic cost "
                          "report ({\"data\": [buckets]})")
+    digest = hashlib.sha256(json.dumps(value["data"], sort_keys=True, default=str)
+                            .encode()).hexdigest()
+    if value["data"] and digest in seen:  # the same page twice would bill its charges twice
+        raise ShapeError(f"{where}: the same page as {seen[digest]}")
+    seen.setdefault(digest, where)
     for b, bucket in enumerate(value["data"]):
         here = f"{where}: data[{b}]"
         if not isinstance(bucket, Mapping) or not isinstance(bucket.get("results", []), list):
@@ -209,7 +222,7 @@ def _openai_rows(results: list[Any], where: str, at: int) -> Iterator[InvoiceLin
 def _line_item(raw: Any) -> tuple[str, str | None, bool]:
     """``"gpt-4o-2024-08-06, cached input"`` -> (model, kind, batch)."""
     if raw is None:
-        return "", None, False
+        return NOT_ITEMIZED, None, False
     text = str(raw).strip()
     model, sep, rest = text.partition(",")
     if not sep:
@@ -237,7 +250,8 @@ def _anthropic_rows(results: list[Any], where: str, at: int) -> Iterator[Invoice
         if not isinstance(raw, str):
             raise ShapeError(f"{here}.amount: must be a decimal string in cents, got {raw!r}")
         value = money_units(raw, f"{here}.amount", divisor=100)
-        model = row.get("model") or row.get("description") or row.get("cost_type") or ""
+        model = (row.get("model") or row.get("description") or row.get("cost_type")
+                 or NOT_ITEMIZED)
         token_type = row.get("token_type")
         yield InvoiceLine(here, "anthropic", str(model), at, value,
                           _currency(row.get("currency"), f"{here}.currency"),

@@ -60,6 +60,21 @@ class LedgerCell:
     teams: dict[str | None, TeamPart] = field(default_factory=dict)
 
 
+    def merge(self, other: LedgerCell) -> None:
+        """Add another cell's receipts into this one."""
+        self.amount += other.amount
+        self.receipts += other.receipts
+        self.unpriced += other.unpriced
+        for category, count in other.tokens.items():
+            self.tokens[category] = self.tokens.get(category, 0) + count
+        for team, part in other.teams.items():
+            mine = self.teams.setdefault(team, TeamPart())
+            mine.amount += part.amount
+            mine.attributable += part.attributable
+            mine.receipts += part.receipts
+            mine.unpriced += part.unpriced
+
+
 @dataclass
 class LedgerSide:
     """The verified ledger, totalled for the comparison in ``currency``."""
@@ -74,8 +89,14 @@ class LedgerSide:
     other_currency_receipts: int = 0
 
     def entry(self, provider: str, model: str) -> dict[str, Any] | None:
-        """The price book entry of the latest book that lists (provider, model)."""
+        """The price book entry of the latest book in the compared currency that lists
+        (provider, model); None when comparing in the reporting currency (a book's prices
+        are not in it: explanations that need prices are not quantified)."""
+        if self.mode != "native":
+            return None
         for book in reversed(self.books):
+            if book.currency != self.currency:
+                continue
             found = book.entries.get((provider, model))
             if found is not None:
                 return found

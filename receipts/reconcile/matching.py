@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from receipts.pricing.model_names import ModelNames
 from receipts.reconcile.causes import Cause, classify
-from receipts.reconcile.invoices import InvoiceCell, InvoiceLine
+from receipts.reconcile.invoices import NOT_ITEMIZED, InvoiceCell, InvoiceLine
 from receipts.reconcile.ledger import CellKey, LedgerCell, LedgerSide
 from verifier.rollup import period_of
 
@@ -82,15 +82,16 @@ def match(ledger: LedgerSide, lines: Iterable[InvoiceLine], period: str,
     """Every cell of either side, sorted by period, provider and model, with its causes.
 
     Only the providers the invoices bill are compared: reconciling one provider's bill says
-    nothing about another's receipts (:func:`uninvoiced` lists those)."""
+    nothing about another's receipts (:func:`uninvoiced` lists those). Where a provider's
+    invoice lines for a period name no model (a report not grouped by line item), that period's
+    receipts of the provider are compared as one cell under :data:`NOT_ITEMIZED`."""
     names = ModelNames(ledger.books[-1]) if ledger.books else None
     invoice: dict[CellKey, InvoiceCell] = {}
     for line in lines:
         when = period_of(line.at_ms, period) or ""
         key = (line.provider, billed_model(names, line.provider, line.model), when)
         invoice.setdefault(key, InvoiceCell()).add(line)
-    invoiced = {p for p, _, _ in invoice}
-    receipts = {k: c for k, c in ledger.cells.items() if k[0] in invoiced}
+    receipts = _compared_receipts(ledger, invoice)
     keys = sorted(set(invoice) | set(receipts), key=lambda k: (k[2], k[0], k[1]))
     billed_days = {(p, d) for p, _, d in invoice}
     receipt_days = {(p, d) for p, _, d in receipts}
@@ -101,6 +102,22 @@ def match(ledger: LedgerSide, lines: Iterable[InvoiceLine], period: str,
                                receipt_days, variance_max)
         cells.append(cell)
     return cells
+
+
+def _compared_receipts(ledger: LedgerSide, invoice: dict[CellKey, InvoiceCell]
+                       ) -> dict[CellKey, LedgerCell]:
+    invoiced = {p for p, _, _ in invoice}
+    itemized = {(p, d) for p, m, d in invoice if m != NOT_ITEMIZED}
+    whole = {(p, d) for p, m, d in invoice if m == NOT_ITEMIZED} - itemized
+    receipts: dict[CellKey, LedgerCell] = {}
+    for (provider, model, day), cell in ledger.cells.items():
+        if provider not in invoiced:
+            continue
+        if (provider, day) in whole:
+            receipts.setdefault((provider, NOT_ITEMIZED, day), LedgerCell()).merge(cell)
+        else:
+            receipts[(provider, model, day)] = cell
+    return receipts
 
 
 def uninvoiced(ledger: LedgerSide, cells: Iterable[Cell]) -> dict[str, tuple[int, int]]:

@@ -61,7 +61,7 @@ def test_openai_costs_page_dollars_exact_with_line_items(tmp_path: Path) -> None
         ("gpt-4o-2024-08-06", "cache_read", False, 72_000_000_000),
         ("gpt-4o-mini-2024-07-18", "output", True, 250_000_000_000),
         ("Image models", None, False, SCALE),
-        ("", None, False, 2 * SCALE),
+        ("(not itemized)", None, False, 2 * SCALE),
     ]
     assert {(x.provider, x.currency, x.at_ms) for x in lines} == {("openai", "USD",
                                                                     DAY * 1000)}
@@ -70,11 +70,19 @@ def test_openai_costs_page_dollars_exact_with_line_items(tmp_path: Path) -> None
 
 def test_openai_pages_as_json_lines_and_as_a_list(tmp_path: Path) -> None:
     page = json.dumps(OPENAI_PAGE)
-    jsonl = read_invoices([_write(tmp_path, "p.jsonl", page + "\n\n" + page + "\n")])
-    listed = read_invoices([_write(tmp_path, "l.json", f"[{page}, {page}]")])
+    later = page.replace(str(DAY), str(DAY + 86_400))  # the next day's page
+    jsonl = read_invoices([_write(tmp_path, "p.jsonl", page + "\n\n" + later + "\n")])
+    listed = read_invoices([_write(tmp_path, "l.json", f"[{page}, {later}]")])
     assert len(jsonl) == len(listed) == 10
     assert jsonl[5].where.endswith("p.jsonl:3: data[0].results[0]")
     assert sum(x.amount for x in jsonl) == sum(x.amount for x in listed)
+
+
+def test_a_page_given_twice_is_refused(tmp_path: Path) -> None:
+    page = json.dumps(OPENAI_PAGE)
+    first = _write(tmp_path, "a.json", page)
+    with pytest.raises(UnreadableInvoice, match=r"b\.json:1: the same page as .*a\.json:1"):
+        read_invoices([first, _write(tmp_path, "b.json", page)])
 
 
 def test_anthropic_cost_report_cents_as_decimal_strings(tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def test_alias_dated_snapshot_matches_the_receipts_model(samples: tuple[int, dic
 
 
 def test_batch_discount_marked_on_the_invoice(samples: tuple[int, dict[str, Any]]) -> None:
-    c = cell(samples[1], "openai", "gpt-4o-mini", "2025-12-02")
+    c = cell(samples[1], "openai", "gpt-4o", "2025-12-02")
     found = causes(c)
     assert "batch_discount" in found
     assert units(found["batch_discount"] or "") == -units(c["invoice"])  # half of list price
@@ -96,10 +96,10 @@ def test_batch_discount_marked_on_the_invoice(samples: tuple[int, dict[str, Any]
 
 
 def test_cache_pricing_both_ways(samples: tuple[int, dict[str, Any]]) -> None:
-    billed_cheaper = cell(samples[1], "google", "gemini-2.5-flash", "2025-12-01")
+    billed_cheaper = cell(samples[1], "anthropic", "claude-sonnet-4", "2025-12-02")
     assert units(billed_cheaper["variance"]) < 0
     assert causes(billed_cheaper)["cache_pricing"] == billed_cheaper["variance"]
-    billed_as_input = cell(samples[1], "openai", "o3", "2025-12-03")
+    billed_as_input = cell(samples[1], "openai", "o3", "2025-12-01")
     assert units(billed_as_input["variance"]) > 0
     assert causes(billed_as_input)["cache_pricing"] == billed_as_input["variance"]
     assert billed_as_input["unexplained"] == billed_cheaper["unexplained"] == "0.000000000000"
@@ -155,8 +155,8 @@ def test_bar_not_met_for_attribution_and_options_move_it(tmp_path: Path) -> None
                         "team,owner")
     assert code == 1 and data["totals"]["attributable_percent"] == "0.0000"
     assert data["required_tags"] == ["team", "owner"]
-    code, _ = report(*LEDGER, *ALL, "--variance-max", "15")
-    assert code == 0  # the samples' gross variance is about 13% of the invoice
+    code, _ = report(*LEDGER, *ALL, "--variance-max", "25")
+    assert code == 0  # the samples' gross variance is about 20% of the invoice
 
 
 def test_ratio_batch_discount_and_not_billed_day(tmp_path: Path) -> None:
@@ -173,10 +173,32 @@ def test_ratio_batch_discount_and_not_billed_day(tmp_path: Path) -> None:
     assert causes(gone) == {"not_billed": "-" + gone["ledger"]}
 
 
+def test_a_page_without_line_items_is_compared_per_provider(tmp_path: Path) -> None:
+    totals: dict[str, int] = defaultdict(int)
+    for line in exact_csv((SAMPLES / "ledger.cbor").read_bytes()).splitlines()[1:]:
+        day, provider, _, amount, _ = line.split(",")
+        if provider == "openai":
+            totals[day] += units(amount)
+    page = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": make_samples._start(day),
+         "end_time": make_samples._start(day) + 86_400,
+         "results": [{"object": "organization.costs.result", "project_id": None,
+                      "amount": {"value": format_amount(amount, COST_SCALE),
+                                 "currency": "usd"}}]}
+        for day, amount in sorted(totals.items())]}
+    bill = tmp_path / "costs.json"
+    bill.write_text(json.dumps(page))
+    code, data = report(*LEDGER, "--invoice", str(bill))
+    assert code == 0
+    assert [(c["model"], c["status"], c["variance"]) for c in data["cells"]] == \
+        [("(not itemized)", "matched", "0.000000000000")] * 3
+    assert all("not_itemized" in causes(c) for c in data["cells"])
+
+
 def test_month_periods_and_other_formats(tmp_path: Path) -> None:
     code, data = report(*LEDGER, *ALL, "--by", "month")
     assert code == 1 and {c["period"] for c in data["cells"]} == {"2025-12"}
-    assert causes(cell(data, "openai", "gpt-4o-mini", "2025-12"))["batch_discount"]
+    assert causes(cell(data, "openai", "gpt-4o", "2025-12"))["batch_discount"]
     table = run(*LEDGER, *ALL)
     assert table.exit_code == 1 and "Chargeback bar (>= 95% attributable, <= 2% variance): " \
         "NOT MET." in table.stdout and "missing_day" in table.stdout
@@ -189,7 +211,7 @@ def test_month_periods_and_other_formats(tmp_path: Path) -> None:
 
 def test_only_invoiced_providers_are_compared() -> None:
     code, data = report(*LEDGER, "--invoice", str(SAMPLES / "openai-costs.json"))
-    assert code == 0  # OpenAI's bill alone is within 2%: its variances are small
+    assert code == 1
     assert {c["provider"] for c in data["cells"]} == {"openai"}
     assert set(data["ledger"]["not_invoiced_providers"]) == {"anthropic", "google"}
 
