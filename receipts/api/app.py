@@ -39,9 +39,10 @@ DESCRIPTION = """Signed, hash-chained cost receipts for LLM API calls.
 
 Agents `POST /v1/receipts` once per LLM call with `Authorization: Bearer <agent key>` and get
 back a priced receipt signed with Ed25519 (COSE_Sign1), chained into an append-only ledger that
-`receipt verify` checks offline. Each operation names the credential it takes (`AgentKey`,
-`AdminToken`, either, or none for public routes). Errors are always the one `ErrorBody`,
-`{"error": {"code", "message", "fields"?}}`, whatever the status.
+`receipt verify` checks offline. Each operation names the credentials it takes (`AgentKey`,
+`AdminToken`, `FinanceToken`, `TeamToken`, any of several, or none for public routes).
+Errors are always the one `ErrorBody`, `{"error": {"code", "message", "fields"?}}`, whatever
+the status.
 """
 
 

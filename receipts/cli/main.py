@@ -14,6 +14,7 @@ import click
 from receipts.cli import prices, service_commands
 from receipts.cli.audit import audit
 from receipts.cli.keygen import keygen
+from receipts.cli.tokens import token
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
 from verifier.edge import EXIT_ERROR, CommandLine, command_line
@@ -47,7 +48,8 @@ def build_cli() -> click.Group:
     """The ``receipt`` group with every command, in the order ``--help`` lists them."""
     return command_line(
         "receipt", "Signed, hash-chained cost receipts for LLM calls, and their offline verifier.",
-        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices),
+        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, token,
+         prices.prices),
         group=ReceiptCommand)
 
 

@@ -17,10 +17,11 @@ from receipts.api import csv_export
 from receipts.api.body_reading import authenticated_first
 from receipts.api.dependencies import (
     AGENT_SCOPE_KEY,
-    PRINCIPAL_SCOPE_KEY,
     AppContext,
     authenticate_writer,
     context,
+    principal_of,
+    scope_of,
 )
 from receipts.api.errors import error_of, json_response
 from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
@@ -73,12 +74,9 @@ async def writer_agent(request: Request) -> Agent:
 
 
 def reader(request: Request) -> Principal:
-    """Anyone with a valid key or the admin token (looked up fresh: revocation is immediate;
-    once per request: a route with a body has looked it up before reading it)."""
-    principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
-    if principal is None:
-        principal = context(request).auth.principal_fresh(request.headers.get("authorization"))
-    return principal
+    """Anyone with a valid credential (looked up fresh: revocation is immediate; once per
+    request: a route with a body has looked it up before reading it)."""
+    return principal_of(request)
 
 
 Writer = Annotated[Agent, Depends(writer_agent)]
@@ -254,6 +252,8 @@ def _filter(principal: Principal, team: str | None, project: str | None,
             raise Forbidden("an agent key reads only its own receipts",
                             [FieldProblem("agent", "not this key's agent")])
         agent = principal.agent.id
+    else:
+        team = scope_of(principal).team_filter(team)
     return store.ReceiptFilter(team, project, provider, model, agent, _time(since, "since"),
                                _time(until, "until"))
 
@@ -267,7 +267,8 @@ def _payload(item: bytes) -> dict[str, Any]:
     200: {"description": "JSON page `{receipts: [...], next_cursor}` or, with format=csv, "
                          "a CSV stream of every matching receipt",
           "content": {"text/csv": {"schema": {"type": "string"}}}},
-    **errors(401, 403, 422, why={403: "an agent key filtering on another agent"})},
+    **errors(401, 403, 422, why={403: "an agent key filtering on another agent, or a team "
+                                      "token filtering on another team"})},
     openapi_extra=ANY_TOKEN)
 def list_receipts(
     request: Request, principal: Reader,
@@ -279,7 +280,8 @@ def list_receipts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
-    """Receipts in issue order. An agent key sees only its own; the admin token sees all."""
+    """Receipts in issue order. An agent key sees only its own, a team token only its team's
+    (receipts whose ``team`` tag is its team); the admin and finance tokens see all."""
     ctx = context(request)
     flt = _filter(principal, team, project, provider, model, agent, since, until)
     after = _cursor(cursor)
@@ -314,7 +316,8 @@ def list_receipts(
 @router.get("/receipts/{receipt_id}", response_model=ReceiptOut, operation_id="get_receipt",
             responses=errors(401, 404, 422), openapi_extra=ANY_TOKEN)
 async def get_receipt(receipt_id: str, request: Request) -> Response:
-    """One receipt (an agent key reads only its own; others are 404)."""
+    """One receipt (an agent key reads only its own, a team token only its team's; others
+    are 404)."""
     ctx = context(request)
     principal = await run_in_threadpool(ctx.auth.principal_fresh,
                                         request.headers.get("authorization"))
@@ -324,6 +327,8 @@ async def get_receipt(receipt_id: str, request: Request) -> Response:
             return store.receipt_by_id(conn, receipt_id)
 
     found = await run_in_threadpool(fetch)
-    if found is None or (principal.agent is not None and found[0] != principal.agent.id):
+    if found is None or (principal.agent is not None and found[0] != principal.agent.id) or (
+            principal.team is not None and _payload(found[1])["tags"].get("team")
+            != principal.team):
         raise NotFound(f"no receipt {receipt_id}")
     return json_response(receipt_body(Outcome(200, item=found[1])))
