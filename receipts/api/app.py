@@ -25,11 +25,13 @@ from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
+from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
 from receipts.issuing.group_commit import Appender
+from receipts.policies.gate import PolicyGate
 from receipts.storage import queries as store
 from receipts.storage.self_check import self_check
 
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.info("self-check: %d receipts valid (%d fully verified)", checked.receipts,
                          checked.fully_verified)
             appender = Appender(runtime.service)
-            app.state.ctx = AppContext(runtime, appender, Authenticator(runtime))
+            app.state.ctx = AppContext(runtime, appender, Authenticator(runtime),
+                                       PolicyGate(runtime))
             await run_in_threadpool(runtime.service.load_pricing)
             with frozen_heap():
                 yield
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(receipts_router)
     app.include_router(admin_router)
+    app.include_router(policy_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

@@ -61,6 +61,7 @@ from receipts.deployment.credentials import (
 from receipts.deployment.runtime import Runtime
 from receipts.errors import FieldProblem, Forbidden, Unauthorized
 from receipts.issuing.group_commit import Appender
+from receipts.policies.gate import PolicyGate
 from receipts.storage import queries as store
 
 AGENT_CACHE_SECONDS = 30.0
@@ -259,6 +260,7 @@ class AppContext:
     runtime: Runtime
     appender: Appender
     auth: Authenticator
+    policies: PolicyGate
 
 
 def context(request: Request) -> AppContext:

@@ -14,6 +14,7 @@ import click
 from receipts.cli import prices, service_commands
 from receipts.cli.audit import audit
 from receipts.cli.keygen import keygen
+from receipts.cli.policy import policy
 from receipts.cli.tokens import token
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
@@ -49,7 +50,7 @@ def build_cli() -> click.Group:
     return command_line(
         "receipt", "Signed, hash-chained cost receipts for LLM calls, and their offline verifier.",
         (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, token,
-         prices.prices),
+         policy, prices.prices),
         group=ReceiptCommand)
 
 

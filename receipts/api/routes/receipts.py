@@ -37,6 +37,7 @@ from receipts.errors import (
 )
 from receipts.issuing.outcome import Job, Outcome
 from receipts.issuing.prepare import Prepared, prepare
+from receipts.policies.gate import Judged
 from receipts.storage import queries as store
 from verifier import cose
 from verifier.encoding import decode_strict
@@ -52,7 +53,8 @@ WRITE_WHY = {
          "the agent's bound team or tags",
     409: "request_id reused with a different body",
     422: "invalid field(s), each named in error.fields: the body's schema, required tags "
-         "missing, usage that does not add up for its usage_format, a cost no receipt holds",
+         "missing, usage that does not add up for its usage_format, a cost no receipt holds, "
+         "a deny rule of the tag policy (code policy_denied, the rule named in the message)",
     503: "receipt not stored (database unavailable, no price book in force); safe to retry",
 }
 WRITE_ERRORS = errors(401, 403, 409, 413, 422, 503, why=WRITE_WHY)
@@ -109,27 +111,35 @@ async def create_receipt(call: CallIn, agent: Writer, request: Request) -> Respo
     ctx = context(request)
     prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
     ctx.runtime.service.refuse_unrepresentable_cost(prepared)
+    judged = ctx.policies.judge(prepared)
     job = await ctx.appender.submit(Job([prepared]))
     if job.error is not None:
         raise job.error
     outcome = job.outcomes[0]
     if outcome.error is not None:
         raise outcome.error
+    if judged.flags:
+        await run_in_threadpool(ctx.policies.record, [(prepared, judged, outcome)])
     return json_response(receipt_body(outcome), outcome.status)
 
 
 def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
-                   ) -> list[Prepared | ReceiptsError]:
+                   ) -> tuple[list[Prepared | ReceiptsError], dict[int, Judged]]:
+    """Each call prepared (or its error), and the policy flags of those that have some."""
     items: list[Prepared | ReceiptsError] = []
+    flagged: dict[int, Judged] = {}
     for i, raw in enumerate(batch.calls):
         try:
             call = parse_model(CallIn, raw, prefix=f"calls.{i}.")
             prepared = prepare(agent, call, ctx.runtime.settings.required_tags)
             ctx.runtime.service.refuse_unrepresentable_cost(prepared)
+            judged = ctx.policies.judge(prepared)
+            if judged.flags:
+                flagged[i] = judged
             items.append(prepared)
         except ReceiptsError as e:
             items.append(_item_error(i, e))
-    return items
+    return items, flagged
 
 
 def _item_error(i: int, e: ReceiptsError) -> ReceiptsError:
@@ -175,7 +185,7 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
         raise Invalid(f"at most {settings.max_batch} calls per batch",
                       [FieldProblem("calls", f"{len(batch.calls)} calls; the limit is "
                                              f"{settings.max_batch}")])
-    items = _prepare_items(batch, agent, ctx)
+    items, flagged = _prepare_items(batch, agent, ctx)
     failures = [e for e in items if isinstance(e, ReceiptsError)]
     if batch.atomic and failures:
         status = 403 if any(e.status == 403 for e in failures) else failures[0].status
@@ -188,9 +198,12 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
         raise _job_error(job)
     done = iter(job.outcomes)
     results = []
+    signed: list[tuple[Prepared, Judged, Outcome]] = []
     for index, item in enumerate(items):
         outcome = Outcome(item.status, error=item) if isinstance(item, ReceiptsError) \
             else next(done)
+        if index in flagged and isinstance(item, Prepared):
+            signed.append((item, flagged[index], outcome))
         result: dict[str, Any] = {"index": index, "status": outcome.status}
         if outcome.error is not None:
             refused = outcome.error.status == 422  # (refused while appending: name the item)
@@ -199,6 +212,8 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
         else:
             result.update(receipt_body(outcome))
         results.append(result)
+    if signed:
+        await run_in_threadpool(ctx.policies.record, signed)
     new = any(r["status"] == 201 for r in results)
     status = 201 if batch.atomic and new else 200
     return json_response({"results": results}, status)

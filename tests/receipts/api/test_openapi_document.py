@@ -16,6 +16,7 @@ AGENT = [{"AgentKey": []}]
 ADMIN = [{"AdminToken": []}]
 ANY = [{"AgentKey": []}, {"AdminToken": []}, {"FinanceToken": []}, {"TeamToken": []}]
 ALL_TEAMS = [{"AdminToken": []}, {"FinanceToken": []}]
+READERS = [{"AdminToken": []}, {"FinanceToken": []}, {"TeamToken": []}]
 
 OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     # operation: (credentials, every status it can answer), on the default settings
@@ -38,6 +39,10 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "post /v1/tokens": (ADMIN, {"201", "401", "403", "413", "422"}),
     "get /v1/tokens": (ADMIN, {"200", "401", "403"}),
     "delete /v1/tokens/{token_id}": (ADMIN, {"200", "401", "403", "404", "409", "422"}),
+    "get /v1/policy": (ANY, {"200", "401", "404", "422"}),
+    "put /v1/policy": (ADMIN, {"201", "401", "403", "413", "422"}),
+    "get /v1/policy/versions": (ANY, {"200", "401"}),
+    "get /v1/policy/flags": (READERS, {"200", "401", "403", "422"}),
 }
 
 
