@@ -31,11 +31,13 @@ from receipts.api.routes.budgets import admin_router as budgets_admin_router
 from receipts.api.routes.budgets import agent_router as budgets_agent_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
+from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
 from receipts.issuing.group_commit import Appender
+from receipts.policies.gate import PolicyGate
 from receipts.storage import queries as store
 from receipts.storage.self_check import self_check
 
@@ -45,9 +47,10 @@ DESCRIPTION = """Signed, hash-chained cost receipts for LLM API calls.
 
 Agents `POST /v1/receipts` once per LLM call with `Authorization: Bearer <agent key>` and get
 back a priced receipt signed with Ed25519 (COSE_Sign1), chained into an append-only ledger that
-`receipt verify` checks offline. Each operation names the credential it takes (`AgentKey`,
-`AdminToken`, either, or none for public routes). Errors are always the one `ErrorBody`,
-`{"error": {"code", "message", "fields"?}}`, whatever the status.
+`receipt verify` checks offline. Each operation names the credentials it takes (`AgentKey`,
+`AdminToken`, `FinanceToken`, `TeamToken`, any of several, or none for public routes).
+Errors are always the one `ErrorBody`, `{"error": {"code", "message", "fields"?}}`, whatever
+the status.
 """
 
 
@@ -100,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.info("self-check: %d receipts valid (%d fully verified)", checked.receipts,
                          checked.fully_verified)
             appender = Appender(runtime.service)
-            app.state.ctx = AppContext(runtime, appender, Authenticator(runtime))
+            app.state.ctx = AppContext(runtime, appender, Authenticator(runtime),
+                                       PolicyGate(runtime))
             await run_in_threadpool(runtime.service.load_pricing)
             alerts = delivery_worker(runtime)
             alerts.start()
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(budgets_agent_router)
     app.include_router(budgets_admin_router)
+    app.include_router(policy_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

@@ -18,8 +18,10 @@ from receipts.cli.audit import audit
 from receipts.cli.budgets import budget
 from receipts.cli.focus import focus
 from receipts.cli.keygen import keygen
+from receipts.cli.policy import policy
 from receipts.cli.reconcile import reconcile
 from receipts.cli.spool import spool
+from receipts.cli.tokens import token
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
 from verifier.edge import EXIT_ERROR, CommandLine, command_line
@@ -63,6 +65,8 @@ def build_cli() -> click.Group:
          spool,
          alerts,
          budget,
+         token,
+         policy,
          ),
         group=ReceiptCommand)
 

@@ -16,6 +16,7 @@ import json
 import os
 import threading
 from collections.abc import Sequence
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -48,7 +49,7 @@ from receipts.storage.database import Database
 from verifier import cose
 from verifier.encoding import encode
 from verifier.jsonview import receipt_json
-from verifier.money import FX_ONE
+from verifier.money import COST_SCALE, FX_ONE
 from verifier.pricing import FxRate, PriceBook, latest_book
 from verifier.schema import ZERO_HASH
 
@@ -202,6 +203,13 @@ class ReceiptService:
         pricing = price_fields(call, book, self._rates_from(book.currency)[0],
                                self.reporting_currency)
         return call.provider, call.model, pricing["cost_reporting"]
+
+    def estimated_cost(self, p: Prepared) -> Decimal | None:
+        """What a receipt issued now would state as ``cost_reporting``, in currency units
+        (None: an unpriced model, or no FX rate yet), for policy rules that judge the cost
+        before anything is signed (:mod:`receipts.policies.gate`)."""
+        amount = self.estimate(p)[2]
+        return None if amount is None else Decimal(amount).scaleb(-COST_SCALE)
 
     def _book_in_force(self, at_ms: int) -> PriceBook:
         book = latest_book(self.pricing.books, at_ms)

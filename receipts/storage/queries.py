@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from receipts.deployment.credentials import Agent
+from receipts.deployment.credentials import Agent, RoleToken
 from receipts.errors import Conflict, NotFound
 from receipts.issuing.receipt_builder import ChainHead
 from receipts.storage.tables import (
@@ -34,6 +34,7 @@ from receipts.storage.tables import (
     MetaRow,
     PriceBookRow,
     ReceiptRow,
+    RoleTokenRow,
     table,
 )
 from verifier.pricing import FxRate
@@ -41,6 +42,7 @@ from verifier.schema import ZERO_HASH
 
 META = table(MetaRow)
 AGENT = table(AgentRow)
+ROLE_TOKEN = table(RoleTokenRow)
 HEAD = table(ChainHeadRow)
 RECEIPT = table(ReceiptRow)
 BOOK = table(PriceBookRow)
@@ -112,6 +114,44 @@ def revoke_agent(conn: Connection, agent_id: str, now: int) -> None:
     if found.revoked_at is not None:
         raise Conflict(f"agent {agent_id} is already revoked")
     conn.execute(sa.update(AGENT).where(AGENT.c.id == agent_id).values(revoked_at=now))
+
+
+# --- role tokens ------------------------------------------------------------------------------
+
+
+def insert_role_token(conn: Connection, token: RoleToken, key_hash: bytes, name: str,
+                      now: int) -> None:
+    """Store a new role token (hash only)."""
+    conn.execute(sa.insert(ROLE_TOKEN).values(
+        id=token.id, key_hash=key_hash, role=token.role, team=token.team, name=name,
+        created_at=now, revoked_at=None))
+
+
+def role_token_by_hash(conn: Connection, key_hash: bytes) -> RoleToken | None:
+    """The active role token with this hash, if any."""
+    row = conn.execute(sa.select(ROLE_TOKEN.c.id, ROLE_TOKEN.c.role, ROLE_TOKEN.c.team).where(
+        ROLE_TOKEN.c.key_hash == key_hash, ROLE_TOKEN.c.revoked_at.is_(None))).first()
+    return RoleToken(row.id, row.role, row.team) if row is not None else None
+
+
+def list_role_tokens(conn: Connection) -> list[dict[str, Any]]:
+    """Every role token, revoked ones included (never the token or its hash)."""
+    rows = conn.execute(sa.select(ROLE_TOKEN).order_by(ROLE_TOKEN.c.created_at,
+                                                       ROLE_TOKEN.c.id))
+    return [{"id": r.id, "role": r.role, "team": r.team, "name": r.name,
+             "created_at": r.created_at, "revoked_at": r.revoked_at} for r in rows]
+
+
+def revoke_role_token(conn: Connection, token_id: str, now: int) -> None:
+    """Revoke a role token: from this commit on, it reads nothing."""
+    found = conn.execute(sa.select(ROLE_TOKEN.c.revoked_at)
+                         .where(ROLE_TOKEN.c.id == token_id)).first()
+    if found is None:
+        raise NotFound(f"no token {token_id}")
+    if found.revoked_at is not None:
+        raise Conflict(f"token {token_id} is already revoked")
+    conn.execute(sa.update(ROLE_TOKEN).where(ROLE_TOKEN.c.id == token_id)
+                 .values(revoked_at=now))
 
 
 # --- chains -----------------------------------------------------------------------------------

@@ -35,6 +35,19 @@ class AgentRow(SQLModel, table=True):
     revoked_at: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
+class RoleTokenRow(SQLModel, table=True):
+    """A read-only role token (finance, or one team), stored only as its SHA-256."""
+
+    __tablename__ = "receipts_role_token"
+    id: str = Field(primary_key=True, max_length=64)
+    key_hash: bytes = Field(sa_type=sa.LargeBinary, unique=True)
+    role: str = Field(max_length=16)
+    team: str | None = Field(default=None, max_length=256)
+    name: str = Field(default="", max_length=256)
+    created_at: int = Field(sa_type=sa.BigInteger)
+    revoked_at: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
 class ChainHeadRow(SQLModel, table=True):
     """Where each chain stands. Appends lock this row (the serialization point of a chain)."""
 

@@ -61,6 +61,17 @@ class Deployment:
             runtime.close()
         return agent.id, {"Authorization": f"Bearer {key}"}
 
+    def role_token(self, role: str, team: str | None = None) -> tuple[str, dict[str, str]]:
+        """A new role token (``finance``, or ``team`` with ``team``): (token id, auth header)."""
+        from receipts.deployment.role_tokens import create_role_token
+
+        runtime = open_runtime(self.settings)
+        try:
+            token, secret = create_role_token(runtime, role, team)
+        finally:
+            runtime.close()
+        return token.id, {"Authorization": f"Bearer {secret}"}
+
     def client(self, **overrides: Any) -> TestClient:
         """A test client of the real app (use as a context manager: runs the lifespan)."""
         settings = self.settings.with_overrides(**overrides) if overrides else self.settings

@@ -17,10 +17,11 @@ from receipts.api import csv_export
 from receipts.api.body_reading import authenticated_first
 from receipts.api.dependencies import (
     AGENT_SCOPE_KEY,
-    PRINCIPAL_SCOPE_KEY,
     AppContext,
     authenticate_writer,
     context,
+    principal_of,
+    scope_of,
 )
 from receipts.api.errors import error_of, json_response
 from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
@@ -39,6 +40,7 @@ from receipts.finops import focus_files
 from receipts.finops.focus import FocusRows
 from receipts.issuing.outcome import Job, Outcome
 from receipts.issuing.prepare import Prepared, prepare
+from receipts.policies.gate import Judged
 from receipts.storage import queries as store
 from receipts.storage.database import Database
 from verifier import cose
@@ -55,7 +57,8 @@ WRITE_WHY = {
          "the agent's bound team or tags",
     409: "request_id reused with a different body",
     422: "invalid field(s), each named in error.fields: the body's schema, required tags "
-         "missing, usage that does not add up for its usage_format, a cost no receipt holds",
+         "missing, usage that does not add up for its usage_format, a cost no receipt holds, "
+         "a deny rule of the tag policy (code policy_denied, the rule named in the message)",
     503: "receipt not stored (database unavailable, no price book in force); safe to retry",
 }
 WRITE_ERRORS = errors(401, 403, 409, 413, 422, 503, why=WRITE_WHY)
@@ -77,12 +80,9 @@ async def writer_agent(request: Request) -> Agent:
 
 
 def reader(request: Request) -> Principal:
-    """Anyone with a valid key or the admin token (looked up fresh: revocation is immediate;
-    once per request: a route with a body has looked it up before reading it)."""
-    principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
-    if principal is None:
-        principal = context(request).auth.principal_fresh(request.headers.get("authorization"))
-    return principal
+    """Anyone with a valid credential (looked up fresh: revocation is immediate; once per
+    request: a route with a body has looked it up before reading it)."""
+    return principal_of(request)
 
 
 Writer = Annotated[Agent, Depends(writer_agent)]
@@ -117,18 +117,23 @@ async def create_receipt(call: CallIn, agent: Writer, request: Request) -> Respo
     ctx.runtime.service.refuse_unrepresentable_cost(prepared)
     if prepared.reservation is not None:
         await run_in_threadpool(check_named, ctx.runtime.db, agent.id, prepared.reservation)
+    judged = ctx.policies.judge(prepared)
     job = await ctx.appender.submit(Job([prepared]))
     if job.error is not None:
         raise job.error
     outcome = job.outcomes[0]
     if outcome.error is not None:
         raise outcome.error
+    if judged.flags:
+        await run_in_threadpool(ctx.policies.record, [(prepared, judged, outcome)])
     return json_response(receipt_body(outcome), outcome.status)
 
 
 def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
-                   ) -> list[Prepared | ReceiptsError]:
+                   ) -> tuple[list[Prepared | ReceiptsError], dict[int, Judged]]:
+    """Each call prepared (or its error), and the policy flags of those that have some."""
     items: list[Prepared | ReceiptsError] = []
+    flagged: dict[int, Judged] = {}
     for i, raw in enumerate(batch.calls):
         try:
             call = parse_model(CallIn, raw, prefix=f"calls.{i}.")
@@ -136,10 +141,13 @@ def _prepare_items(batch: BatchIn, agent: Agent, ctx: AppContext,
             ctx.runtime.service.refuse_unrepresentable_cost(prepared)
             if prepared.reservation is not None:
                 check_named(ctx.runtime.db, agent.id, prepared.reservation)
+            judged = ctx.policies.judge(prepared)
+            if judged.flags:
+                flagged[i] = judged
             items.append(prepared)
         except ReceiptsError as e:
             items.append(_item_error(i, e))
-    return items
+    return items, flagged
 
 
 def _item_error(i: int, e: ReceiptsError) -> ReceiptsError:
@@ -185,7 +193,7 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
         raise Invalid(f"at most {settings.max_batch} calls per batch",
                       [FieldProblem("calls", f"{len(batch.calls)} calls; the limit is "
                                              f"{settings.max_batch}")])
-    items = _prepare_items(batch, agent, ctx)
+    items, flagged = _prepare_items(batch, agent, ctx)
     failures = [e for e in items if isinstance(e, ReceiptsError)]
     if batch.atomic and failures:
         status = 403 if any(e.status == 403 for e in failures) else failures[0].status
@@ -198,9 +206,12 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
         raise _job_error(job)
     done = iter(job.outcomes)
     results = []
+    signed: list[tuple[Prepared, Judged, Outcome]] = []
     for index, item in enumerate(items):
         outcome = Outcome(item.status, error=item) if isinstance(item, ReceiptsError) \
             else next(done)
+        if index in flagged and isinstance(item, Prepared):
+            signed.append((item, flagged[index], outcome))
         result: dict[str, Any] = {"index": index, "status": outcome.status}
         if outcome.error is not None:
             refused = outcome.error.status == 422  # (refused while appending: name the item)
@@ -209,6 +220,8 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
         else:
             result.update(receipt_body(outcome))
         results.append(result)
+    if signed:
+        await run_in_threadpool(ctx.policies.record, signed)
     new = any(r["status"] == 201 for r in results)
     status = 201 if batch.atomic and new else 200
     return json_response({"results": results}, status)
@@ -262,6 +275,8 @@ def _filter(principal: Principal, team: str | None, project: str | None,
             raise Forbidden("an agent key reads only its own receipts",
                             [FieldProblem("agent", "not this key's agent")])
         agent = principal.agent.id
+    else:
+        team = scope_of(principal).team_filter(team)
     return store.ReceiptFilter(team, project, provider, model, agent, _time(since, "since"),
                                _time(until, "until"))
 
@@ -291,10 +306,12 @@ FOCUS_FILES = {"focus": ("text/csv", "focus.csv"),
 
 def _focus(ctx: AppContext, principal: Principal, flt: store.ReceiptFilter,
            after: tuple[int, str] | None, format: str) -> Response:
-    """The FOCUS 1.2 export (admin): the same rows ``receipt focus`` makes from a ledger."""
-    if not principal.is_admin:
-        raise Forbidden("the FOCUS export needs the admin token",
-                        [FieldProblem("format", "focus and focus_parquet are admin-only")])
+    """The FOCUS 1.2 export (admin, finance, or a team token for its team's receipts): the
+    same rows ``receipt focus`` makes from a ledger."""
+    if principal.agent is not None:
+        raise Forbidden("the FOCUS export needs the admin, a finance or a team token",
+                        [FieldProblem("format", "focus and focus_parquet are for readers of "
+                                                "spend, not agent keys")])
     if format == "focus_parquet":
         focus_files.arrow_schema()  # no pyarrow: 501 now, not a broken stream later
     writer = focus_files.parquet_chunks if format == "focus_parquet" else focus_files.csv_chunks
@@ -309,13 +326,15 @@ def _focus(ctx: AppContext, principal: Principal, flt: store.ReceiptFilter,
 @router.get("/receipts", response_model=ReceiptPage, responses={
     200: {"description": "JSON page `{receipts: [...], next_cursor}`; with format=csv, a CSV "
                          "stream of every matching receipt; with format=focus (CSV) or "
-                         "focus_parquet (Parquet), admin only, their FOCUS 1.2 rows (one per "
-                         "receipt and usage category; receipts without a cost left out)",
+                         "focus_parquet (Parquet), for the admin, finance and team tokens, their "
+                         "FOCUS 1.2 rows (one per receipt and usage category; receipts without a "
+                         "cost left out)",
           "content": {"text/csv": {"schema": {"type": "string"}},
                       "application/vnd.apache.parquet": {"schema": {"type": "string",
                                                                     "format": "binary"}}}},
     **errors(401, 403, 422, 501, why={
-        403: "an agent key filtering on another agent, or asking for a FOCUS export",
+        403: "an agent key filtering on another agent or asking for a FOCUS export, or a team "
+             "token filtering on another team",
         501: "format=focus_parquet on a deployment without the parquet extra"})},
     openapi_extra=ANY_TOKEN)
 def list_receipts(
@@ -328,7 +347,8 @@ def list_receipts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "csv", "focus", "focus_parquet"] = "json",
 ) -> Response:
-    """Receipts in issue order. An agent key sees only its own; the admin token sees all."""
+    """Receipts in issue order. An agent key sees only its own, a team token only its team's
+    (receipts whose ``team`` tag is its team); the admin and finance tokens see all."""
     ctx = context(request)
     flt = _filter(principal, team, project, provider, model, agent, since, until)
     after = _cursor(cursor)
@@ -355,7 +375,8 @@ def list_receipts(
 @router.get("/receipts/{receipt_id}", response_model=ReceiptOut, operation_id="get_receipt",
             responses=errors(401, 404, 422), openapi_extra=ANY_TOKEN)
 async def get_receipt(receipt_id: str, request: Request) -> Response:
-    """One receipt (an agent key reads only its own; others are 404)."""
+    """One receipt (an agent key reads only its own, a team token only its team's; others
+    are 404)."""
     ctx = context(request)
     principal = await run_in_threadpool(ctx.auth.principal_fresh,
                                         request.headers.get("authorization"))
@@ -365,6 +386,8 @@ async def get_receipt(receipt_id: str, request: Request) -> Response:
             return store.receipt_by_id(conn, receipt_id)
 
     found = await run_in_threadpool(fetch)
-    if found is None or (principal.agent is not None and found[0] != principal.agent.id):
+    if found is None or (principal.agent is not None and found[0] != principal.agent.id) or (
+            principal.team is not None and _payload(found[1])["tags"].get("team")
+            != principal.team):
         raise NotFound(f"no receipt {receipt_id}")
     return json_response(receipt_body(Outcome(200, item=found[1])))
