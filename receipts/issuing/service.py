@@ -10,7 +10,6 @@ head and commits. Only then are the callers answered, so an acknowledged receipt
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -47,6 +46,7 @@ from receipts.storage import queries as store
 from receipts.storage.append_sql import AppendConnection, is_integrity_error
 from receipts.storage.database import Database
 from verifier import cose
+from verifier.chain import link_hash
 from verifier.encoding import encode
 from verifier.jsonview import receipt_json
 from verifier.money import COST_SCALE, FX_ONE
@@ -282,7 +282,7 @@ class ReceiptService:
                                   f"under the price book now in force ({problem})")
             return call, receipt_payload(call, head.chain, head.size, head.head, pricing)
 
-        sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
+        sign = self.signer.sign_payload_bytes
         replan = partial(plan, jobs, existing, hashes, active)
         for p, outcome, call, payload in checked(jobs, to_sign, build, replan):
             payload["seq"], payload["prev"] = head.size, head.head  # (built so: same types)
@@ -292,7 +292,7 @@ class ReceiptService:
                                p.tags.get("project"), call.provider, call.model, p.started_at,
                                item))  # RECEIPT_COLUMNS
             head.size += 1
-            head.head = sha256(item).digest()
+            head.head = link_hash(item)
             outcome.item, outcome.payload = item, payload
             draft.spends.append((payload, p.reservation))
         return draft

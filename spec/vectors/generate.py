@@ -38,9 +38,9 @@ from receipts.storage.ledger_file import fx_rate_item, key_item, price_book_item
 from verifier import cose
 from verifier.encoding import encode
 from verifier.jsonview import receipt_json
+from verifier.preamble import preamble_digest
 from verifier.pricing import FxRate
 from verifier.schema import FORMAT_VERSION, LEDGER_FORMAT
-from verifier.verify import preamble_digest
 
 HERE = Path(__file__).resolve().parent
 TEST_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")

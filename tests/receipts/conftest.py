@@ -6,6 +6,7 @@ reachable, except with ``RECEIPTS_REQUIRE_POSTGRES=1`` (CI), where that is a fai
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import socket
@@ -22,11 +23,26 @@ import pytest
 from fastapi.testclient import TestClient
 
 from receipts.api.app import create_app
+from receipts.demo.traffic import write_sample_ledger
 from receipts.deployment.runtime import InitResult, create_agent, initialize, open_runtime
 from receipts.deployment.settings import Settings, default_db_url
+from receipts.deployment.signing_key import Signer
 
 PG_BASE = os.environ.get("RECEIPTS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def sample_signer() -> Signer:
+    """One random key for the session's sample ledgers."""
+    return Signer.generate()
+
+
+def sample_ledger(signer: Signer, n: int, chains: int = 1, seed: int = 0) -> bytes:
+    """A valid simulated ledger of ``n`` receipts, signed by the service's own code."""
+    out = io.BytesIO()
+    write_sample_ledger(out, signer, n, chains=chains, seed=seed)
+    return out.getvalue()
 
 
 def call(request_id: str = "r1", **overrides: Any) -> dict[str, Any]:
