@@ -26,6 +26,7 @@ from receipts.api.routes.admin import router as admin_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.receipts import router as receipts_router
+from receipts.api.routes.spend import router as spend_router
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(receipts_router)
     app.include_router(admin_router)
+    app.include_router(spend_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

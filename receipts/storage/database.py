@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from receipts.alerts import tables as _alert_tables  # noqa: F401  (registers alert tables)
 from receipts.errors import ConfigError
+from receipts.spend import tables as _spend_tables  # noqa: F401  (registers spend tables)
 from receipts.storage.tables import METADATA
 
 _WRITE = "receipts_write"

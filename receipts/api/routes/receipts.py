@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -25,6 +24,7 @@ from receipts.api.dependencies import (
 from receipts.api.errors import error_of, json_response
 from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
 from receipts.api.schemas import BatchIn, BatchOut, CallIn, ReceiptOut, ReceiptPage, parse_model
+from receipts.api.time_params import time_param
 from receipts.deployment.credentials import Agent, Principal
 from receipts.errors import (
     FieldProblem,
@@ -206,28 +206,6 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
     return json_response({"results": results}, status)
 
 
-def _time(value: str | None, name: str) -> int | None:
-    """A time filter in epoch milliseconds; bounded like a receipt's times (so the database
-    never sees an integer beyond its range)."""
-    if value is None:
-        return None
-    if value.isascii() and value.isdigit():  # (str.isdigit alone admits "²" and other digits)
-        digits = value.lstrip("0") or "0"
-        if len(digits) > 15 or int(digits) > MAX_TIME_MS:
-            raise Invalid(f"{name} is after 9999-12-31",
-                          [FieldProblem(name, "epoch ms no later than 9999-12-31T23:59:59.999Z")])
-        return int(digits)
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{name} must be RFC 3339 or milliseconds since the epoch",
-                      [FieldProblem(name, "not RFC 3339 (2025-12-01T00:00:00Z) or epoch ms")]
-                      ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp() * 1000)
-
-
 def _cursor(value: str | None) -> tuple[int, str] | None:
     if value is None:
         return None
@@ -254,8 +232,8 @@ def _filter(principal: Principal, team: str | None, project: str | None,
             raise Forbidden("an agent key reads only its own receipts",
                             [FieldProblem("agent", "not this key's agent")])
         agent = principal.agent.id
-    return store.ReceiptFilter(team, project, provider, model, agent, _time(since, "since"),
-                               _time(until, "until"))
+    return store.ReceiptFilter(team, project, provider, model, agent, time_param(since, "since"),
+                               time_param(until, "until"))
 
 
 def _payload(item: bytes) -> dict[str, Any]:

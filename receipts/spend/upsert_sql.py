@@ -1,0 +1,88 @@
+# ruff: noqa: S608 - SQL text holds only fixed names and driver placeholders, never values
+"""Writing a :class:`~receipts.spend.buckets.SpendDelta` in the append transaction.
+
+Runs on the append's raw driver connection (:class:`receipts.storage.append_sql.AppendConnection`)
+with fixed SQL text, like the rest of the append: new groups are inserted (``ON CONFLICT DO
+NOTHING``: another chain's writer may have inserted the same group), bucket rows upserted with
+``ON CONFLICT DO UPDATE`` adding the delta, the low half of each money sum carried into the high
+half (SQL ``SET`` expressions all read the row as it was, so ``lo`` is summed once for both;
+shifts and masks rather than ``/`` and ``%``, which psycopg would read as a placeholder).
+Both dialects run the same statements; only the placeholder differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receipts.spend.buckets import LO_BITS, LO_MOD, SpendDelta, split
+
+GROUP_COLUMNS = ("id", "team", "agent", "provider", "model", "tags_json", "currency",
+                 "fx_currency", "retry")
+BUCKET_KEY = ("span", "start", "group_id", "chain", "category")
+BUCKET_VALUES = ("receipts", "priced", "priced_reporting", "tokens", "cost_hi", "cost_lo",
+                 "reporting_hi", "reporting_lo")
+
+
+def _sums(money: str) -> str:
+    hi, lo = f"{money}_hi", f"{money}_lo"
+    both = f"receipts_spend_bucket.{lo} + excluded.{lo}"
+    return (f"{hi} = receipts_spend_bucket.{hi} + excluded.{hi} + (({both}) >> {LO_BITS}), "
+            f"{lo} = ({both}) & {LO_MOD - 1}")
+
+
+def statements(placeholder: str) -> tuple[str, str]:
+    """(insert groups, upsert buckets) SQL for a driver's placeholder (``?`` or ``%s``)."""
+    p = placeholder
+    groups = (f"INSERT INTO receipts_spend_group ({', '.join(GROUP_COLUMNS)}) VALUES "
+              f"({', '.join([p] * len(GROUP_COLUMNS))}) ON CONFLICT (id) DO NOTHING")
+    columns = BUCKET_KEY + BUCKET_VALUES
+    counts = ", ".join(f"{c} = receipts_spend_bucket.{c} + excluded.{c}"
+                       for c in ("receipts", "priced", "priced_reporting", "tokens"))
+    buckets = (f"INSERT INTO receipts_spend_bucket ({', '.join(columns)}) VALUES "
+               f"({', '.join([p] * len(columns))}) ON CONFLICT ({', '.join(BUCKET_KEY)}) "
+               f"DO UPDATE SET {counts}, {_sums('cost')}, {_sums('reporting')}")
+    return groups, buckets
+
+
+class SpendWriter:
+    """Writes deltas on one append connection; remembers the groups known to be stored.
+
+    A group id is remembered only once the transaction that inserted it (or found it) has
+    committed: :meth:`committed` is called after the commit, and a rolled-back group is
+    inserted again next time.
+    """
+
+    def __init__(self, driver: Any, is_sqlite: bool) -> None:
+        self.driver = driver
+        self.sql_groups, self.sql_buckets = statements("?" if is_sqlite else "%s")
+        self.known: set[str] = set()
+        self._pending: set[str] = set()
+
+    def write(self, delta: SpendDelta) -> None:
+        """Insert the delta's new groups and add its rows into the buckets."""
+        cur = self.driver.cursor()
+        # in id order: two writers inserting the same new groups wait for each other in one order
+        new = sorted((g for gid, g in delta.groups.items() if gid not in self.known),
+                     key=lambda g: g.id)
+        if new:
+            cur.executemany(self.sql_groups, [
+                (g.id, g.team, g.agent, g.provider, g.model, g.tags_json, g.currency,
+                 g.fx_currency, g.retry) for g in new])
+            self._pending.update(g.id for g in new)
+        rows = []
+        for key, t in delta.rows.items():
+            cost_hi, cost_lo = split(t.cost)
+            rep_hi, rep_lo = split(t.reporting)
+            rows.append((*key, t.receipts, t.priced, t.priced_reporting, t.tokens,
+                         cost_hi, cost_lo, rep_hi, rep_lo))
+        if rows:
+            cur.executemany(self.sql_buckets, rows)
+
+    def committed(self) -> None:
+        """The transaction committed: its groups are stored."""
+        self.known |= self._pending
+        self._pending = set()
+
+    def rolled_back(self) -> None:
+        """The transaction was abandoned: its groups may not be stored."""
+        self._pending = set()
