@@ -37,6 +37,7 @@ from receipts.errors import (
 from receipts.issuing.outcome import Job, Outcome
 from receipts.issuing.prepare import Prepared, prepare
 from receipts.storage import queries as store
+from receipts.storage.tables import COST_RANK_OFFSET
 from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.schema import MAX_TIME_MS
@@ -206,22 +207,35 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
     return json_response({"results": results}, status)
 
 
-def _cursor(value: str | None) -> tuple[int, str] | None:
+COST_CURSOR = "cost"
+"""First element of a ``sort=-cost`` cursor (a page position is a cost rank there)."""
+
+
+def _cursor(value: str | None, by_cost: bool = False) -> tuple[int, str] | None:
     if value is None:
         return None
     try:
-        issued_at, receipt_id = json.loads(base64.urlsafe_b64decode(value.encode()))
-        if type(issued_at) is not int or not 0 <= issued_at <= MAX_TIME_MS \
-                or type(receipt_id) is not str:
+        decoded = json.loads(base64.urlsafe_b64decode(value.encode()))
+        if by_cost:
+            kind, position, receipt_id = decoded
+            if kind != COST_CURSOR or type(position) is not int \
+                    or not -COST_RANK_OFFSET <= position < COST_RANK_OFFSET:
+                raise ValueError
+        else:
+            position, receipt_id = decoded
+            if type(position) is not int or not 0 <= position <= MAX_TIME_MS:
+                raise ValueError
+        if type(receipt_id) is not str:
             raise ValueError
     except (ValueError, TypeError, binascii.Error, RecursionError):
         raise Invalid("bad cursor", [FieldProblem("cursor", "not a cursor this API returned")]
                       ) from None
-    return issued_at, receipt_id
+    return position, receipt_id
 
 
-def _encode_cursor(issued_at: int, receipt_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([issued_at, receipt_id]).encode()).decode()
+def _encode_cursor(position: int, receipt_id: str, by_cost: bool = False) -> str:
+    value = [COST_CURSOR, position, receipt_id] if by_cost else [position, receipt_id]
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
 
 
 def _filter(principal: Principal, team: str | None, project: str | None,
@@ -256,18 +270,23 @@ def list_receipts(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "csv"] = "json",
+    sort: Annotated[Literal["issued", "-cost"], Query(
+        description="issued (issue order) or -cost: the most expensive first, by cost in the "
+                    "reporting currency (receipts without one are left out)")] = "issued",
 ) -> Response:
-    """Receipts in issue order. An agent key sees only its own; the admin token sees all."""
+    """Receipts in issue order, or the most expensive first (``sort=-cost``). An agent key sees
+    only its own; the admin token sees all."""
     ctx = context(request)
     flt = _filter(principal, team, project, provider, model, agent, since, until)
-    after = _cursor(cursor)
+    by_cost = sort == "-cost"
+    after = _cursor(cursor, by_cost)
     db = ctx.runtime.db
     if format == "csv":
         def rows() -> Iterator[tuple[dict[str, Any], int | None]]:
             position = after
             while True:
                 with db.read() as conn:
-                    page = store.list_receipts(conn, flt, position, 1000)
+                    page = store.list_receipts(conn, flt, position, 1000, by_cost)
                 for _, _, item, started in page:
                     yield _payload(item), started
                 if len(page) < 1000:
@@ -279,11 +298,11 @@ def list_receipts(
                                  headers={"Content-Disposition":
                                           'attachment; filename="receipts.csv"'})
     with db.read() as conn:
-        page = store.list_receipts(conn, flt, after, limit)
+        page = store.list_receipts(conn, flt, after, limit, by_cost)
     body = {
         "receipts": [{"receipt": receipt_body(Outcome(200, item=item))["receipt"],
                       "cose": base64.b64encode(item).decode()} for _, _, item, _ in page],
-        "next_cursor": _encode_cursor(page[-1][0], page[-1][1]) if len(page) == limit
+        "next_cursor": _encode_cursor(page[-1][0], page[-1][1], by_cost) if len(page) == limit
         else None,
     }
     return json_response(body)

@@ -22,8 +22,9 @@ from receipts.issuing import service as service_module
 from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
 
 
-def _ms(*parts: int) -> int:
-    return int(datetime(*parts, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
+def _ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+        second: int = 0) -> int:
+    return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp() * 1000)
 
 
 TIMES = [  # increasing issue times across day, ISO week, month, quarter and year boundaries
@@ -99,7 +100,9 @@ def test_the_same_numbers_as_rollup_on_the_exported_ledger(
         for period in (None, "day", "month"):
             for currency in ("native", "reporting"):
                 args = [a for name in by for a in ("--by", name)] + ["--currency", currency]
-                params = [("by", name) for name in by] + [("currency", currency)]
+                params: list[tuple[str, str | int | float | bool | None]] = [
+                    ("by", name) for name in by]
+                params.append(("currency", currency))
                 if period:
                     args += ["--period", period]
                     params.append(("period", period))
