@@ -55,15 +55,15 @@ def payload(draw: st.DrawFn, group: dict[str, Any], near: int) -> dict[str, Any]
     priced = draw(st.booleans()) or draw(st.booleans())
     prices = {c: draw(st.integers(0, 10**10)) for c in usage} if priced else {}
     cost = sum(usage[c] * prices[c] for c in usage) if priced else None
-    fx = {"currency": "GBP", "rate": draw(st.integers(1, 10**10)), "date": "x",
-          "source": "s"} if group["fx"] else None
+    rate = draw(st.integers(1, 10**10))
+    fx = {"currency": "GBP", "rate": rate, "date": "x", "source": "s"} if group["fx"] else None
     at = near + draw(st.integers(0, 2 * QUARTER_HOUR_MS)) if draw(st.booleans()) \
         else START + draw(st.integers(0, SPAN))
     out: dict[str, Any] = {
         "agent": group["agent"], "provider": group["provider"], "model": group["model"],
         "tags": group["tags"], "currency": group["currency"], "usage": usage,
         "unit_prices": prices, "cost": cost, "fx": fx,
-        "cost_reporting": convert(cost, fx["rate"]) if cost is not None and fx else None,
+        "cost_reporting": convert(cost, rate) if cost is not None and fx else None,
         "issued_at": at, "chain": draw(st.sampled_from(("c0", "c1"))),
     }
     if group["retry"]:
