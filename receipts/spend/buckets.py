@@ -46,11 +46,12 @@ class GroupKey:
     retry: bool
 
     @property
-    def id(self) -> str:
-        """A stable id: SHA-256 of the key's canonical JSON (first 32 hex digits)."""
+    def id(self) -> int:
+        """A stable id: the first 8 bytes of the SHA-256 of the key's canonical JSON, as a
+        signed 64-bit integer (a BIGINT key: shorter and faster to index than text)."""
         text = json.dumps([self.agent, self.provider, self.model, self.tags_json, self.currency,
                            self.fx_currency, self.retry], separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
     @property
     def team(self) -> str | None:
@@ -67,61 +68,62 @@ def group_of(payload: Mapping[str, Any]) -> GroupKey:
                     payload["currency"], fx["currency"] if fx else None, "retry_of" in payload)
 
 
-@dataclass
-class Totals:
-    """One bucket row's values (a category row uses ``tokens`` and the two costs only)."""
-
-    receipts: int = 0
-    priced: int = 0
-    priced_reporting: int = 0
-    tokens: int = 0
-    cost: int = 0
-    reporting: int = 0
-
-    def add(self, other: Totals) -> None:
-        """Add another row's values into this one."""
-        self.receipts += other.receipts
-        self.priced += other.priced
-        self.priced_reporting += other.priced_reporting
-        self.tokens += other.tokens
-        self.cost += other.cost
-        self.reporting += other.reporting
+_known: dict[tuple[Any, ...], tuple[int, GroupKey]] = {}
+"""Group ids by the raw fields they are made of (a writer sees the same groups again and
+again; the canonical JSON and the hash are made once per group)."""
 
 
-BucketKey = tuple[int, int, str, str, str]
+def _group_id(payload: Mapping[str, Any]) -> tuple[int, GroupKey]:
+    fx = payload["fx"]
+    raw = (payload["agent"], payload["provider"], payload["model"],
+           tuple(sorted(payload["tags"].items())), payload["currency"],
+           fx["currency"] if fx else None, "retry_of" in payload)
+    found = _known.get(raw)
+    if found is None:
+        group = group_of(payload)
+        found = (group.id, group)
+        if len(_known) < 100_000:
+            _known[raw] = found
+    return found
+
+
+BucketKey = tuple[int, int, int, str, str]
 """(span, start, group id, chain, category): a bucket row's primary key."""
+Values = list[int]
+"""A bucket row's values: receipts, priced, priced_reporting, tokens, cost, reporting (a
+category row uses the last three only)."""
 
 
 @dataclass
 class SpendDelta:
     """What a set of receipts adds to the aggregates: new groups, and totals per bucket row."""
 
-    groups: dict[str, GroupKey] = field(default_factory=dict)
-    rows: dict[BucketKey, Totals] = field(default_factory=dict)
+    groups: dict[int, GroupKey] = field(default_factory=dict)
+    rows: dict[BucketKey, Values] = field(default_factory=dict)
 
     def add(self, payload: Mapping[str, Any]) -> None:
         """Account one receipt payload in every span."""
-        group = group_of(payload)
-        gid = group.id
-        self.groups.setdefault(gid, group)
+        gid, group = _group_id(payload)
+        self.groups[gid] = group
         cost, reporting, fx = payload["cost"], payload["cost_reporting"], payload["fx"]
         prices = payload["unit_prices"]
-        parts: list[tuple[str, Totals]] = [(TOTALS, Totals(
-            1, int(cost is not None), int(reporting is not None), 0, cost or 0, reporting or 0))]
+        parts: list[tuple[str, Values]] = [(TOTALS, [
+            1, cost is not None, reporting is not None, 0, cost or 0, reporting or 0])]
         for category, count in payload["usage"].items():
             term = count * prices[category] if cost is not None else 0
             converted = convert(term, fx["rate"]) if reporting is not None else 0
-            parts.append((category, Totals(0, 0, 0, count, term, converted)))
+            parts.append((category, [0, 0, 0, count, term, converted]))
         issued_at, chain, rows = payload["issued_at"], payload["chain"], self.rows
         for span in SPANS:
             start = issued_at - issued_at % span
-            for category, totals in parts:
+            for category, values in parts:
                 key = (span, start, gid, chain, category)
                 row = rows.get(key)
                 if row is None:
-                    rows[key] = Totals(**vars(totals))
+                    rows[key] = values.copy()
                 else:
-                    row.add(totals)
+                    for i, v in enumerate(values):
+                        row[i] += v
 
     def extend(self, payloads: Iterable[Mapping[str, Any]]) -> None:
         """Account several receipts."""

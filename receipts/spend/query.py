@@ -144,7 +144,7 @@ def windows(q: SpendQuery, since: int, until: int) -> tuple[list[Window], Window
     return out, Window(start, end, period_label(q.period, start, q.tz))
 
 
-def groups(conn: Connection, team: str | None) -> dict[str, Group]:
+def groups(conn: Connection, team: str | None) -> dict[int, Group]:
     """The stored groups (of ``team`` only, when given)."""
     query = sa.select(GROUP)
     if team is not None:
@@ -175,11 +175,11 @@ def _check_edges(window: Window) -> None:
 
 
 def sums(conn: Connection, windows: Sequence[Window], team: str | None,
-         ) -> list[dict[str, Sums]]:
+         ) -> list[dict[int, Sums]]:
     """Each window's totals per group (groups without receipts in a window are absent), in
     one statement: the buckets of each covering range, joined to the ranges, summed per
     window, group and category."""
-    out: list[dict[str, Sums]] = [{} for _ in windows]
+    out: list[dict[int, Sums]] = [{} for _ in windows]
     for window in windows:
         _check_edges(window)
     piece = _pieces(windows)
@@ -212,8 +212,8 @@ def sums(conn: Connection, windows: Sequence[Window], team: str | None,
     return out
 
 
-def run(conn: Connection, q: SpendQuery) -> tuple[list[Window], list[dict[str, Sums]],
-                                                  dict[str, Sums], dict[str, Group]]:
+def run(conn: Connection, q: SpendQuery) -> tuple[list[Window], list[dict[int, Sums]],
+                                                  dict[int, Sums], dict[int, Group]]:
     """Every window's per-group sums, the previous window's, and the groups they name."""
     found = bounds(conn, q)
     if found is None:

@@ -50,7 +50,7 @@ def _key(q: SpendQuery, g: Group) -> RowKey:
     return tuple(values)
 
 
-def fold(q: SpendQuery, per_group: dict[str, Sums], groups: dict[str, Group]) -> dict[RowKey, Row]:
+def fold(q: SpendQuery, per_group: dict[int, Sums], groups: dict[int, Group]) -> dict[RowKey, Row]:
     """One window's group sums folded into rows keyed by ``by`` values and currency."""
     rows: dict[RowKey, Row] = {}
     native = q.currency == "native"

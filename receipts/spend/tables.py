@@ -25,7 +25,8 @@ class SpendGroupRow(SQLModel, table=True):
     """One group: the fields of a receipt that spend queries group and filter by."""
 
     __tablename__ = "receipts_spend_group"
-    id: str = Field(primary_key=True, max_length=64)
+    id: int = Field(primary_key=True, sa_type=sa.BigInteger,
+                    sa_column_kwargs={"autoincrement": False})
     team: str | None = Field(default=None, max_length=256, index=True)
     agent: str = Field(max_length=256)
     provider: str = Field(max_length=256)
@@ -40,11 +41,13 @@ class SpendBucketRow(SQLModel, table=True):
     """A group's totals over one span on one chain, for one category ('' = counts, totals)."""
 
     __tablename__ = "receipts_spend_bucket"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree, not two
     span: int = Field(primary_key=True, sa_type=sa.BigInteger,
                       sa_column_kwargs={"autoincrement": False})
     start: int = Field(primary_key=True, sa_type=sa.BigInteger,
                        sa_column_kwargs={"autoincrement": False})
-    group_id: str = Field(primary_key=True, max_length=64)
+    group_id: int = Field(primary_key=True, sa_type=sa.BigInteger,
+                          sa_column_kwargs={"autoincrement": False})
     chain: str = Field(primary_key=True, max_length=64)
     category: str = Field(primary_key=True, max_length=64)
     receipts: int = Field(sa_type=sa.BigInteger)

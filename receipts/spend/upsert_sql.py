@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from receipts.spend.buckets import LO_BITS, LO_MOD, SpendDelta, split
+from receipts.spend.buckets import LO_BITS, LO_MOD, SpendDelta
+
+LO_MASK = LO_MOD - 1
 
 GROUP_COLUMNS = ("id", "team", "agent", "provider", "model", "tags_json", "currency",
                  "fx_currency", "retry")
@@ -35,13 +37,22 @@ def statements(placeholder: str) -> tuple[str, str]:
     p = placeholder
     groups = (f"INSERT INTO receipts_spend_group ({', '.join(GROUP_COLUMNS)}) VALUES "
               f"({', '.join([p] * len(GROUP_COLUMNS))}) ON CONFLICT (id) DO NOTHING")
-    columns = BUCKET_KEY + BUCKET_VALUES
+    return groups, _upsert(f"VALUES ({', '.join([p] * len(BUCKET_COLUMNS))})")
+
+
+BUCKET_COLUMNS = BUCKET_KEY + BUCKET_VALUES
+PG_TYPES = ("int8", "int8", "int8", "varchar", "varchar", *["int8"] * len(BUCKET_VALUES))
+PG_BUCKETS = f"""SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in PG_TYPES)})"""
+"""PostgreSQL: every row of a delta in one statement, as one array per column (one round
+trip and one statement however many rows, where ``executemany`` ran one per row)."""
+
+
+def _upsert(source: str) -> str:
     counts = ", ".join(f"{c} = receipts_spend_bucket.{c} + excluded.{c}"
                        for c in ("receipts", "priced", "priced_reporting", "tokens"))
-    buckets = (f"INSERT INTO receipts_spend_bucket ({', '.join(columns)}) VALUES "
-               f"({', '.join([p] * len(columns))}) ON CONFLICT ({', '.join(BUCKET_KEY)}) "
-               f"DO UPDATE SET {counts}, {_sums('cost')}, {_sums('reporting')}")
-    return groups, buckets
+    return (f"INSERT INTO receipts_spend_bucket ({', '.join(BUCKET_COLUMNS)}) {source} "
+            f"ON CONFLICT ({', '.join(BUCKET_KEY)}) "
+            f"DO UPDATE SET {counts}, {_sums('cost')}, {_sums('reporting')}")
 
 
 class SpendWriter:
@@ -54,9 +65,11 @@ class SpendWriter:
 
     def __init__(self, driver: Any, is_sqlite: bool) -> None:
         self.driver = driver
+        self.is_sqlite = is_sqlite
         self.sql_groups, self.sql_buckets = statements("?" if is_sqlite else "%s")
-        self.known: set[str] = set()
-        self._pending: set[str] = set()
+        self.pg_buckets = _upsert(PG_BUCKETS)
+        self.known: set[int] = set()
+        self._pending: set[int] = set()
 
     def write(self, delta: SpendDelta) -> None:
         """Insert the delta's new groups and add its rows into the buckets."""
@@ -70,13 +83,16 @@ class SpendWriter:
                  g.fx_currency, g.retry) for g in new])
             self._pending.update(g.id for g in new)
         rows = []
-        for key, t in delta.rows.items():
-            cost_hi, cost_lo = split(t.cost)
-            rep_hi, rep_lo = split(t.reporting)
-            rows.append((*key, t.receipts, t.priced, t.priced_reporting, t.tokens,
-                         cost_hi, cost_lo, rep_hi, rep_lo))
-        if rows:
+        for key, (receipts, priced, priced_rep, tokens, cost, reporting) in delta.rows.items():
+            rows.append((*key, receipts, int(priced), int(priced_rep), tokens,
+                         cost >> LO_BITS, cost & LO_MASK, reporting >> LO_BITS,
+                         reporting & LO_MASK))
+        if not rows:
+            return
+        if self.is_sqlite:
             cur.executemany(self.sql_buckets, rows)
+        else:
+            cur.execute(self.pg_buckets, [list(column) for column in zip(*rows, strict=True)])
 
     def committed(self) -> None:
         """The transaction committed: its groups are stored."""
