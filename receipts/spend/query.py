@@ -2,20 +2,21 @@
 
 A period's window is covered by whole UTC days in its middle and whole hours, then quarter
 hours, at its edges (:func:`cover`), so any window whose ends fall on quarter hours is summed
-exactly from at most five index ranges, whatever the time zone. The database sums the buckets
-per (group, category); the groups (a few rows per agent, model and tag set) are then folded
-into the rows asked for (:mod:`receipts.spend.report`) in Python, in exact integers.
+exactly from at most five index ranges, whatever the time zone. The database joins the
+buckets to their groups and sums them per window, requested key (a tag read from the group's
+tag set, a receipt field), currency and category, so Python only sees the rows of the answer;
+the two halves of each money sum are joined into exact integers here.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from receipts.budgets.periods import Period, local_window, period_label
@@ -49,31 +50,26 @@ class SpendQuery:
     team: str | None = None
 
 
-@dataclass(frozen=True)
-class Group:
-    """A stored group with its tags decoded."""
-
-    agent: str
-    provider: str
-    model: str
-    tags: dict[str, str]
-    currency: str
-    fx_currency: str | None
-    retry: bool
+RowKey = tuple[str | None, ...]
+"""A row's ``by`` values (None: unattributed), then its currency."""
 
 
 @dataclass
-class Sums:
-    """One (group, window) total: counts, costs, and per category tokens and costs."""
+class Row:
+    """One row's exact totals (money in 10^-12 units of the row's currency)."""
 
     receipts: int = 0
     priced: int = 0
-    priced_reporting: int = 0
+    retries: int = 0
     cost: int = 0
-    reporting: int = 0
+    agents: int = 0
     tokens: dict[str, int] = field(default_factory=dict)
     cost_by_category: dict[str, int] = field(default_factory=dict)
-    reporting_by_category: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def amount(self) -> int | None:
+        """The cost, or None when nothing in the row is priced (unknown, never 0)."""
+        return self.cost if self.priced else None
 
 
 @dataclass(frozen=True)
@@ -144,15 +140,6 @@ def windows(q: SpendQuery, since: int, until: int) -> tuple[list[Window], Window
     return out, Window(start, end, period_label(q.period, start, q.tz))
 
 
-def groups(conn: Connection, team: str | None) -> dict[int, Group]:
-    """The stored groups (of ``team`` only, when given)."""
-    query = sa.select(GROUP)
-    if team is not None:
-        query = query.where(GROUP.c.team == team)
-    return {r.id: Group(r.agent, r.provider, r.model, json.loads(r.tags_json), r.currency,
-                        r.fx_currency, bool(r.retry)) for r in conn.execute(query)}
-
-
 def _pieces(windows: Sequence[Window]) -> Any:
     """A derived table (span, lo, hi, w) of every window's covering ranges (w: its index)."""
     big = sa.BigInteger
@@ -174,55 +161,77 @@ def _check_edges(window: Window) -> None:
                                           "hours at a period boundary")])
 
 
-def sums(conn: Connection, windows: Sequence[Window], team: str | None,
-         ) -> list[dict[int, Sums]]:
-    """Each window's totals per group (groups without receipts in a window are absent), in
-    one statement: the buckets of each covering range, joined to the ranges, summed per
-    window, group and category."""
-    out: list[dict[int, Sums]] = [{} for _ in windows]
+def _key_column(name: str, sqlite: bool) -> Any:
+    """The SQL value of one ``by`` name for a group: a receipt field, or the tag read from the
+    group's canonical tag set; an empty value is NULL (unattributed, as in the rollup). Tag
+    names are checked by the route (``[a-z][a-z0-9_.:-]*``), so they are written as literals."""
+    g = GROUP.c
+    if name in FIELD_NAMES:
+        return sa.func.nullif(g[name], "")
+    if sqlite:
+        value = sa.func.json_extract(g.tags_json, sa.literal_column(f"'$.\"{name}\"'"))
+    else:
+        value = sa.func.jsonb_extract_path_text(sa.cast(g.tags_json, JSONB),
+                                                sa.literal_column(f"'{name}'"))
+    return sa.func.nullif(value, "")
+
+
+def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
+         ) -> list[dict[RowKey, Row]]:
+    """Each window's rows, in one statement: the buckets of each covering range joined to
+    the ranges and to their groups, summed per window, key, currency and category."""
+    out: list[dict[RowKey, Row]] = [{} for _ in windows]
     for window in windows:
         _check_edges(window)
     piece = _pieces(windows)
     if piece is None:
         return out
-    c = BUCKET.c
-    query = sa.select(piece.c.w, c.group_id, c.category, sa.func.sum(c.receipts),
-                      sa.func.sum(c.priced), sa.func.sum(c.priced_reporting),
-                      sa.func.sum(c.tokens), sa.func.sum(c.cost_hi), sa.func.sum(c.cost_lo),
-                      sa.func.sum(c.reporting_hi), sa.func.sum(c.reporting_lo)
-                      ).select_from(piece.join(BUCKET, sa.and_(
-                          c.span == piece.c.span, c.start >= piece.c.lo, c.start < piece.c.hi))
-                      ).group_by(piece.c.w, c.group_id, c.category)
-    if team is not None:
-        query = query.where(c.group_id.in_(sa.select(GROUP.c.id).where(GROUP.c.team == team)))
-    for w, gid, category, receipts, priced, priced_rep, tokens, c_hi, c_lo, r_hi, r_lo in \
-            conn.execute(query):
-        per_group = out[w]
-        s = per_group.get(gid)
-        if s is None:
-            s = per_group[gid] = Sums()
-        cost, reporting = joined(c_hi, c_lo), joined(r_hi, r_lo)
+    b, g = BUCKET.c, GROUP.c
+    native = q.currency == "native"
+    sqlite = conn.dialect.name == "sqlite"
+    keys = [_key_column(name, sqlite) for name in q.by]
+    keys.append(g.currency if native else g.fx_currency)
+    money = (b.cost_hi, b.cost_lo) if native else (b.reporting_hi, b.reporting_lo)
+    columns = [piece.c.w, *keys, b.category, sa.func.sum(b.receipts),
+               sa.func.sum(b.priced if native else b.priced_reporting), sa.func.sum(b.tokens),
+               sa.func.sum(money[0]), sa.func.sum(money[1]),
+               sa.func.sum(sa.case((g.retry, b.receipts), else_=0)),
+               sa.func.count(sa.distinct(sa.case((b.category == TOTALS, g.agent))))]
+    query = sa.select(*columns).select_from(
+        piece.join(BUCKET, sa.and_(b.span == piece.c.span, b.start >= piece.c.lo,
+                                   b.start < piece.c.hi))
+        .join(GROUP, GROUP.c.id == b.group_id)
+    ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
+    if q.team is not None:
+        query = query.where(g.team == q.team)
+    width = len(keys)
+    for found in conn.execute(query):
+        key: RowKey = tuple(found[1:1 + width])
+        category, receipts, priced, tokens, hi, lo, retries, agents = found[1 + width:]
+        rows = out[found[0]]
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row()
         if category == TOTALS:
-            s.receipts, s.priced, s.priced_reporting = int(receipts), int(priced), int(priced_rep)
-            s.cost, s.reporting = cost, reporting
+            row.receipts, row.priced, row.retries = int(receipts), int(priced), int(retries)
+            row.cost, row.agents = joined(hi, lo), int(agents)
         else:
-            s.tokens[category] = int(tokens)
-            s.cost_by_category[category] = cost
-            s.reporting_by_category[category] = reporting
+            row.tokens[category] = int(tokens)
+            row.cost_by_category[category] = joined(hi, lo)
     return out
 
 
-def run(conn: Connection, q: SpendQuery) -> tuple[list[Window], list[dict[int, Sums]],
-                                                  dict[int, Sums], dict[int, Group]]:
-    """Every window's per-group sums, the previous window's, and the groups they name."""
+def run(conn: Connection, q: SpendQuery) -> tuple[list[Window], list[dict[RowKey, Row]],
+                                                  dict[RowKey, Row]]:
+    """Every window's rows, and the previous window's (for ``previous_cost``)."""
     found = bounds(conn, q)
     if found is None:
-        return [], [], {}, {}
+        return [], [], {}
     since, until = found
     if q.period is not None:  # a default end snaps to its period's, so periods are whole
         since = local_window(q.period, since, q.tz)[0] if q.since is None else since
         until = local_window(q.period, until - 1, q.tz)[1] if q.until is None else until
     periods, before = windows(q, since, until)
-    found_sums = sums(conn, [*periods, *([before] if before is not None else [])], q.team)
-    previous = found_sums.pop() if before is not None else {}
-    return periods, found_sums, previous, groups(conn, q.team)
+    rows = sums(conn, [*periods, *([before] if before is not None else [])], q)
+    previous = rows.pop() if before is not None else {}
+    return periods, rows, previous

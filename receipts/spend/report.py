@@ -13,66 +13,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from receipts.spend.query import FIELD_NAMES, Group, SpendQuery, Sums, Window
+from receipts.spend.query import FIELD_NAMES, Row, RowKey, SpendQuery, Window
 from verifier.csvcell import spreadsheet_safe
 from verifier.money import COST_SCALE, format_amount
 
 SHARE_PLACES = Decimal("0.000001")
-RowKey = tuple[str | None, ...]  # the by values, then the currency
-
-
-@dataclass
-class Row:
-    """One row's exact totals."""
-
-    receipts: int = 0
-    priced: int = 0
-    retries: int = 0
-    cost: int = 0
-    tokens: dict[str, int] = field(default_factory=dict)
-    cost_by_category: dict[str, int] = field(default_factory=dict)
-    agents: set[str] = field(default_factory=set)
-
-    @property
-    def amount(self) -> int | None:
-        """The cost, or None when nothing in the row is priced (unknown, never 0)."""
-        return self.cost if self.priced else None
-
-
-def _key(q: SpendQuery, g: Group) -> RowKey:
-    values = [(getattr(g, name) if name in FIELD_NAMES else g.tags.get(name)) or None
-              for name in q.by]
-    values.append(g.currency if q.currency == "native" else g.fx_currency)
-    return tuple(values)
-
-
-def fold(q: SpendQuery, per_group: dict[int, Sums], groups: dict[int, Group]) -> dict[RowKey, Row]:
-    """One window's group sums folded into rows keyed by ``by`` values and currency."""
-    rows: dict[RowKey, Row] = {}
-    native = q.currency == "native"
-    for gid, s in per_group.items():
-        g = groups.get(gid)
-        if g is None:  # a group inserted after the groups were read (a concurrent append)
-            continue
-        key = _key(q, g)
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = Row()
-        row.receipts += s.receipts
-        row.priced += s.priced if native else s.priced_reporting
-        row.retries += s.receipts if g.retry else 0
-        row.cost += s.cost if native else s.reporting
-        for category, count in s.tokens.items():
-            row.tokens[category] = row.tokens.get(category, 0) + count
-        by_category = s.cost_by_category if native else s.reporting_by_category
-        for category, amount in by_category.items():
-            row.cost_by_category[category] = row.cost_by_category.get(category, 0) + amount
-        row.agents.add(g.agent)
-    return rows
 
 
 def _text_order(value: str | None) -> tuple[bool, str]:
@@ -143,7 +91,7 @@ def _row_json(q: SpendQuery, window: Window, key: RowKey, row: Row,
             c: _money(v) for c, v in sorted(row.cost_by_category.items())},
         "tokens": dict(sorted(row.tokens.items())),
         "share": None if amount is None else _ratio(amount, window_total.get(key[-1], 0)),
-        "avg_cost": _average(row), "agents": len(row.agents),
+        "avg_cost": _average(row), "agents": row.agents,
         "previous_cost": _money(before.amount) if before is not None else None,
     })
     return out

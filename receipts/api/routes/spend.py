@@ -99,6 +99,5 @@ def get_spend(
 def spend_answer(request: Request, q: SpendQuery) -> dict[str, object]:
     """The answer to ``q`` (``q.team`` restricts it to one team's receipts)."""
     with context(request).runtime.db.read() as conn:
-        periods, per_window, previous, groups = query.run(conn, q)
-    folded = [report.fold(q, sums, groups) for sums in per_window]
-    return report.answer(q, periods, folded, report.fold(q, previous, groups))
+        periods, per_window, previous = query.run(conn, q)
+    return report.answer(q, periods, per_window, previous)

@@ -113,9 +113,8 @@ def _store(db: Database, receipts: list[dict[str, Any]], groups: int) -> None:
 
 def _answer(db: Database, q: SpendQuery) -> dict[str, Any]:
     with db.read() as conn:
-        periods, per_window, previous, groups = run(conn, q)
-    return report.answer(q, periods, [report.fold(q, s, groups) for s in per_window],
-                         report.fold(q, previous, groups))
+        periods, per_window, previous = run(conn, q)
+    return report.answer(q, periods, per_window, previous)
 
 
 FIELDS = ("period", "currency", "receipts", "unpriced", "retries", "cost", "tokens")

@@ -64,13 +64,13 @@ def test_a_team_scope_sees_only_its_team(dep: Deployment) -> None:
     runtime = open_runtime(dep.settings)
     try:
         with runtime.db.read() as conn:
-            _, scoped, _, groups = run(conn, SpendQuery(by=("team",), team="search"))
-            _, everyone, _, _ = run(conn, SpendQuery(by=("team",)))
+            _, scoped, _ = run(conn, SpendQuery(by=("team",), team="search"))
+            _, everyone, _ = run(conn, SpendQuery(by=("team",)))
     finally:
         runtime.close()
-    assert {g.tags["team"] for g in groups.values()} == {"search"}
-    assert sum(s.receipts for s in scoped[0].values()) == 5
-    assert sum(s.receipts for s in everyone[0].values()) == 9
+    assert {key[0] for key in scoped[0]} == {"search"}
+    assert sum(row.receipts for row in scoped[0].values()) == 5
+    assert sum(row.receipts for row in everyone[0].values()) == 9
 
 
 def _make_old(dep: Deployment) -> None:
