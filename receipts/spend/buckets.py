@@ -22,10 +22,24 @@ from verifier.money import convert
 QUARTER_HOUR_MS = 900_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-SPANS = (DAY_MS, HOUR_MS, QUARTER_HOUR_MS)
+WEEK_MS = 7 * DAY_MS
+SPANS = (WEEK_MS, DAY_MS, HOUR_MS, QUARTER_HOUR_MS)
 """Every receipt is counted in one bucket of each span, so a query window is covered by whole
-days in its middle, whole hours and then quarter hours at its edges (any UTC offset in use today
-is a whole number of quarter hours)."""
+weeks in its middle, whole days, hours and then quarter hours at its edges (any UTC offset in
+use today is a whole number of quarter hours)."""
+MONDAY_MS = 4 * DAY_MS
+"""Weeks start on Mondays (1970-01-05 was one), so UTC ISO weeks are whole buckets; the other
+spans start at the epoch."""
+
+
+def origin(span: int) -> int:
+    """Where the grid of ``span``'s buckets starts."""
+    return MONDAY_MS if span == WEEK_MS else 0
+
+
+def bucket_start(span: int, at_ms: int) -> int:
+    """The start of the bucket of ``span`` that holds ``at_ms``."""
+    return at_ms - (at_ms - origin(span)) % span
 
 TOTALS = ""
 """The category of a bucket's counts-and-totals row."""
@@ -115,7 +129,7 @@ class SpendDelta:
             parts.append((category, [0, 0, 0, count, term, converted]))
         issued_at, chain, rows = payload["issued_at"], payload["chain"], self.rows
         for span in SPANS:
-            start = issued_at - issued_at % span
+            start = bucket_start(span, issued_at)
             for category, values in parts:
                 key = (span, start, gid, chain, category)
                 row = rows.get(key)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from receipts.budgets.periods import Period, local_window, period_label
 from receipts.errors import FieldProblem, Invalid
-from receipts.spend.buckets import QUARTER_HOUR_MS, SPANS, TOTALS, joined
+from receipts.spend.buckets import QUARTER_HOUR_MS, SPANS, TOTALS, joined, origin
 from receipts.spend.tables import SpendBucketRow, SpendGroupRow
 from receipts.storage.tables import table
 
@@ -89,7 +89,8 @@ def cover(start: int, end: int, spans: Sequence[int] = SPANS) -> list[tuple[int,
     span, rest = spans[0], spans[1:]
     if not rest:
         return [(span, start, end)]
-    lo, hi = -(-start // span) * span, end // span * span
+    base = origin(span)
+    lo, hi = base - (base - start) // span * span, end - (end - base) % span
     if lo >= hi:
         return cover(start, end, rest)
     return [*cover(start, lo, rest), (span, lo, hi), *cover(hi, end, rest)]
@@ -192,18 +193,27 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
     keys = [_key_column(name, sqlite) for name in q.by]
     keys.append(g.currency if native else g.fx_currency)
     money = (b.cost_hi, b.cost_lo) if native else (b.reporting_hi, b.reporting_lo)
-    columns = [piece.c.w, *keys, b.category, sa.func.sum(b.receipts),
-               sa.func.sum(b.priced if native else b.priced_reporting), sa.func.sum(b.tokens),
-               sa.func.sum(money[0]), sa.func.sum(money[1]),
-               sa.func.sum(sa.case((g.retry, b.receipts), else_=0)),
-               sa.func.count(sa.distinct(sa.case((b.category == TOTALS, g.agent))))]
-    query = sa.select(*columns).select_from(
-        piece.join(BUCKET, sa.and_(b.span == piece.c.span, b.start >= piece.c.lo,
-                                   b.start < piece.c.hi))
-        .join(GROUP, GROUP.c.id == b.group_id)
-    ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
+    # first per (window, group, category) on integer keys, then per requested key: the tag
+    # values are read once per group and window, not once per bucket row
+    per_group = sa.select(
+        piece.c.w, b.group_id, b.category, sa.func.sum(b.receipts).label("receipts"),
+        sa.func.sum(b.priced if native else b.priced_reporting).label("priced"),
+        sa.func.sum(b.tokens).label("tokens"), sa.func.sum(money[0]).label("hi"),
+        sa.func.sum(money[1]).label("lo"),
+    ).select_from(piece.join(BUCKET, sa.and_(b.span == piece.c.span, b.start >= piece.c.lo,
+                                             b.start < piece.c.hi))
+                  ).group_by(piece.c.w, b.group_id, b.category)
     if q.team is not None:
-        query = query.where(g.team == q.team)
+        per_group = per_group.where(b.group_id.in_(
+            sa.select(g.id).where(g.team == q.team)))
+    s = per_group.subquery("per_group")
+    query = sa.select(
+        s.c.w, *keys, s.c.category, sa.func.sum(s.c.receipts), sa.func.sum(s.c.priced),
+        sa.func.sum(s.c.tokens), sa.func.sum(s.c.hi), sa.func.sum(s.c.lo),
+        sa.func.sum(sa.case((g.retry, s.c.receipts), else_=0)),
+        sa.func.count(sa.distinct(sa.case((s.c.category == TOTALS, g.agent)))),
+    ).select_from(s.join(GROUP, g.id == s.c.group_id)
+                  ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
     width = len(keys)
     for found in conn.execute(query):
         key: RowKey = tuple(found[1:1 + width])

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from receipts.budgets.periods import local_window, period_label
 from receipts.spend import report
-from receipts.spend.buckets import QUARTER_HOUR_MS, SpendDelta, joined, split
-from receipts.spend.query import SpendQuery, run
+from receipts.spend.buckets import QUARTER_HOUR_MS, SpendDelta, bucket_start, joined, split
+from receipts.spend.query import SpendQuery, cover, run
 from receipts.spend.upsert_sql import SpendWriter
 from receipts.storage.database import Database
 from verifier.money import COST_SCALE, convert, format_amount
@@ -179,3 +179,14 @@ def test_weeks_quarters_and_time_zones_equal_a_direct_sum(
 def test_money_halves_join_back(amount: int) -> None:
     hi, lo = split(amount)
     assert 0 <= lo < 2**40 and joined(hi, lo) == amount
+
+
+@given(st.integers(0, 10**13 // QUARTER_HOUR_MS), st.integers(0, 400 * 96))
+def test_cover_tiles_a_window_with_whole_buckets(a: int, length: int) -> None:
+    start, end = a * QUARTER_HOUR_MS, (a + length) * QUARTER_HOUR_MS
+    position = start
+    for span, lo, hi in sorted(cover(start, end), key=lambda piece: piece[1]):
+        assert lo == position < hi
+        assert bucket_start(span, lo) == lo and bucket_start(span, hi) == hi
+        position = hi
+    assert position == end
