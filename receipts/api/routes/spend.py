@@ -24,6 +24,9 @@ router = APIRouter(prefix="/v1", tags=["spend"])
 MAX_BY = 8
 NOT_TAGS = ("chain", "status", "pricing_status")
 """Receipt fields ``receipt rollup`` groups by that the aggregates do not keep."""
+ROW_FIELDS = ("period", "currency", "receipts", "unpriced", "retries", "cost",
+              "cost_by_category", "tokens", "share", "avg_cost", "agents", "previous_cost")
+"""A row's own fields: a tag of one of these names cannot be a column beside them."""
 
 
 def _by(names: list[str]) -> tuple[str, ...]:
@@ -37,6 +40,9 @@ def _by(names: list[str]) -> tuple[str, ...]:
             raise Invalid(f"spend is not kept by {name}",
                           [FieldProblem("by", f"{name!r}: not a tag; the receipt field is not "
                                               "kept in the spend aggregates")])
+        if name in ROW_FIELDS:
+            raise Invalid(f"by {name!r} names a field of every row",
+                          [FieldProblem("by", f"{name!r}: a row field, not groupable")])
     if len(set(names)) != len(names):
         raise Invalid("by names a group twice", [FieldProblem("by", "repeated name")])
     return tuple(names)

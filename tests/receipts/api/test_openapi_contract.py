@@ -56,6 +56,10 @@ BUSINESS_RULES_422 = {
     # cursor is opaque (only one this API returned is valid); since/until are RFC 3339 or
     # epoch milliseconds no later than 9999-12-31.
     "GET /v1/receipts",
+    # since/until must fall on a quarter hour and until not before since, tz must name an IANA
+    # zone, a by name may not repeat or be a receipt field spend is not kept by, and a query
+    # spans at most 1,000 periods.
+    "GET /v1/spend",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """schemathesis' default for positive_data_acceptance (5xx is not_a_server_error's job)."""

@@ -182,7 +182,8 @@ def test_csv_matches_json(seeded: tuple[Deployment, TestClient]) -> None:
 def test_bad_parameters_are_422_naming_the_field(
         seeded: tuple[Deployment, TestClient]) -> None:
     dep, client = seeded
-    for query, field in (("by=Team", "by"), ("by=status", "by"), ("by=team&by=team", "by"),
+    for query, field in (("by=Team", "by"), ("by=status", "by"), ("by=currency", "by"),
+                         ("by=team&by=team", "by"),
                          ("tz=Mars/Olympus", "tz"), ("period=year", "period"),
                          ("since=2027-04-01T00:07:00Z", "since"), ("top=0", "top"),
                          ("since=2027-04-02T00:00:00Z&until=2027-04-01T00:00:00Z", "until")):
