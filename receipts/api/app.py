@@ -33,6 +33,7 @@ from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
+from receipts.api.routes.spend import router as spend_router
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(budgets_agent_router)
     app.include_router(budgets_admin_router)
     app.include_router(policy_router)
+    app.include_router(spend_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

@@ -45,6 +45,7 @@ from receipts.pricing.call_pricing import bill_call
 from receipts.storage import queries as store
 from receipts.storage.append_sql import AppendConnection, is_integrity_error
 from receipts.storage.database import Database
+from receipts.storage.tables import cost_rank
 from verifier import cose
 from verifier.chain import link_hash
 from verifier.encoding import encode
@@ -59,7 +60,7 @@ class ReceiptService:
 
     def __init__(self, db: Database, signer: Signer, *, issuer: str, reporting_currency: str,
                  chain_ids: Sequence[str], checkpoint_every: int = 10_000,
-                 unsigned_baseline: bool = False) -> None:
+                 unsigned_baseline: bool = False, spend_aggregates: bool = True) -> None:
         self.db = db
         self.signer = signer
         self.issuer = issuer
@@ -67,6 +68,7 @@ class ReceiptService:
         self.chain_ids = tuple(chain_ids)
         self.checkpoint_every = checkpoint_every
         self.unsigned_baseline = unsigned_baseline
+        self.spend_aggregates = spend_aggregates  # off only to measure what they cost (bench)
         self.pricing = PricingCache()
         self._rates_memo: tuple[tuple[int, str] | None, list[FxRate], int] = (None, [], FX_ONE)
         self._next_chain = itertools.cycle(self.chain_ids)
@@ -290,7 +292,9 @@ class ReceiptService:
             draft.rows.append((head.chain, head.size, call.receipt_id, p.agent_id, p.request_id,
                                p.body_hash, issued_at, p.tags.get("team"),
                                p.tags.get("project"), call.provider, call.model, p.started_at,
-                               item))  # RECEIPT_COLUMNS
+                               cost_rank(payload["cost_reporting"]), item))  # RECEIPT_COLUMNS
+            if self.spend_aggregates:
+                draft.spend.add(payload)
             head.size += 1
             head.head = link_hash(item)
             outcome.item, outcome.payload = item, payload
@@ -303,6 +307,8 @@ class ReceiptService:
             return
         conn.insert(draft.rows)
         budget_spend.record(conn.driver, conn.is_sqlite, draft.spends)
+        if self.spend_aggregates:
+            conn.add_spend(draft.spend)
         conn.save_head(draft.locked)
         head, old_size = draft.locked.head, draft.old_size
         if head.size // self.checkpoint_every > old_size // self.checkpoint_every:

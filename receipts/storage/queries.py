@@ -214,9 +214,23 @@ class ReceiptFilter:
 
 
 def list_receipts(conn: Connection, flt: ReceiptFilter, after: tuple[int, str] | None,
-                  limit: int) -> list[tuple[int, str, bytes, int | None]]:
-    """One page in (issued_at, id) order: (issued_at, id, item, started_at) after ``after``."""
-    query = sa.select(RECEIPT.c.issued_at, RECEIPT.c.id, RECEIPT.c.item, RECEIPT.c.started_at)
+                  limit: int, by_cost: bool = False) -> list[tuple[int, str, bytes, int | None]]:
+    """One page in (issued_at, id) order: (issued_at, id, item, started_at) after ``after``.
+
+    ``by_cost``: the most expensive first, in (cost_rank, id) descending order, the first item
+    of each row then being its ``cost_rank`` (receipts without a reporting cost are left out:
+    their cost is unknown)."""
+    if by_cost:
+        return _by_cost(conn, flt, after, limit)
+    query = _filtered(sa.select(RECEIPT.c.issued_at, RECEIPT.c.id, RECEIPT.c.item,
+                                RECEIPT.c.started_at), flt)
+    if after is not None:
+        query = query.where(sa.tuple_(RECEIPT.c.issued_at, RECEIPT.c.id) > sa.tuple_(*after))
+    query = query.order_by(RECEIPT.c.issued_at, RECEIPT.c.id).limit(limit)
+    return [(r.issued_at, r.id, bytes(r.item), r.started_at) for r in conn.execute(query)]
+
+
+def _filtered(query: Any, flt: ReceiptFilter) -> Any:
     for column, value in (("team", flt.team), ("project", flt.project),
                           ("provider", flt.provider), ("model", flt.model),
                           ("agent_id", flt.agent)):
@@ -226,10 +240,19 @@ def list_receipts(conn: Connection, flt: ReceiptFilter, after: tuple[int, str] |
         query = query.where(RECEIPT.c.issued_at >= flt.since)
     if flt.until is not None:
         query = query.where(RECEIPT.c.issued_at < flt.until)
+    return query
+
+
+def _by_cost(conn: Connection, flt: ReceiptFilter, after: tuple[int, str] | None,
+             limit: int) -> list[tuple[int, str, bytes, int | None]]:
+    """A page of the most expensive receipts (the ``ix_receipt_cost`` index, read backwards)."""
+    rank = RECEIPT.c.cost_rank
+    query = _filtered(sa.select(rank, RECEIPT.c.id, RECEIPT.c.item, RECEIPT.c.started_at)
+                      .where(rank.is_not(None)), flt)
     if after is not None:
-        query = query.where(sa.tuple_(RECEIPT.c.issued_at, RECEIPT.c.id) > sa.tuple_(*after))
-    query = query.order_by(RECEIPT.c.issued_at, RECEIPT.c.id).limit(limit)
-    return [(r.issued_at, r.id, bytes(r.item), r.started_at) for r in conn.execute(query)]
+        query = query.where(sa.tuple_(rank, RECEIPT.c.id) < sa.tuple_(*after))
+    query = query.order_by(rank.desc(), RECEIPT.c.id.desc()).limit(limit)
+    return [(r.cost_rank, r.id, bytes(r.item), r.started_at) for r in conn.execute(query)]
 
 
 def chain_items(conn: Connection, chain: str, start: int, stop: int) -> list[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -26,6 +25,7 @@ from receipts.api.dependencies import (
 from receipts.api.errors import error_of, json_response
 from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
 from receipts.api.schemas import BatchIn, BatchOut, CallIn, ReceiptOut, ReceiptPage, parse_model
+from receipts.api.time_params import time_param
 from receipts.budgets.reservations import check_named
 from receipts.deployment.credentials import Agent, Principal
 from receipts.errors import (
@@ -43,6 +43,7 @@ from receipts.issuing.prepare import Prepared, prepare
 from receipts.policies.gate import Judged
 from receipts.storage import queries as store
 from receipts.storage.database import Database
+from receipts.storage.tables import COST_RANK_OFFSET
 from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.schema import MAX_TIME_MS
@@ -227,44 +228,35 @@ async def create_batch(batch: BatchIn, agent: Writer, request: Request) -> Respo
     return json_response({"results": results}, status)
 
 
-def _time(value: str | None, name: str) -> int | None:
-    """A time filter in epoch milliseconds; bounded like a receipt's times (so the database
-    never sees an integer beyond its range)."""
-    if value is None:
-        return None
-    if value.isascii() and value.isdigit():  # (str.isdigit alone admits "²" and other digits)
-        digits = value.lstrip("0") or "0"
-        if len(digits) > 15 or int(digits) > MAX_TIME_MS:
-            raise Invalid(f"{name} is after 9999-12-31",
-                          [FieldProblem(name, "epoch ms no later than 9999-12-31T23:59:59.999Z")])
-        return int(digits)
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{name} must be RFC 3339 or milliseconds since the epoch",
-                      [FieldProblem(name, "not RFC 3339 (2025-12-01T00:00:00Z) or epoch ms")]
-                      ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp() * 1000)
+COST_CURSOR = "cost"
+"""First element of a ``sort=-cost`` cursor (a page position is a cost rank there)."""
 
 
-def _cursor(value: str | None) -> tuple[int, str] | None:
+def _cursor(value: str | None, by_cost: bool = False) -> tuple[int, str] | None:
     if value is None:
         return None
     try:
-        issued_at, receipt_id = json.loads(base64.urlsafe_b64decode(value.encode()))
-        if type(issued_at) is not int or not 0 <= issued_at <= MAX_TIME_MS \
-                or type(receipt_id) is not str:
+        decoded = json.loads(base64.urlsafe_b64decode(value.encode()))
+        if by_cost:
+            kind, position, receipt_id = decoded
+            if kind != COST_CURSOR or type(position) is not int \
+                    or not -COST_RANK_OFFSET <= position < COST_RANK_OFFSET:
+                raise ValueError
+        else:
+            position, receipt_id = decoded
+            if type(position) is not int or not 0 <= position <= MAX_TIME_MS:
+                raise ValueError
+        if type(receipt_id) is not str:
             raise ValueError
     except (ValueError, TypeError, binascii.Error, RecursionError):
         raise Invalid("bad cursor", [FieldProblem("cursor", "not a cursor this API returned")]
                       ) from None
-    return issued_at, receipt_id
+    return position, receipt_id
 
 
-def _encode_cursor(issued_at: int, receipt_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([issued_at, receipt_id]).encode()).decode()
+def _encode_cursor(position: int, receipt_id: str, by_cost: bool = False) -> str:
+    value = [COST_CURSOR, position, receipt_id] if by_cost else [position, receipt_id]
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
 
 
 def _filter(principal: Principal, team: str | None, project: str | None,
@@ -277,8 +269,8 @@ def _filter(principal: Principal, team: str | None, project: str | None,
         agent = principal.agent.id
     else:
         team = scope_of(principal).team_filter(team)
-    return store.ReceiptFilter(team, project, provider, model, agent, _time(since, "since"),
-                               _time(until, "until"))
+    return store.ReceiptFilter(team, project, provider, model, agent, time_param(since, "since"),
+                               time_param(until, "until"))
 
 
 def _payload(item: bytes) -> dict[str, Any]:
@@ -287,12 +279,13 @@ def _payload(item: bytes) -> dict[str, Any]:
 
 
 def _every(db: Database, flt: store.ReceiptFilter, after: tuple[int, str] | None,
-           ) -> Iterator[tuple[dict[str, Any], int | None]]:
-    """Every matching receipt (payload, started_at) in issue order, read 1,000 at a time."""
+           by_cost: bool = False) -> Iterator[tuple[dict[str, Any], int | None]]:
+    """Every matching receipt (payload, started_at) in the listing's order (issue order, or
+    the most expensive first), read 1,000 at a time."""
     position = after
     while True:
         with db.read() as conn:
-            page = store.list_receipts(conn, flt, position, 1000)
+            page = store.list_receipts(conn, flt, position, 1000, by_cost)
         for _, _, item, started in page:
             yield _payload(item), started
         if len(page) < 1000:
@@ -346,27 +339,32 @@ def list_receipts(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "csv", "focus", "focus_parquet"] = "json",
+    sort: Annotated[Literal["issued", "-cost"], Query(
+        description="issued (issue order) or -cost: the most expensive first, by cost in the "
+                    "reporting currency (receipts without one are left out)")] = "issued",
 ) -> Response:
-    """Receipts in issue order. An agent key sees only its own, a team token only its team's
-    (receipts whose ``team`` tag is its team); the admin and finance tokens see all."""
+    """Receipts in issue order, or the most expensive first (``sort=-cost``). An agent key sees
+    only its own, a team token only its team's (receipts whose ``team`` tag is its team); the
+    admin and finance tokens see all."""
     ctx = context(request)
     flt = _filter(principal, team, project, provider, model, agent, since, until)
-    after = _cursor(cursor)
+    by_cost = sort == "-cost"
+    after = _cursor(cursor, by_cost)
     db = ctx.runtime.db
     if format in FOCUS_FILES:
         return _focus(ctx, principal, flt, after, format)
     if format == "csv":
         tags = ctx.runtime.settings.required_tags
-        return StreamingResponse(csv_export.stream(_every(db, flt, after), tags),
+        return StreamingResponse(csv_export.stream(_every(db, flt, after, by_cost), tags),
                                  media_type="text/csv",
                                  headers={"Content-Disposition":
                                           'attachment; filename="receipts.csv"'})
     with db.read() as conn:
-        page = store.list_receipts(conn, flt, after, limit)
+        page = store.list_receipts(conn, flt, after, limit, by_cost)
     body = {
         "receipts": [{"receipt": receipt_body(Outcome(200, item=item))["receipt"],
                       "cose": base64.b64encode(item).decode()} for _, _, item, _ in page],
-        "next_cursor": _encode_cursor(page[-1][0], page[-1][1]) if len(page) == limit
+        "next_cursor": _encode_cursor(page[-1][0], page[-1][1], by_cost) if len(page) == limit
         else None,
     }
     return json_response(body)

@@ -64,6 +64,10 @@ BUSINESS_RULES_422 = {
     "POST /v1/tokens",
     # each rule's fields depend on its kind, and its names must be unique in the policy.
     "PUT /v1/policy",
+    # since/until must fall on a quarter hour and until not before since, tz must name an IANA
+    # zone, a by name may not repeat or be a receipt field spend is not kept by, and a query
+    # spans at most 1,000 periods.
+    "GET /v1/spend",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """schemathesis' default for positive_data_acceptance (5xx is not_a_server_error's job)."""
