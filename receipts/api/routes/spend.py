@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from receipts.api.dependencies import context
+from receipts.api.dependencies import ReaderScope, context
 from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, errors
-from receipts.api.routes.admin import Admin
+from receipts.api.openapi import READERS, errors
 from receipts.api.spend_schemas import SpendAnswer
 from receipts.api.tag_keys import TAG_KEY_PATTERN, TAG_KEY_RULE, is_tag_key
 from receipts.api.time_params import time_param
@@ -69,10 +68,11 @@ def spend_query(by: list[str], period: Period | None, tz: str | None, since: str
 @router.get("/spend", response_model=SpendAnswer, responses={
     200: {"description": "JSON, or with format=csv one line per row",
           "content": {"text/csv": {"schema": {"type": "string"}}}},
-    **errors(401, 403, 422, why={403: "an agent key (this needs the admin token)"})},
-    openapi_extra=ADMIN_ONLY)
+    **errors(401, 403, 422, why={403: "an agent key (spend is read with the admin, a finance "
+                                      "or a team token)"})},
+    openapi_extra=READERS)
 def get_spend(
-    request: Request, _admin: Admin,
+    request: Request, scope: ReaderScope,
     by: Annotated[list[str], Query(description="group by a tag, or provider, model, agent "
                                                "(repeatable)", max_length=MAX_BY,
                                    json_schema_extra={"items": {
@@ -93,8 +93,9 @@ def get_spend(
     """Spend per group and period: counts, exact costs (also per token category), tokens,
     share of the period's total, average cost, distinct agents and the previous period's
     cost, summed from aggregates kept in the same transaction as each receipt. The same
-    numbers as ``receipt rollup`` on the exported ledger."""
-    q = spend_query(by, period, tz, since, until, top, currency, None)
+    numbers as ``receipt rollup`` on the exported ledger. A team token reads its own team's
+    spend only (receipts whose ``team`` tag is its team)."""
+    q = spend_query(by, period, tz, since, until, top, currency, scope.team_filter(None))
     body = spend_answer(request, q)
     if format == "csv":
         return Response(report.csv_text(q, body), media_type="text/csv", headers={
