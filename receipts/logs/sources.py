@@ -71,7 +71,7 @@ def records_of(value: Any, where: str) -> Iterator[LogCall]:
         for i, item in enumerate(value):
             yield from records_of(item, f"{where}[{i}]")
         return
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise ShapeError(f"{where}: expected an object, got {type(value).__name__}")
     if otlp.is_trace_document(value):
         for span in otlp.genai_spans(value):
@@ -165,5 +165,9 @@ def _csv(first: int, header: str, lines: Iterator[tuple[int, str]], name: str,
             raise UnreadableLog(f"{where}: {e}") from e
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+"""One decoder for every line (``json.loads`` with an option makes a new one per call)."""
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
+    return _DECODER.decode(text)
