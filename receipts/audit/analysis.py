@@ -4,7 +4,7 @@ Memory is bounded by what a log's *vocabulary* holds (groups, model names, provi
 its length: per call, only a 64-bit digest of its request id is kept (for ``duplicate``), and
 each warning keeps its first :data:`MAX_LINES` line references.
 
-Rules (README "Auditing a usage log" states them for users):
+Rules (README "Audit a usage log" states them for users):
 
 * spend of a call = its cost priced with the book (the service's own pipeline:
   ``pricing.call_pricing.bill_call``, then the verifier's ``PriceBook.resolve`` and
