@@ -144,8 +144,15 @@ def test_the_service_export_equals_the_ledger_export(exported: Exported) -> None
     assert service.equals(ledger) and service.num_rows == 20
 
 
-def test_the_focus_export_is_for_the_admin_token(exported: Exported) -> None:
+def test_finance_reads_the_whole_export_a_team_lead_its_team_an_agent_nothing(
+        exported: Exported) -> None:
     assert exported.agent_focus_status == 403
+    assert exported.finance_csv == exported.service_csv
+    header, *rows = list(csv.reader(io.StringIO(exported.team_csv.decode())))
+    every = _csv_rows(exported.service_csv)
+    ads = [r for r in every if '"team":"ads"' in r[COLUMN_NAMES.index("Tags")]]
+    assert header == list(COLUMN_NAMES) and sorted(tuple(r) for r in rows) == ads
+    assert ads and len(ads) < len(every) - 1
 
 
 def test_an_invalid_ledger_exports_nothing(exported: Exported) -> None:
