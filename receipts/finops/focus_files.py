@@ -35,7 +35,7 @@ from verifier.csvcell import spreadsheet_safe
 from verifier.jsonview import iso_ms
 from verifier.money import format_amount, to_decimal
 
-ROW_GROUP = 50_000
+ROW_GROUP = 10_000
 CSV_CHUNK_ROWS = 1_000
 FORMATS = ("csv", "parquet")
 PARQUET_HINT = "Parquet needs the parquet extra: pip install '.[parquet]'"

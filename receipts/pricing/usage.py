@@ -47,7 +47,8 @@ def normalize_usage(usage_format: str | None, raw: Any) -> NormalizedUsage:
     if handler is None:
         raise UsageFormatError("usage_format", f"unknown format {usage_format!r}; "
                                f"expected one of {', '.join(FORMATS)}")
-    if not isinstance(raw, Mapping) and not (usage_format == "otel" and isinstance(raw, list)):
+    if type(raw) is not dict and not isinstance(raw, Mapping) \
+            and not (usage_format == "otel" and isinstance(raw, list)):
         raise UsageFormatError("usage", "must be an object")
     return handler(raw)
 

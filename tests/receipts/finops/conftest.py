@@ -29,6 +29,8 @@ class Exported:
     service_csv: bytes
     service_parquet: bytes
     agent_focus_status: int
+    finance_csv: bytes
+    team_csv: bytes
     tmp: Path
 
 
@@ -59,6 +61,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     where = ["--data", str(dep.settings.data_dir), "--db", dep.settings.db_url]
     agents = {"search": dep.agent("search")[1], "ads": dep.agent("ads")[1]}
     _, agent_only = dep.agent("search")
+    _, finance = dep.role_token("finance")
+    _, ads_lead = dep.role_token("team", "ads")
     with dep.client() as client:
         first = client.post("/v1/receipts", json=CALLS[0][1], headers=agents["search"])
         assert first.status_code == 201, first.text
@@ -77,6 +81,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
         csv_answer = client.get("/v1/receipts?format=focus", headers=dep.admin)
         parquet_answer = client.get("/v1/receipts?format=focus_parquet", headers=dep.admin)
         agent_status = client.get("/v1/receipts?format=focus", headers=agent_only).status_code
+        finance_answer = client.get("/v1/receipts?format=focus", headers=finance)
+        team_answer = client.get("/v1/receipts?format=focus", headers=ads_lead)
     assert csv_answer.status_code == 200 and parquet_answer.status_code == 200
+    assert finance_answer.status_code == 200 and team_answer.status_code == 200
     return Exported(dep, ledger, dep.made.public_key, csv_answer.content,
-                    parquet_answer.content, agent_status, tmp)
+                    parquet_answer.content, agent_status, finance_answer.content,
+                    team_answer.content, tmp)

@@ -144,8 +144,15 @@ def test_the_service_export_equals_the_ledger_export(exported: Exported) -> None
     assert service.equals(ledger) and service.num_rows == 20
 
 
-def test_the_focus_export_is_for_the_admin_token(exported: Exported) -> None:
+def test_finance_reads_the_whole_export_a_team_lead_its_team_an_agent_nothing(
+        exported: Exported) -> None:
     assert exported.agent_focus_status == 403
+    assert exported.finance_csv == exported.service_csv
+    header, *rows = list(csv.reader(io.StringIO(exported.team_csv.decode())))
+    every = _csv_rows(exported.service_csv)
+    ads = [r for r in every if '"team":"ads"' in r[COLUMN_NAMES.index("Tags")]]
+    assert header == list(COLUMN_NAMES) and sorted(tuple(r) for r in rows) == ads
+    assert ads and len(ads) < len(every) - 1
 
 
 def test_an_invalid_ledger_exports_nothing(exported: Exported) -> None:
@@ -205,3 +212,24 @@ def test_without_pyarrow_parquet_is_a_501_and_one_cli_line(exported: Exported,
     assert done.exit_code == 1 and not out.exists()
     assert done.output.strip() == "error: Parquet needs the parquet extra: pip install " \
                                   "'.[parquet]'"
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_service_export_equals_the_ledger_export(tmp_path: Path,
+                                                                  pg_url: str) -> None:
+    from tests.receipts.conftest import call, make_deployment
+
+    dep = make_deployment(tmp_path, db_url=pg_url)
+    _, auth = dep.agent("search")
+    with dep.client() as client:
+        for i in range(3):
+            answer = client.post("/v1/receipts", json=call(f"pg-{i}"), headers=auth)
+            assert answer.status_code == 201, answer.text
+        ledger = tmp_path / "pg.cbor"
+        ledger.write_bytes(client.get("/v1/ledger", headers=dep.admin).content)
+        service = client.get("/v1/receipts?format=focus", headers=dep.admin).content
+    out = tmp_path / "pg.csv"
+    done = receipt("focus", str(ledger), "--key", str(dep.made.public_key), "-o", str(out))
+    assert done.exit_code == 0, done.output
+    assert _csv_rows(service) == _csv_rows(out.read_bytes())
+    assert len(_csv_rows(service)) == 1 + 3 * 3  # header, 3 receipts x 3 categories
