@@ -7,7 +7,8 @@ import asyncio
 from typing import Any
 
 import anthropic
-import httpx2
+import anthropic._base_client
+import httpx
 import pytest
 
 from receipts.client import AsyncReceiptsClient, ReceiptsClient, Recorded, tags
@@ -19,6 +20,8 @@ from tests.receipts.client.conftest import Service
 pytestmark = pytest.mark.slow
 ASK: list[Any] = [{"role": "user", "content": "Hello"}]
 MODEL = "claude-sonnet-4-20250514"
+HTTP = getattr(anthropic._base_client, "httpx2", httpx)
+"""The SDK's HTTP package: ``httpx2`` from anthropic 2 on (it refuses ``httpx`` clients)."""
 
 
 class Setup:
@@ -26,7 +29,7 @@ class Setup:
 
     def __init__(self, service: Service, answer: Any = recorded.anthropic_answer,
                  is_async: bool = False) -> None:
-        self.llm = recorded.MockLLM(answer, httpx2)
+        self.llm = recorded.MockLLM(answer, HTTP)
         self.got: list[Recorded] = []
         self.errors: list[ReceiptsError] = []
         if is_async:
