@@ -31,7 +31,8 @@ MESSAGES = "/v1/messages"
 
 def wrap(client: Client, receipts: ReceiptsClient | AsyncReceiptsClient, *,
          provider: str = "anthropic", tags: dict[str, str] | None = None,
-         on_receipt: OnReceipt | None = None, on_error: OnError | None = None) -> Client:
+         on_receipt: OnReceipt | None = None, on_error: OnError | None = None,
+         background: bool = False) -> Client:
     """Receipt every message ``client`` makes; as :func:`receipts.client.openai.wrap`."""
     if _wrapped(client):
         return client
@@ -40,10 +41,8 @@ def wrap(client: Client, receipts: ReceiptsClient | AsyncReceiptsClient, *,
         raise TypeError("a blocking Anthropic client needs a blocking ReceiptsClient")
     recorder = Recorder(receipts, provider=provider, usage_format="anthropic",
                         zero_usage={"input_tokens": 0, "output_tokens": 0}, tags=tags,
-                        on_receipt=on_receipt, on_error=on_error)
-    install(client, recorder, _Anthropic(), is_async, lambda copy: wrap(
-        copy, receipts, provider=provider, tags=tags, on_receipt=on_receipt,
-        on_error=on_error))
+                        on_receipt=on_receipt, on_error=on_error, background=background)
+    install(client, recorder, _Anthropic(), is_async)
     return client
 
 

@@ -42,12 +42,15 @@ _RESPONSE_STATUS = {"completed": "ok", "incomplete": "incomplete", "failed": "er
 
 def wrap(client: Client, receipts: ReceiptsClient | AsyncReceiptsClient, *,
          provider: str | None = None, tags: dict[str, str] | None = None,
-         on_receipt: OnReceipt | None = None, on_error: OnError | None = None) -> Client:
+         on_receipt: OnReceipt | None = None, on_error: OnError | None = None,
+         background: bool = False) -> Client:
     """Receipt every call ``client`` makes (the same client is returned, changed in place; its
     ``with_options``/``copy`` clients are wrapped too). ``provider`` defaults to ``azure`` for
     an Azure client, else ``openai``; ``tags`` are defaults under the ``tags(...)`` in force;
     ``on_receipt`` gets each :class:`~receipts.client.Recorded`, ``on_error`` each receipts
-    problem (default: a logged warning; the call itself is never failed by one)."""
+    problem (default: a logged warning; the call itself is never failed by one);
+    ``background``: the call does not wait for its receipt, a thread delivers it
+    (:mod:`receipts.client.background`; :func:`receipts.client.sdk.wait_for_receipts`)."""
     if _wrapped(client):
         return client
     is_async = isinstance(client, openai.AsyncOpenAI)
@@ -57,10 +60,8 @@ def wrap(client: Client, receipts: ReceiptsClient | AsyncReceiptsClient, *,
     recorder = Recorder(receipts, provider=provider or ("azure" if azure else "openai"),
                         usage_format="openai",
                         zero_usage={"prompt_tokens": 0, "completion_tokens": 0}, tags=tags,
-                        on_receipt=on_receipt, on_error=on_error)
-    install(client, recorder, _OpenAI(), is_async, lambda copy: wrap(
-        copy, receipts, provider=provider, tags=tags, on_receipt=on_receipt,
-        on_error=on_error))
+                        on_receipt=on_receipt, on_error=on_error, background=background)
+    install(client, recorder, _OpenAI(), is_async)
     return client
 
 

@@ -27,6 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from receipts.client.background import Background
 from receipts.client.clients import AsyncReceiptsClient, ReceiptsClient
 from receipts.client.context import current_tags
 from receipts.client.wire import Recorded
@@ -96,8 +97,10 @@ class Recorder:
 
     def __init__(self, receipts: ReceiptsClient | AsyncReceiptsClient, *, provider: str,
                  usage_format: str, zero_usage: dict[str, int], tags: dict[str, str] | None,
-                 on_receipt: OnReceipt | None, on_error: OnError | None) -> None:
+                 on_receipt: OnReceipt | None, on_error: OnError | None,
+                 background: bool = False) -> None:
         self.receipts = receipts
+        self.background = Background(receipts) if background else None
         self.provider = provider
         self.usage_format = usage_format
         self.zero_usage = zero_usage
@@ -118,8 +121,14 @@ class Recorder:
         if self.on_receipt is not None:
             self.on_receipt(got)
 
+    def _failed(self, error: Exception) -> None:
+        self.on_error(_as_receipts_error(error))
+
     def record(self, facts: CallFacts) -> None:
         """Record from blocking code."""
+        if self.background is not None:
+            self.background.submit(self._arguments(facts), self._done, self._failed)
+            return
         if not isinstance(self.receipts, ReceiptsClient):
             raise TypeError("a blocking SDK client needs a blocking ReceiptsClient")
         try:
@@ -130,6 +139,9 @@ class Recorder:
     async def arecord(self, facts: CallFacts) -> None:
         """Record from a coroutine (a blocking ReceiptsClient runs in a thread)."""
         arguments = self._arguments(facts)
+        if self.background is not None:
+            self.background.submit(arguments, self._done, self._failed)
+            return
         try:
             if isinstance(self.receipts, AsyncReceiptsClient):
                 got = await self.receipts.record(**arguments)
@@ -305,10 +317,10 @@ def async_post(original: Callable[..., Any], recorder: Recorder, api: Api,
     return post
 
 
-def install(client: Any, recorder: Recorder, api: Api, is_async: bool,
-            rewrap: Callable[[Any], Any]) -> None:
+def install(client: Any, recorder: Recorder, api: Api, is_async: bool) -> None:
     """Put the receipting ``post`` on ``client`` and on its resources already made (each keeps
-    the ``post`` it was made with); ``with_options``/``copy`` give clients ``rewrap`` wraps."""
+    the ``post`` it was made with); the clients ``with_options``/``copy`` make share the same
+    recorder (and its delivery thread)."""
     original = client.post
     post = (async_post if is_async else sync_post)(original, recorder, api)
     client.post = post
@@ -325,7 +337,9 @@ def install(client: Any, recorder: Recorder, api: Api, is_async: bool,
     copy = client.copy
 
     def copied(*args: Any, **kwargs: Any) -> Any:
-        return rewrap(copy(*args, **kwargs))
+        made = copy(*args, **kwargs)
+        install(made, recorder, api, is_async)
+        return made
 
     client.copy = client.with_options = copied
     client._receipts_recorder = recorder
@@ -334,3 +348,11 @@ def install(client: Any, recorder: Recorder, api: Api, is_async: bool,
 def wrapped(client: Any) -> bool:
     """True if ``client`` is already wrapped (wrapping twice would receipt each call twice)."""
     return getattr(client, "_receipts_recorder", None) is not None
+
+
+def wait_for_receipts(client: Any) -> None:
+    """Until the receipts of every call ``client`` made so far are delivered (a no-op unless
+    it was wrapped with ``background=True``)."""
+    recorder: Recorder | None = getattr(client, "_receipts_recorder", None)
+    if recorder is not None and recorder.background is not None:
+        recorder.background.wait()

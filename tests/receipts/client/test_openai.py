@@ -195,3 +195,23 @@ def test_async_client_with_a_blocking_receipts_client_and_a_failure(service: Ser
     s = asyncio.run(run())
     assert s.only()["status"] == "error:503"
     s.receipts.close()
+
+
+def test_background_delivery_keeps_order_and_the_calls_tags(service: Service) -> None:
+    from receipts.client.sdk import wait_for_receipts
+
+    s = Setup(service)
+    client = wrap(openai.OpenAI(api_key="sk", http_client=s.llm.sync(), max_retries=0),
+                  s.receipts, on_receipt=s.got.append, on_error=s.errors.append,
+                  background=True)
+    for n in range(5):
+        with tags(step=str(n)):
+            client.with_options(timeout=9).chat.completions.create(model="gpt-4o",
+                                                                   messages=ASK)
+    wait_for_receipts(client)
+    assert not s.errors and [g.receipt["tags"]["step"] for g in s.got if g.receipt] == \
+        ["0", "1", "2", "3", "4"]
+    import threading
+
+    assert sum(t.name == "receipts-delivery" for t in threading.enumerate()) >= 1
+    s.receipts.close()
