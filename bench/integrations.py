@@ -11,7 +11,7 @@ since a receipt must never hold up the agent's other tasks. Figures are printed,
 asserted; on a machine shared with other work the service's round trip (and so the inline
 figure) grows with the load.
 
-    python bench/integrations.py [--calls 150]
+    python bench/integrations.py [--calls 150] [--llm-ms 0]
 """
 
 from __future__ import annotations
@@ -109,10 +109,10 @@ async def _adrain(stream: Any) -> None:
 def sync_cases(receipts: ReceiptsClient | None, background: bool = False,
                ) -> dict[str, Callable[[], Any]]:
     """Blocking integrations, wrapped when ``receipts`` is given."""
-    gpt: Any = openai.OpenAI(api_key="sk", max_retries=0,
-                             http_client=recorded.MockLLM(recorded.openai_answer).sync())
+    llm = recorded.MockLLM(recorded.openai_answer, delay=LLM_DELAY[0])
+    gpt: Any = openai.OpenAI(api_key="sk", max_retries=0, http_client=llm.sync())
     claude: Any = anthropic.Anthropic(api_key="sk", max_retries=0, http_client=recorded.MockLLM(
-        recorded.anthropic_answer, ANTHROPIC_HTTP).sync())
+        recorded.anthropic_answer, ANTHROPIC_HTTP, LLM_DELAY[0]).sync())
     if receipts is not None:
         wrap_openai(gpt, receipts, background=background)
         wrap_anthropic(claude, receipts, background=background)
@@ -135,11 +135,11 @@ def async_cases(receipts: AsyncReceiptsClient | None, background: bool = False,
                 ) -> dict[str, Callable[[], Awaitable[Any]]]:
     """asyncio integrations, wrapped when ``receipts`` is given."""
     gpt: Any = openai.AsyncOpenAI(api_key="sk", max_retries=0, http_client=recorded.MockLLM(
-        recorded.openai_answer).asyncio())
+        recorded.openai_answer, delay=LLM_DELAY[0]).asyncio())
     claude: Any = anthropic.AsyncAnthropic(api_key="sk", max_retries=0,
                                            http_client=recorded.MockLLM(
-                                               recorded.anthropic_answer,
-                                               ANTHROPIC_HTTP).asyncio())
+                                               recorded.anthropic_answer, ANTHROPIC_HTTP,
+                                               LLM_DELAY[0]).asyncio())
     if receipts is not None:
         wrap_openai(gpt, receipts, background=background)
         wrap_anthropic(claude, receipts, background=background)
@@ -156,6 +156,9 @@ def async_cases(receipts: AsyncReceiptsClient | None, background: bool = False,
             model="claude-sonnet-4", max_tokens=10, messages=ASK),
     }
 
+
+LLM_DELAY = [0.0]
+"""The mock provider's latency per answer, in seconds (--llm-ms)."""
 
 WRAPPED: list[Any] = []
 """Every SDK client made, so the background runs can wait for their receipts."""
@@ -207,7 +210,13 @@ def run(url: str, key: str, public_key: Path, calls: int, spool: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=150, help="calls per case and mode")
+    parser.add_argument("--llm-ms", type=float, default=0.0,
+                        help="the mock provider's latency per answer (0: back-to-back calls, "
+                             "where a background delivery competes with the agent for the "
+                             "interpreter; a real provider's seconds leave it idle time)")
     args = parser.parse_args()
+    LLM_DELAY[0] = args.llm_ms / 1000
+    print(f"mock LLM latency {args.llm_ms:g} ms, {args.calls} calls per case and mode")
     with tempfile.TemporaryDirectory(prefix="receipts-bench-") as tmp:
         env = {**os.environ, "RECEIPTS_DATA": str(Path(tmp) / "data")}
         _receipt("init", "--price-book", "shipped", env=env)

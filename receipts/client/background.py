@@ -55,9 +55,12 @@ class Background:
         """Queue one call's ``record`` arguments."""
         self.jobs.put((arguments, done, failed))
 
-    def wait(self) -> None:
-        """Until every call queued so far has been delivered (or has failed)."""
-        self.jobs.join()
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until every call queued so far has been delivered (or has failed); False if
+        ``timeout`` seconds passed first."""
+        with self.jobs.all_tasks_done:
+            return self.jobs.all_tasks_done.wait_for(lambda: not self.jobs.unfinished_tasks,
+                                                     timeout)
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:

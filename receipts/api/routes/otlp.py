@@ -18,7 +18,6 @@ contradicts the agent's binding, usage that does not add up) and saying why.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
@@ -30,47 +29,14 @@ from receipts.api.errors import json_response
 from receipts.api.openapi import AGENT_ONLY
 from receipts.api.routes.receipts import WRITE_ERRORS, Writer
 from receipts.api.schemas import CallIn, parse_model
-from receipts.api.tag_keys import is_tag_key
 from receipts.errors import FieldProblem, Invalid, ReceiptsError
 from receipts.issuing.outcome import Job
 from receipts.issuing.prepare import Prepared, prepare
-from receipts.logs.otlp import GenAISpan, OtlpError, genai_spans
+from receipts.logs.otlp import OtlpError, genai_spans
+from receipts.logs.traces import span_request
 
 router = APIRouter(prefix="/v1/otlp", tags=["opentelemetry"],
                    route_class=authenticated_first(authenticate_writer))
-
-USAGE_PREFIXES = ("gen_ai.usage.", "openai.response.service_tier",
-                  "gen_ai.openai.response.service_tier")
-"""The span attributes the ``otel`` usage rule reads (the rest, prompts included, stay out of
-the request and its idempotency hash)."""
-
-
-def span_call(span: GenAISpan) -> tuple[dict[str, Any], list[str]]:
-    """The receipt request a model-call span makes, and the attribute names left out as tags
-    (not of the tag name syntax, or with a value longer than a tag holds)."""
-    tags, dropped = {}, []
-    for name, value in span.tags.items():
-        if is_tag_key(name) and len(value) <= 256:
-            tags[name] = value
-        else:
-            dropped.append(name)
-    body: dict[str, Any] = {
-        "request_id": f"otlp:{span.trace_id}:{span.span_id}",
-        "provider": span.provider or "unknown", "model": span.model or "unknown",
-        "usage_format": "otel", "tags": tags,
-        "usage": {k: v for k, v in span.attributes.items() if k.startswith(USAGE_PREFIXES)},
-    }
-    if span.start_ns is not None:
-        started = dt.datetime.fromtimestamp(span.start_ns // 1_000_000 / 1000, dt.UTC)
-        body["started_at"] = started.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    response_id = span.text("gen_ai.response.id")
-    if response_id is not None:
-        body["provider_response_id"] = response_id[:256]
-    error = span.text("error.type")
-    if error is not None:
-        body["status"] = f"error:{error}"[:32]
-    return body, dropped
-
 
 @router.post("/v1/traces", responses={
     200: {"description": "OTLP ExportTraceServiceResponse: {} when every model-call span got "
@@ -92,7 +58,7 @@ async def export_traces(document: Annotated[dict[str, Any], Body()], agent: Writ
     problems: list[str] = []
     dropped: set[str] = set()
     for span in spans:
-        body, left_out = span_call(span)
+        body, left_out = span_request(span)
         dropped.update(left_out)
         try:
             call = parse_model(CallIn, body, prefix=f"{span.where}.")

@@ -4,7 +4,9 @@ SDKs through ``httpx.MockTransport``, recording each request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -153,12 +155,25 @@ class MockLLM:
     :class:`Fail`; keeps every request body. Serves the SDK's own HTTP package (``openai``
     takes ``httpx`` clients, ``anthropic`` only ``httpx2`` ones)."""
 
-    def __init__(self, answer: Callable[[str, dict[str, Any]], Any], http: Any = httpx) -> None:
+    def __init__(self, answer: Callable[[str, dict[str, Any]], Any], http: Any = httpx,
+                 delay: float = 0.0) -> None:
         self.answer = answer
         self.http = http
+        self.delay = delay
+        """Seconds each answer takes (a provider's latency), slept before answering."""
         self.requests: list[tuple[str, dict[str, Any]]] = []
 
     def __call__(self, request: Any) -> Any:
+        if self.delay:
+            time.sleep(self.delay)
+        return self._answer(request)
+
+    async def _async_answer(self, request: Any) -> Any:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self._answer(request)
+
+    def _answer(self, request: Any) -> Any:
         body = json.loads(request.content or b"{}")
         self.requests.append((request.url.path, body))
         got = self.answer(request.url.path, body)
@@ -177,7 +192,7 @@ class MockLLM:
 
     def asyncio(self) -> Any:
         """An ``http_client=`` for the async SDK client."""
-        return self.http.AsyncClient(transport=self.http.MockTransport(self))
+        return self.http.AsyncClient(transport=self.http.MockTransport(self._async_answer))
 
 
 def openai_answer(path: str, body: dict[str, Any]) -> Any:
