@@ -26,8 +26,8 @@ from starlette.responses import Response
 from receipts.api.body_reading import authenticated_first
 from receipts.api.dependencies import authenticate_writer, context
 from receipts.api.errors import json_response
-from receipts.api.openapi import AGENT_ONLY
-from receipts.api.routes.receipts import WRITE_ERRORS, Writer
+from receipts.api.openapi import AGENT_ONLY, errors
+from receipts.api.routes.receipts import WRITE_WHY, Writer
 from receipts.api.schemas import CallIn, parse_model
 from receipts.errors import FieldProblem, Invalid, ReceiptsError
 from receipts.issuing.outcome import Job
@@ -41,7 +41,10 @@ router = APIRouter(prefix="/v1/otlp", tags=["opentelemetry"],
 @router.post("/v1/traces", responses={
     200: {"description": "OTLP ExportTraceServiceResponse: {} when every model-call span got "
                          "its receipt, else partialSuccess {rejectedSpans, errorMessage}"},
-    **WRITE_ERRORS}, openapi_extra=AGENT_ONLY)
+    **errors(401, 403, 413, 422, 503, why={
+        **WRITE_WHY, 422: "not an OTLP/JSON traces document (error.fields names body), or "
+                          "more model-call spans than a batch holds"})},
+    openapi_extra=AGENT_ONLY)
 async def export_traces(document: Annotated[dict[str, Any], Body()], agent: Writer,
                         request: Request) -> Response:
     """Receipt every GenAI model-call span of an OTLP/HTTP JSON traces export."""
