@@ -84,3 +84,21 @@ def test_sdk_receipts_example_receipts_every_call(tmp_path: Path) -> None:
     assert [r["provider"] for r in made if r] == ["openai"] * 4 + ["anthropic"] * 2
     assert [r["tags"]["feature"] for r in made if r] == ["geography"] * 4 + ["sub-agent"] * 2
     assert len({r["tags"]["trace_id"] for r in made if r}) == 1
+
+
+def test_otel_receipts_example_receipts_each_model_call_span(tmp_path: Path) -> None:
+    from otel_receipts import run
+
+    from receipts.client import ReceiptsClient
+
+    deployment = make_deployment(tmp_path)
+    _, header = deployment.agent("search")
+    with TestClient(create_app(deployment.settings)) as http:
+        receipts = ReceiptsClient("http://testserver", header["Authorization"].split()[1])
+        receipts.http.close()
+        receipts.http = http
+        got = run(receipts)
+    made = [g.receipt for g in got]
+    assert [r["tags"]["step"] for r in made if r] == ["rank", "explain"]
+    assert all(r and r["request_id"].startswith("otlp:") and r["tags"]["environment"] == "dev"
+               for r in made)
