@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
@@ -260,8 +261,10 @@ class Api(Protocol):
 
 
 RAW_HEADER = "X-Stainless-Raw-Response"
-"""How both SDKs mark ``with_raw_response`` (``true``) and ``with_streaming_response``
-(``stream``) calls: the first is parsed (the SDK caches it), the second left to the caller."""
+"""How both SDKs mark ``with_raw_response`` (``true`` in OpenAI's, ``raw`` in Anthropic's) and
+``with_streaming_response`` (``stream``) calls: the first is parsed here (the SDK caches what it
+parsed, so the caller's ``parse()`` gets the same object), the second is left to the caller."""
+RAW_MODES = frozenset({"true", "raw"})
 
 
 def _raw_mode(kwargs: dict[str, Any]) -> str | None:
@@ -283,7 +286,7 @@ def sync_post(original: Callable[..., Any], recorder: Recorder, api: Api) -> Cal
             facts.status = failure_status(e)
             recorder.record(facts)
             raise
-        answer = result.parse() if _raw_mode(kwargs) == "true" else result
+        answer = result.parse() if _raw_mode(kwargs) in RAW_MODES else result
         if isinstance(answer, api.stream):
             observe_stream(answer, facts, observe, recorder.record)
         else:
@@ -307,7 +310,11 @@ def async_post(original: Callable[..., Any], recorder: Recorder, api: Api,
             facts.status = failure_status(e)
             await recorder.arecord(facts)
             raise
-        answer = result.parse() if _raw_mode(kwargs) == "true" else result
+        answer = result
+        if _raw_mode(kwargs) in RAW_MODES:
+            answer = result.parse()
+            if inspect.isawaitable(answer):
+                answer = await answer
         if isinstance(answer, api.async_stream):
             observe_async_stream(answer, facts, observe, recorder.arecord)
         else:

@@ -129,3 +129,22 @@ def test_async_messages_and_streams(service: Service) -> None:
     made = s.receipts_made()
     assert [sum(r["usage"].values()) for r in made] == [2599, 1840, 1840]
     assert all(r["tags"]["agent_role"] == "planner" for r in made)
+
+
+def test_raw_responses_are_receipted_and_still_parse(service: Service) -> None:
+    s = Setup(service)
+    raw = s.client.messages.with_raw_response.create(model=MODEL, max_tokens=100, messages=ASK)
+    assert raw.parse().id == "msg_01XFDUDYJgAACzvnptvVoYEL"
+    [r] = s.receipts_made()
+    assert r["usage"]["cache_write_1h"] == 100
+    s.receipts.close()
+
+    async def run() -> Setup:
+        a = Setup(service, is_async=True)
+        raw = await a.client.messages.with_raw_response.create(model=MODEL, max_tokens=100,
+                                                               messages=ASK)
+        assert (await raw.parse()).usage.output_tokens == 503
+        await a.receipts.aclose()
+        return a
+
+    assert asyncio.run(run()).receipts_made()[0]["usage"]["output"] == 503

@@ -215,3 +215,9 @@ def test_background_delivery_keeps_order_and_the_calls_tags(service: Service) ->
 
     assert sum(t.name == "receipts-delivery" for t in threading.enumerate()) >= 1
     s.receipts.close()
+
+
+def test_raw_responses_are_receipted_and_still_parse(setup: Setup) -> None:
+    raw = setup.client.chat.completions.with_raw_response.create(model="gpt-4o", messages=ASK)
+    assert raw.parse().id == recorded.CHAT["id"]
+    assert setup.only()["usage"]["cache_read"] == 1920
