@@ -141,7 +141,8 @@ def test_async_authorize(stub: tuple[str, Budget]) -> None:
 
 
 @pytest.mark.slow
-def test_against_the_service_allow_reserves_deny_says_why_and_the_receipt_names_it(service: Service) -> None:
+def test_against_the_service_allow_reserves_deny_says_why_and_the_receipt_names_it(
+        service: Service) -> None:
     """The same client against the real ``POST /v1/authorize`` of a running service."""
     import httpx
 
