@@ -31,6 +31,7 @@ from receipts.api.routes.budgets import admin_router as budgets_admin_router
 from receipts.api.routes.budgets import agent_router as budgets_agent_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
+from receipts.api.routes.otlp import router as otlp_router
 from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
 from receipts.api.routes.spend import router as spend_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     errors.install(app)
     app.include_router(receipts_router)
+    app.include_router(otlp_router)
     app.include_router(admin_router)
     app.include_router(alerts_router)
     app.include_router(budgets_agent_router)

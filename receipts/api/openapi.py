@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from receipts.api.body_limits import BATCH_PATH
+from receipts.api.body_limits import BATCH_PATHS
 from receipts.api.schemas import NUL_FREE, ErrorBody
 from receipts.deployment.settings import ENV_PUBLIC, ENV_REQUIRED_TAGS, Settings
 
@@ -115,7 +115,7 @@ def _public_routes(paths: dict[str, Any], settings: Settings, gates: Mapping[str
 
 def _body_limits(paths: dict[str, Any], settings: Settings) -> None:
     for path, operations in paths.items():
-        limit = settings.max_batch_body_bytes if path == BATCH_PATH else settings.max_body_bytes
+        limit = settings.max_batch_body_bytes if path in BATCH_PATHS else settings.max_body_bytes
         for operation in operations.values():
             too_large = operation["responses"].get("413")
             if too_large is not None:

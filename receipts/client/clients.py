@@ -38,7 +38,7 @@ from receipts.client.wire import (
     refuses_the_call,
     should_retry,
 )
-from receipts.errors import ReceiptsError, ServiceUnreachable
+from receipts.errors import ServiceUnreachable
 from verifier.keys import PublicKey
 
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -197,12 +197,13 @@ def _flush_at_exit(ref: weakref.ref[ReceiptsClient]) -> None:
     """One try per waiting call: what is still undelivered stays in the spool, for the next
     run or ``receipt spool flush``; exit is never held up by retries nor ended by a raise."""
     client = ref()
-    if client is None or client.http.is_closed:
+    if client is None or client.http.is_closed or client.spool is None:
         return
     client.retries = 0
     try:
-        client.flush()
-    except ReceiptsError as e:
+        if client.spool.count():
+            client.flush()
+    except Exception as e:  # (a spool file removed meanwhile, a refusal): never end in a raise
         _log.warning("receipts spool not delivered at exit: %s", e)
 
 
@@ -302,6 +303,8 @@ class AsyncReceiptsClient(_Base):
         """Deliver what can be, then close the connection."""
         await self.flush()
         await self.http.aclose()
+        if self.spool is not None:
+            self._exit_client.http.close()
 
     async def __aenter__(self) -> AsyncReceiptsClient:
         return self

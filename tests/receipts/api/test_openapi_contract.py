@@ -57,6 +57,9 @@ BUSINESS_RULES_422 = {
     # cursor is opaque (only one this API returned is valid); since/until are RFC 3339 or
     # epoch milliseconds no later than 9999-12-31.
     "GET /v1/receipts",
+    # an OTLP/JSON traces export is any object to the schema; its encoding (resourceSpans,
+    # scopeSpans and spans lists, AnyValue attributes, hex or base64 ids) is the reader's rule.
+    "POST /v1/otlp/v1/traces",
     # A webhook needs a signing secret of at least 16 characters, PagerDuty a routing key,
     # Slack none; the URL must be http(s) with a host and a port in range.
     "POST /v1/alert-channels",

@@ -23,6 +23,7 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "post /v1/receipts": (AGENT, {"200", "201", "401", "403", "409", "413", "422", "503"}),
     "post /v1/receipts/batch": (AGENT, {"200", "201", "401", "403", "409", "413", "422",
                                         "503"}),
+    "post /v1/otlp/v1/traces": (AGENT, {"200", "401", "403", "413", "422", "503"}),
     "get /v1/receipts": (ANY, {"200", "401", "403", "422", "501"}),
     "get /v1/receipts/{receipt_id}": (ANY, {"200", "401", "404", "422"}),
     "post /v1/agents": (ADMIN, {"201", "401", "403", "413", "422"}),

@@ -16,6 +16,7 @@ import pytest
 
 from receipts.client import AsyncReceiptsClient, ReceiptsClient
 from receipts.errors import ReceiptRefused, ServiceUnreachable
+from tests.receipts.client.conftest import Service
 
 
 class Budget:
@@ -137,3 +138,24 @@ def test_async_authorize(stub: tuple[str, Budget]) -> None:
     decisions = asyncio.run(run())
     assert sorted(decisions) == ["allow", "allow", "allow", "deny"]
     assert budget.left == Decimal("0.10")
+
+
+@pytest.mark.slow
+def test_against_the_service_allow_reserves_deny_says_why_and_the_receipt_names_it(
+        service: Service) -> None:
+    """The same client against the real ``POST /v1/authorize`` of a running service."""
+    import httpx
+
+    made = httpx.post(service.url + "/v1/budgets", headers=service.dep.admin, timeout=10, json={
+        "name": "client-authorize", "scope": {"team": "search", "project": "ranker"},
+        "period": "month", "limit": "1", "at_limit": "deny"})
+    assert made.status_code in (200, 201), made.text
+    with ReceiptsClient(service.url, service.key, public_key=service.public_key) as client:
+        allowed = client.authorize(provider="openai", model="gpt-4o", estimated_cost="0.40")
+        denied = client.authorize(provider="openai", model="gpt-4o", estimated_cost="5")
+        got = client.record(provider="openai", model="gpt-4o",
+                            usage={"input_tokens": 100, "output_tokens": 10},
+                            reservation=allowed.reservation_id)
+    assert allowed.allowed and allowed.reservation_id
+    assert denied.decision == "deny" and denied.reason and denied.reservation_id is None
+    assert got.receipt is not None
