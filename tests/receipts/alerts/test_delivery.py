@@ -273,3 +273,26 @@ def test_secrets_are_sealed_at_rest(db: Database) -> None:
         Sealer(Signer.generate()).open(channel, bytes(row.sealed))
     with pytest.raises(Exception, match="another signing key"):
         Sealer(SIGNER).open("ch_other", bytes(row.sealed))
+
+
+def test_workers_sharing_the_queue_deliver_each_alert_once(db: Database,
+                                                           receiver: Receiver) -> None:
+    """Three workers (as three service processes would) on one outbox: every alert arrives,
+    and with a receiver that always answers, none arrives twice."""
+    _channel(db, "webhook", receiver.url, SECRET)
+    alerts = [_raise(db, key=f"budget:team{i}:80") for i in range(40)]
+    workers = [_worker(db) for _ in range(3)]
+    for w in workers:
+        w.start()
+    try:
+        got = receiver.wait_for(len(alerts), timeout=60)
+        time.sleep(1.0)  # (time for a duplicate to show up, if there were one)
+    finally:
+        for w in workers:
+            w.stop()
+    event_ids = [r.headers["x-receipts-event-id"] for r in receiver.requests]
+    assert len(got) == len(alerts) and len(set(event_ids)) == len(event_ids) == len(alerts)
+    assert {r.json()["alert"]["id"] for r in receiver.requests} == {a.id for a in alerts}
+    with db.read() as conn:
+        views = list_alert_views(conn, limit=100)
+    assert {v["status"] for v in views} == {"delivered"}
