@@ -33,6 +33,11 @@ def test_channels_add_list_remove_never_show_a_secret(deployment: Deployment) ->
         assert [(c["kind"], c["url"], c["has_secret"]) for c in listed.json()["channels"]] == [
             ("slack", "https://hooks.slack.com/...", False),
             ("webhook", "https://ops.example.com/hook", True)]
+        relay = client.post("/v1/alert-channels", headers=deployment.admin, json={
+            "kind": "webhook", "secret": SECRET,
+            "url": "https://user:pw@relay.example.com:8443/hooks/0a1b2c3d4e5f6a7b8c9d/in?k=v"})
+        assert relay.json()["url"] == "https://relay.example.com:8443/hooks/***/in"
+        client.delete(f"/v1/alert-channels/{relay.json()['id']}", headers=deployment.admin)
         channel_id = made.json()["id"]
         gone = client.delete(f"/v1/alert-channels/{channel_id}", headers=deployment.admin)
         assert gone.json() == {"id": channel_id, "removed": True}
