@@ -14,7 +14,7 @@ from receipts.alerts.store import raise_alert
 from receipts.cli.main import main
 from receipts.storage.database import Database
 from tests.receipts.alerts.receiver import running_receiver
-from tests.receipts.conftest import Deployment, make_deployment, postgres_schema
+from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
 
 SECRET = "whsec-0123456789abcdef"
 
@@ -197,3 +197,30 @@ def test_finance_reads_every_alert_and_a_team_token_its_teams(dep: Deployment) -
             assert client.get("/v1/alert-channels", headers=header).status_code == 403
             assert client.post("/v1/alerts/al_x/retry", headers=header).status_code == 403
         assert client.get("/v1/alerts", headers=agent).status_code == 403
+
+
+def test_a_budget_threshold_reaches_the_webhook(tmp_path: Path) -> None:
+    """The whole path in one app: a receipt crosses a budget's threshold, the append raises
+    the alert with its outbox row, the app's worker delivers it, signed, to the receiver."""
+    from receipts.alerts.messages import verify_signature
+
+    dep = make_deployment(tmp_path)
+    _, agent = dep.agent("search")
+    with running_receiver() as receiver, dep.client() as client:
+        client.post("/v1/alert-channels", headers=dep.admin,
+                    json={"kind": "webhook", "url": receiver.url, "secret": SECRET})
+        made = client.post("/v1/budgets", headers=dep.admin, json={
+            "name": "search", "scope": {"team": "search"}, "period": "month",
+            "limit": "0.000001", "thresholds": [100], "at_limit": "notify"})
+        assert made.status_code == 201, made.text
+        assert client.post("/v1/receipts", json=call("r1"), headers=agent).status_code == 201
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # (the limit may be alerted too: "notify")
+            kinds = {r.json()["alert"]["kind"]: r for r in receiver.wait_for(1)}
+            if "budget_threshold" in kinds:
+                break
+            time.sleep(0.05)
+    got = kinds["budget_threshold"]
+    assert got.json()["alert"]["scope"] == "team=search"
+    assert verify_signature(SECRET, got.headers["x-receipts-timestamp"], got.body,
+                            got.headers["x-receipts-signature"], int(time.time()))
