@@ -148,6 +148,7 @@ def test_cli_channel_add_list_remove_test_and_list(deployment: Deployment) -> No
     alert_id = raised.stdout.split()[1]
     shown = _run(deployment, "list")
     assert alert_id in shown.stdout and "test  deployment  pending" in shown.stdout
+    assert "(no alerts)" in _run(deployment, "list", "--team", "search").stdout
     as_json = json.loads(_run(deployment, "list", "--json").stdout)
     assert as_json["alerts"][0]["payload"] == {"summary": "hello", "severity": "info"}
     removed = _run(deployment, "channel", "remove", channel_id)
