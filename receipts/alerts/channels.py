@@ -78,8 +78,14 @@ def check_secret(kind: str, secret: str | None) -> None:
         raise _invalid("secret", f"{what} must be {low}..{MAX_SECRET} characters, without NUL")
 
 
+TOKEN_LIKE = 16
+"""A path segment this long may be a credential (Teams, Discord and many relays put a token in
+the path): listings show it as ``***``."""
+
+
 def display_url(kind: str, url: str) -> str:
-    """The URL without user info or query (and, for Slack, without its secret path)."""
+    """The URL without user info, query or token-like path segments (Slack: its origin only,
+    since its whole path is the credential). Stored in clear, so it must reveal nothing."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
@@ -87,7 +93,8 @@ def display_url(kind: str, url: str) -> str:
         netloc += f":{parts.port}"
     if kind == "slack":
         return f"{parts.scheme}://{netloc}/..."
-    return f"{parts.scheme}://{netloc}{parts.path}"
+    path = "/".join("***" if len(seg) >= TOKEN_LIKE else seg for seg in parts.path.split("/"))
+    return f"{parts.scheme}://{netloc}{path}"
 
 
 def _channel(row: sa.Row[Any]) -> Channel:

@@ -45,12 +45,30 @@ def _time(ms: int | None) -> str | None:
     return iso_ms(ms) if ms is not None else None
 
 
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _team_filter(team: str) -> sa.ColumnElement[bool]:
+    """Alerts whose scope (``k=v`` pairs joined by commas, as budgets and anomalies write
+    them) names ``team=TEAM``."""
+    pair = f"team={team}"
+    scope = _ALERT.c.scope
+    return sa.or_(scope == pair,
+                  scope.like(_like(pair) + ",%", escape="\\"),
+                  scope.like("%," + _like(pair), escape="\\"),
+                  scope.like("%," + _like(pair) + ",%", escape="\\"))
+
+
 def list_alert_views(conn: Connection, limit: int = 100, status: Status | None = None,
-                     ) -> list[dict[str, Any]]:
-    """The newest alerts first, each with its deliveries and summed-up status."""
+                     team: str | None = None) -> list[dict[str, Any]]:
+    """The newest alerts first, each with its deliveries and summed-up status; with ``team``,
+    only the alerts whose scope names that team (what a team token reads)."""
     query = sa.select(_ALERT).order_by(_ALERT.c.created_at.desc(), _ALERT.c.id).limit(limit)
     if status is not None:
         query = query.where(_status_filter(status))
+    if team is not None:
+        query = query.where(_team_filter(team))
     alerts = conn.execute(query).all()
     ids = [a.id for a in alerts]
     deliveries: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}

@@ -118,6 +118,7 @@ class DeliveryWorker:
 
     def _attempt(self, delivery: Claimed) -> None:
         status: int | None = None
+        url = ""
         try:
             request = self._request(delivery)
             if isinstance(request, str):
@@ -125,6 +126,7 @@ class DeliveryWorker:
                     record_failure(conn, delivery, self.token, None, request, now_ms(),
                                    self.policy, final=True)
                 return
+            url = request.url
             response = self._client.post(request.url, content=request.body,
                                          headers=request.headers)
             status = response.status_code
@@ -138,6 +140,8 @@ class DeliveryWorker:
         except Exception as e:  # (a bad channel row must not stop the others)
             log.exception("alert delivery %s", delivery.id)
             error = f"{type(e).__name__}: {e}"
+        if url:  # (the error is listed: it must not show a URL that is itself a credential)
+            error = error.replace(url, "<channel url>")
         with self.db.write() as conn:
             state = record_failure(conn, delivery, self.token, status, error, now_ms(),
                                    self.policy)

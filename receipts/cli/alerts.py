@@ -93,17 +93,18 @@ def _line(view: dict[str, Any]) -> str:
 @alerts.command("list")
 @click.option("--status", type=click.Choice(["pending", "delivered", "failed"]),
               help="Only alerts with this status.")
+@click.option("--team", help="Only alerts whose scope names team=TEAM.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="The same JSON as GET /v1/alerts.")
 @data_option
 @db_option
-def alerts_list(status: str | None, limit: int, as_json: bool, data_dir: Path | None,
-                db_url: str | None) -> None:
+def alerts_list(status: str | None, team: str | None, limit: int, as_json: bool,
+                data_dir: Path | None, db_url: str | None) -> None:
     """The newest alerts first, with the state of each delivery."""
     from receipts.alerts.listing import list_alert_views
 
     with opened_runtime(data_dir, db_url) as runtime, runtime.db.read() as conn:
-        views = list_alert_views(conn, limit, status)  # type: ignore[arg-type]
+        views = list_alert_views(conn, limit, status, team)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps({"alerts": views}, indent=2, sort_keys=True))
         return

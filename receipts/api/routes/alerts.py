@@ -1,4 +1,5 @@
-"""Alert routes (admin token): channels, and alerts with the state of their deliveries."""
+"""Alert routes: channels (admin token), alerts with the state of their deliveries (admin,
+finance, or a team token for its team's alerts), retrying an alert's failed deliveries (admin)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from receipts.api.alert_schemas import (
     AlertRequeued,
 )
 from receipts.api.body_reading import authenticated_first
-from receipts.api.dependencies import authenticate_admin, context
+from receipts.api.dependencies import ReaderScope, authenticate_admin, context
 from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, errors
+from receipts.api.openapi import ADMIN_ONLY, READERS, errors
 from receipts.api.routes.admin import WHY, Admin
 from receipts.clock import now_ms
 from receipts.errors import NotFound
@@ -79,18 +80,23 @@ def remove_channel_route(channel_id: str, request: Request, _admin: Admin) -> An
     return json_response({"id": channel_id, "removed": True})
 
 
-@router.get("/alerts", response_model=AlertList, responses=errors(401, 403, 422, why=WHY),
-            openapi_extra=ADMIN_ONLY)
+@router.get("/alerts", response_model=AlertList, responses=errors(401, 403, 422, why={
+    403: "an agent key, or a team token asking for another team"}), openapi_extra=READERS)
 def list_alerts_route(
-    request: Request, _admin: Admin,
+    request: Request, scope: ReaderScope,
     status: Annotated[Status | None, Query(description=(
         "only alerts with this status: failed (a delivery gave up), delivered (every "
         "channel answered 2xx), pending (the rest)"))] = None,
+    team: Annotated[str | None, Query(description=(
+        "only alerts whose scope names team=TEAM (a team token: its own team, the "
+        "default)"))] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
-    """The newest alerts first, each with its deliveries (attempts, last error, state)."""
+    """The newest alerts first, each with its deliveries (attempts, last error, state). The
+    admin and finance tokens read every alert; a team token those whose scope names its
+    team (``team=search``, ``team=search,project=ranker``)."""
     with context(request).runtime.db.read() as conn:
-        views = list_alert_views(conn, limit, status)
+        views = list_alert_views(conn, limit, status, scope.team_filter(team))
     return json_response({"alerts": views})
 
 

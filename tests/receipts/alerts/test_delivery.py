@@ -28,7 +28,9 @@ from tests.receipts.alerts.receiver import Receiver, running_receiver
 from tests.receipts.conftest import postgres_schema
 
 SECRET = "whsec-0123456789abcdef"
-FAST = RetryPolicy(base_ms=20, cap_ms=100, max_attempts=3, lease_ms=1500)
+FAST = RetryPolicy(base_ms=20, cap_ms=100, max_attempts=3, lease_ms=30_000)
+"""Quick retries; a lease (and so a 10 s time limit per attempt) that no loaded machine runs
+out of, so each test counts exactly the attempts it provoked."""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -227,7 +229,7 @@ def test_a_removed_channel_ends_its_pending_deliveries(db: Database, receiver: R
     channel = _channel(db, "webhook", receiver.url, SECRET)
     receiver.respond = lambda _r: 500
     _raise(db)
-    worker = _worker(db, RetryPolicy(base_ms=60_000, max_attempts=5, lease_ms=1500))
+    worker = _worker(db, RetryPolicy(base_ms=60_000, max_attempts=5, lease_ms=30_000))
     try:
         worker.run_once()
         with db.write() as conn:
@@ -273,3 +275,29 @@ def test_secrets_are_sealed_at_rest(db: Database) -> None:
         Sealer(Signer.generate()).open(channel, bytes(row.sealed))
     with pytest.raises(Exception, match="another signing key"):
         Sealer(SIGNER).open("ch_other", bytes(row.sealed))
+
+
+def test_workers_sharing_the_queue_deliver_each_alert_once(db: Database,
+                                                           receiver: Receiver) -> None:
+    """Three workers (as three service processes would) on one outbox: every alert arrives,
+    and with a receiver that always answers, none arrives twice."""
+    _channel(db, "webhook", receiver.url, SECRET)
+    alerts = [_raise(db, key=f"budget:team{i}:80") for i in range(40)]
+    # (a lease far longer than any attempt here, however loaded the machine: a duplicate
+    # then can only come from two workers holding one row)
+    workers = [_worker(db, RetryPolicy(base_ms=20, max_attempts=3, lease_ms=60_000))
+               for _ in range(3)]
+    for w in workers:
+        w.start()
+    try:
+        got = receiver.wait_for(len(alerts), timeout=60)
+        time.sleep(1.0)  # (time for a duplicate to show up, if there were one)
+    finally:
+        for w in workers:
+            w.stop()
+    event_ids = [r.headers["x-receipts-event-id"] for r in receiver.requests]
+    assert len(got) == len(alerts) and len(set(event_ids)) == len(event_ids) == len(alerts)
+    assert {r.json()["alert"]["id"] for r in receiver.requests} == {a.id for a in alerts}
+    with db.read() as conn:
+        views = list_alert_views(conn, limit=100)
+    assert {v["status"] for v in views} == {"delivered"}

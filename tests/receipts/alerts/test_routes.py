@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -12,7 +14,7 @@ from receipts.alerts.store import raise_alert
 from receipts.cli.main import main
 from receipts.storage.database import Database
 from tests.receipts.alerts.receiver import running_receiver
-from tests.receipts.conftest import Deployment, make_deployment
+from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
 
 SECRET = "whsec-0123456789abcdef"
 
@@ -33,6 +35,11 @@ def test_channels_add_list_remove_never_show_a_secret(deployment: Deployment) ->
         assert [(c["kind"], c["url"], c["has_secret"]) for c in listed.json()["channels"]] == [
             ("slack", "https://hooks.slack.com/...", False),
             ("webhook", "https://ops.example.com/hook", True)]
+        relay = client.post("/v1/alert-channels", headers=deployment.admin, json={
+            "kind": "webhook", "secret": SECRET,
+            "url": "https://user:pw@relay.example.com:8443/hooks/0a1b2c3d4e5f6a7b8c9d/in?k=v"})
+        assert relay.json()["url"] == "https://relay.example.com:8443/hooks/***/in"
+        client.delete(f"/v1/alert-channels/{relay.json()['id']}", headers=deployment.admin)
         channel_id = made.json()["id"]
         gone = client.delete(f"/v1/alert-channels/{channel_id}", headers=deployment.admin)
         assert gone.json() == {"id": channel_id, "removed": True}
@@ -93,12 +100,10 @@ def test_alerts_list_and_retry(deployment: Deployment) -> None:
                            ).status_code == 404
 
 
-def test_the_service_delivers_to_a_channel_added_over_http(tmp_path: object) -> None:
+def test_the_service_delivers_to_a_channel_added_over_http(tmp_path: Path) -> None:
     """End to end in one app: a channel added over HTTP, an alert raised in the database, the
     app's own worker delivers it within seconds."""
-    from pathlib import Path
-
-    dep = make_deployment(Path(str(tmp_path)), alert_retry_base_ms=50)
+    dep = make_deployment(tmp_path, alert_retry_base_ms=50)
     with running_receiver() as receiver, dep.client() as client:
         r = client.post("/v1/alert-channels", headers=dep.admin,
                         json={"kind": "webhook", "url": receiver.url + "/in", "secret": SECRET})
@@ -143,6 +148,7 @@ def test_cli_channel_add_list_remove_test_and_list(deployment: Deployment) -> No
     alert_id = raised.stdout.split()[1]
     shown = _run(deployment, "list")
     assert alert_id in shown.stdout and "test  deployment  pending" in shown.stdout
+    assert "(no alerts)" in _run(deployment, "list", "--team", "search").stdout
     as_json = json.loads(_run(deployment, "list", "--json").stdout)
     assert as_json["alerts"][0]["payload"] == {"summary": "hello", "severity": "info"}
     removed = _run(deployment, "channel", "remove", channel_id)
@@ -150,3 +156,72 @@ def test_cli_channel_add_list_remove_test_and_list(deployment: Deployment) -> No
     twice = _run(deployment, "channel", "remove", channel_id)
     assert twice.exit_code == 1 and "already removed" in twice.stderr
     assert _run(deployment, "retry", "al_nope").exit_code == 1
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def dep(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    if request.param == "sqlite":
+        yield make_deployment(tmp_path)
+        return
+    with postgres_schema() as url:
+        yield make_deployment(tmp_path, db_url=url)
+
+
+def test_finance_reads_every_alert_and_a_team_token_its_teams(dep: Deployment) -> None:
+    scopes = ["team=search", "project=ranker,team=search", "environment=prod,team=search,x=y",
+              "team=searchers", "team=support", "team=s%", "*"]
+    db = Database(dep.settings.db_url)
+    try:
+        with db.write() as conn:
+            for i, scope in enumerate(scopes):
+                raise_alert(conn, "budget_threshold", scope, f"k{i}", {}, at=1000 + i)
+    finally:
+        db.dispose()
+    _, search = dep.role_token("team", "search")
+    _, odd = dep.role_token("team", "s%")
+    _, finance = dep.role_token("finance")
+    _, agent = dep.agent()
+    with dep.client() as client:
+        def seen(header: dict[str, str], query: str = "") -> list[str]:
+            r = client.get("/v1/alerts" + query, headers=header)
+            assert r.status_code == 200, r.text
+            return [a["scope"] for a in r.json()["alerts"]]
+
+        assert seen(finance) == seen(dep.admin) == scopes[::-1]
+        assert seen(search) == scopes[2::-1] == seen(search, "?team=search")
+        assert seen(odd) == ["team=s%"]  # (a LIKE wildcard in a team name matches itself)
+        assert seen(finance, "?team=support") == ["team=support"]
+        other = client.get("/v1/alerts?team=support", headers=search)
+        assert other.status_code == 403
+        assert other.json()["error"]["fields"][0]["field"] == "team"
+        for header in (search, finance, agent):
+            assert client.get("/v1/alert-channels", headers=header).status_code == 403
+            assert client.post("/v1/alerts/al_x/retry", headers=header).status_code == 403
+        assert client.get("/v1/alerts", headers=agent).status_code == 403
+
+
+def test_a_budget_threshold_reaches_the_webhook(tmp_path: Path) -> None:
+    """The whole path in one app: a receipt crosses a budget's threshold, the append raises
+    the alert with its outbox row, the app's worker delivers it, signed, to the receiver."""
+    from receipts.alerts.messages import verify_signature
+
+    dep = make_deployment(tmp_path)
+    _, agent = dep.agent("search")
+    with running_receiver() as receiver, dep.client() as client:
+        client.post("/v1/alert-channels", headers=dep.admin,
+                    json={"kind": "webhook", "url": receiver.url, "secret": SECRET})
+        made = client.post("/v1/budgets", headers=dep.admin, json={
+            "name": "search", "scope": {"team": "search"}, "period": "month",
+            "limit": "0.000001", "thresholds": [100], "at_limit": "notify"})
+        assert made.status_code == 201, made.text
+        assert client.post("/v1/receipts", json=call("r1"), headers=agent).status_code == 201
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # (the limit may be alerted too: "notify")
+            kinds = {r.json()["alert"]["kind"]: r for r in receiver.wait_for(1)}
+            if "budget_threshold" in kinds:
+                break
+            time.sleep(0.05)
+    got = kinds["budget_threshold"]
+    assert got.json()["alert"]["scope"] == "team=search"
+    assert verify_signature(SECRET, got.headers["x-receipts-timestamp"], got.body,
+                            got.headers["x-receipts-signature"], int(time.time()))

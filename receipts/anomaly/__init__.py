@@ -1,0 +1,1 @@
+"""Spend anomaly detection: a pure function over cost per minute (detector)."""
