@@ -124,9 +124,9 @@ def _decode(data: bytes) -> Any:
 
 
 def _depth_exceeds(value: Any, room: int) -> bool:
-    """Whether the containers in ``value`` (a decoded item) nest more than ``room`` deep.
+    """Whether ``value`` (a decoded item) nests containers more than ``room`` deep below it.
 
-    Written as plain loops over each container's members: it runs once per receipt."""
+    Plain loops over each container's members: it runs once per receipt."""
     kind = type(value)
     if kind is dict or kind is _FROZEN_MAP:
         members: Any = value.values()
