@@ -124,19 +124,24 @@ def _decode(data: bytes) -> Any:
 
 
 def _depth_exceeds(value: Any, room: int) -> bool:
-    """Whether ``value`` nests containers deeper than ``room`` more levels."""
+    """Whether ``value`` (a decoded item) nests containers more than ``room`` deep below it.
+
+    Plain loops over each container's members: it runs once per receipt."""
     kind = type(value)
     if kind is dict or kind is _FROZEN_MAP:
-        values: Any = value.values()
+        members: Any = value.values()
     elif kind is list:
-        values = value
+        members = value
     elif kind is cbor2.CBORTag:
-        values = (value.value,)
+        members = (value.value,)
     else:
         return False
     if room == 0:
         return True
-    return any(type(v) in _CONTAINERS and _depth_exceeds(v, room - 1) for v in values)
+    for member in members:
+        if type(member) in _CONTAINERS and _depth_exceeds(member, room - 1):
+            return True
+    return False
 
 
 _CONTAINERS = frozenset({dict, list, _FROZEN_MAP, cbor2.CBORTag})

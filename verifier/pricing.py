@@ -334,8 +334,10 @@ class RateTable:
         return select_rate(relevant, base, quote, day, at_ms)
 
 
+@functools.lru_cache(maxsize=4096)
 def identity_fx(currency: str, day: str) -> dict[str, Any]:
-    """The ``fx`` of a receipt already in the reporting currency (spec §5.4)."""
+    """The ``fx`` of a receipt already in the reporting currency (spec §5.4); one map per
+    (currency, day), shared: compare it or copy it, never modify it."""
     return {"currency": currency, "rate": FX_ONE, "date": day, "source": IDENTITY_SOURCE}
 
 

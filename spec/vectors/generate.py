@@ -36,6 +36,7 @@ from receipts.issuing.receipt_builder import (
 from receipts.pricing.books import shipped_price_book
 from receipts.storage.ledger_file import fx_rate_item, key_item, price_book_item
 from verifier import cose
+from verifier.chain import link_hash
 from verifier.encoding import encode
 from verifier.jsonview import receipt_json
 from verifier.preamble import preamble_digest
@@ -132,7 +133,7 @@ def build(payload_hook: PayloadHook | None = None, encode_hook: EncodeHook | Non
         raw = encode_hook(i, payload) if encode_hook else encode(payload)
         item = (signer_for(i) if signer_for else signer).sign_payload_bytes(cose.RECEIPT, raw)
         head.size += 1
-        head.head = hashlib.sha256(item).digest()
+        head.head = link_hash(item)
         by_chain[i % 2].append(item)
         payloads.append(payload)
     created = T0 + 86_400_000

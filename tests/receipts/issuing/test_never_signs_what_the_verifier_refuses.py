@@ -128,7 +128,9 @@ def test_a_refusal_of_the_services_own_field_is_a_500_and_signs_nothing(
         deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing the agent sent is at fault (here: the identity rate's source is empty), so the
     answer is not a 422, and still nothing is signed."""
-    monkeypatch.setattr(receipt_builder, "IDENTITY_SOURCE", "")
+    rule = receipt_builder.receipt_fx
+    monkeypatch.setattr(receipt_builder, "receipt_fx",
+                        lambda *args: {**(rule(*args) or {}), "source": ""})
     _, auth = deployment.agent()
     with deployment.client() as client:
         refused = client.post("/v1/receipts", json=call("r"), headers=auth)
