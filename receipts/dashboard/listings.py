@@ -50,7 +50,7 @@ def _cost_text(view: dict[str, Any]) -> str:
 
 
 def receipts_under(request: Request, scope: ReadScope, sel: Selection) -> list[ReceiptLine]:
-    """The newest receipts of the month under the full drill path (team, project, model,
+    """The month's most expensive receipts under the full drill path (team, project, model,
     agent); a missing tag on the path matches receipts without it."""
     path = dict(sel.path)
     columns = {"team": "team", "project": "project", "model": "model", "agent": "agent"}
@@ -61,7 +61,7 @@ def receipts_under(request: Request, scope: ReadScope, sel: Selection) -> list[R
                               model=given.get("model"), agent=given.get("agent"),
                               since=sel.since, until=sel.until, missing=missing)
     with context(request).runtime.db.read() as conn:
-        found = store.list_receipts(conn, flt, None, RECEIPTS_SHOWN, newest_first=True)
+        found = store.list_receipts(conn, flt, None, RECEIPTS_SHOWN, by_cost=True)
     lines = []
     for _issued, receipt_id, item, _started in found:
         view = Outcome(200, item=item).json_view()

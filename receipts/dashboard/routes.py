@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from receipts.dashboard import sessions, views
 from receipts.dashboard.pages import ROOT, SECURITY_HEADERS, STATIC, render
+from receipts.dashboard.selection import Selection
 from receipts.dashboard.signin import (
     Viewer,
     form_fields,
@@ -112,7 +113,7 @@ async def overview(request: Request) -> Response:
     """Total and change, daily spend, top drivers, provider share, budgets, alerts."""
     viewer = await viewer_of(request)
     view = await run_in_threadpool(views.overview, request, viewer.scope,
-                                   views.Selection.of(request))
+                                   Selection.of(request))
     return _page("overview.html", viewer, view)
 
 
@@ -121,7 +122,7 @@ async def drill(request: Request) -> Response:
     """team -> project -> model -> agent -> receipts."""
     viewer = await viewer_of(request)
     view = await run_in_threadpool(views.drill, request, viewer.scope,
-                                   views.Selection.of(request))
+                                   Selection.of(request))
     return _page("drill.html", viewer, view)
 
 

@@ -18,7 +18,8 @@ from fastapi import Request
 from receipts.api.dependencies import ReadScope, context
 from receipts.dashboard import charts, listings
 from receipts.dashboard.selection import DRILL, MISSING, STACK_CHOICES, Selection
-from receipts.spend.service import SpendQuery, spend
+from receipts.spend.query import SpendQuery
+from receipts.spend.report import spend
 
 __all__ = ["STACK_CHOICES", "drill", "overview", "receipt"]
 
@@ -202,18 +203,21 @@ def drill(request: Request, scope: ReadScope, sel: Selection) -> Drill:
     crumbs = [Crumb(f"{n} {_label(v)}", "/dashboard/drill?" + Selection(
         sel.month, sel.currency_mode, sel.stack, path[:i + 1]).query())
         for i, (n, v) in enumerate(path)]
-    common = dict(month=sel.month, currency_mode=sel.currency_mode,
-                  reporting_currency=context(request).runtime.facts.reporting_currency,
-                  stack=sel.stack, heading=" › ".join(c.label for c in crumbs) or "all",
-                  base_query=Selection(sel.month, sel.currency_mode, sel.stack, ()).query(),
-                  crumbs=crumbs, total=total, keep=sel.keep())
-    if level < len(DRILL):
-        name = DRILL[level]
-        rows = _driver_rows({"rows": matching}, name, lambda value: "/dashboard/drill?" + (
-            sel.query(**{name: MISSING if value is None else str(value)})))
-        return Drill(next_dim=name, rows=rows, receipts=[], **common)  # type: ignore[arg-type]
-    lines = listings.receipts_under(request, scope, sel)
-    return Drill(next_dim=None, rows=None, receipts=lines, **common)  # type: ignore[arg-type]
+    rows: list[DriverRow] | None = None
+    lines: list[listings.ReceiptLine] = []
+    next_dim = DRILL[level] if level < len(DRILL) else None
+    if next_dim is not None:
+        rows = _driver_rows({"rows": matching}, next_dim, lambda value: "/dashboard/drill?" + (
+            sel.query(**{next_dim: MISSING if value is None else str(value)})))
+    else:
+        lines = listings.receipts_under(request, scope, sel)
+    return Drill(
+        month=sel.month, currency_mode=sel.currency_mode,
+        reporting_currency=context(request).runtime.facts.reporting_currency, stack=sel.stack,
+        heading=" › ".join(c.label for c in crumbs) or "all",
+        base_query=Selection(sel.month, sel.currency_mode, sel.stack, ()).query(),
+        crumbs=crumbs, total=total, next_dim=next_dim, rows=rows, receipts=lines,
+        keep=sel.keep())
 
 
 def _under(rows: list[dict[str, Any]], path: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:

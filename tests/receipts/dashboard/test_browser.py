@@ -131,3 +131,4 @@ def test_totals_drill_down_and_team_isolation_in_chromium(
             assert width <= 390, "the page scrolls sideways on a phone"
         finally:
             browser.close()
+

@@ -87,9 +87,9 @@ def test_revoking_the_token_ends_its_sessions_and_sign_out_works(
     made = subprocess.run(receipt_cmd("token", "create", "--role", "finance"),
                           env=deployment.env(), capture_output=True, text=True, check=True)
     token = made.stdout.strip().splitlines()[-1]
-    listed = subprocess.run(receipt_cmd("token", "list", "--format", "json"),
+    listed = subprocess.run(receipt_cmd("token", "list"),
                             env=deployment.env(), capture_output=True, text=True, check=True)
-    token_id = re.findall(r'"(tok_[0-9a-f]+)"', listed.stdout)[0]
+    token_id = re.findall(r"\btok_[0-9a-f]+", listed.stdout)[0]
     _agent, agent = deployment.agent("search")
     with deployment.client() as client:
         assert client.post("/v1/receipts", json=call("r1"), headers=agent).status_code == 201
