@@ -4,17 +4,26 @@ and alerts, each limited to the viewer's read scope exactly as the API limits it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
 
 from receipts.alerts.store import list_alerts
 from receipts.api.dependencies import ReadScope, context
+from receipts.budgets import counters, manage
+from receipts.budgets.definition import parse_time
+from receipts.budgets.raw import Raw
+from receipts.clock import now_ms
+from receipts.dashboard import charts
 from receipts.dashboard.selection import MISSING, Selection
 from receipts.errors import NotFound
 from receipts.issuing.outcome import Outcome
 from receipts.storage import queries as store
 from verifier.jsonview import iso_ms
+from verifier.money import COST_SCALE
+
+DAY_MS = 86_400_000
 
 RECEIPTS_SHOWN = 100
 ALERTS_SHOWN = 20
@@ -116,6 +125,50 @@ def alerts(request: Request, scope: ReadScope, sel: Selection) -> list[AlertLine
     return lines
 
 
-def budgets(request: Request, scope: ReadScope, sel: Selection) -> list[Any]:
-    """Budgets in view (with their burn-down), limited to the viewer's team."""
-    return []
+@dataclass
+class BudgetLine:
+    """A budget as the overview shows it: its current period, burn-down and forecast."""
+
+    name: str
+    scope: str
+    spent: str
+    limit: str
+    remaining: str
+    forecast: str
+    overrun: bool
+    chart: str
+
+
+def _cumulative(days: dict[int, int], start: int, end: int, now: int) -> list[Decimal]:
+    """Spend so far at the end of each UTC day of [start, now], in currency units."""
+    out, total, day = [], 0, start - start % DAY_MS
+    while day < min(now, end):
+        total += days.get(day, 0)
+        out.append(Decimal(total).scaleb(-COST_SCALE))
+        day += DAY_MS
+    return out
+
+
+def budgets(request: Request, scope: ReadScope, sel: Selection) -> list[BudgetLine]:
+    """The budgets the viewer may see (a team token: those scoped to its team), each with its
+    current period's status as ``GET /v1/budgets`` gives it and a burn-down chart."""
+    runtime = context(request).runtime
+    found = manage.list_budgets(runtime.db, runtime.facts.reporting_currency)
+    lines = []
+    now = now_ms()
+    for b in found:
+        if not scope.sees(b["scope"].get("team")):
+            continue
+        start = parse_time(b["period_start"], "period_start")
+        end = parse_time(b["period_end"], "period_end")
+        with runtime.db.read() as conn:
+            days = counters.days(Raw.of(conn), b["id"], start, end)
+        span = max((end - start + DAY_MS - 1) // DAY_MS, 1)
+        projected = Decimal(b["forecast"]["projected"])
+        chart = charts.burn_down(_cumulative(days, start, end, now), span, Decimal(b["limit"]),
+                                 projected)
+        lines.append(BudgetLine(
+            b["name"], ", ".join(f"{k}={v}" for k, v in sorted(b["scope"].items())) or "all",
+            b["spent"], b["limit"], b["remaining"], b["forecast"]["projected"],
+            bool(b["forecast"]["overrun"]), chart))
+    return lines

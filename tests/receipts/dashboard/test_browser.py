@@ -49,6 +49,10 @@ def served(deployment: Deployment) -> Iterator[tuple[Server, Deployment]]:
     server = Server(deployment)
     try:
         server.wait_ready()
+        made = httpx.post(server.url + "/v1/budgets", headers=deployment.admin, json={
+            "name": "search-monthly", "scope": {"team": "search"}, "period": "month",
+            "limit": "100", "thresholds": [50, 80, 100], "at_limit": "notify"})
+        assert made.status_code in (200, 201), made.text
         for i in range(12):
             headers, project = (search, "ranker" if i % 3 else "indexer") if i % 2 else (
                 ads, "bidder")
@@ -106,6 +110,10 @@ def test_totals_drill_down_and_team_isolation_in_chromium(
             shots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shots / "dashboard-overview.png"), full_page=True)
             assert (shots / "dashboard-overview.png").stat().st_size > 10_000
+
+            budgets = httpx.get(server.url + "/v1/budgets", headers=dep.admin).json()
+            assert page.get_attribute("[data-testid=budget-spent]", "data-exact") == (
+                budgets["budgets"][0]["spent"])
 
             by_team = {r["team"]: r["cost"] for r in _spend(server, finance, by="team")["rows"]}
             page.click("[data-testid=drivers-team] a:text-is('search')")
