@@ -36,6 +36,7 @@ from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
 from receipts.api.routes.spend import router as spend_router
 from receipts.clock import now_ms
+from receipts.dashboard import routes as dashboard
 from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
 from receipts.issuing.group_commit import Appender
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="receipts", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
-    errors.install(app)
+    errors.install(app, pages={dashboard.ROOT: dashboard.error_page})
     app.include_router(receipts_router)
     app.include_router(otlp_router)
     app.include_router(admin_router)
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy_router)
     app.include_router(spend_router)
     app.include_router(public_router)
+    dashboard.install(app)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)
     app.add_middleware(RefuseNul)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -95,11 +95,20 @@ def allowed_methods(request: Request) -> list[str]:
                    for route in serving)]
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers."""
+PageRenderer = Callable[[Request, ReceiptsError], Response]
+"""How a prefix of HTML pages (the dashboard) shows one of our errors instead of JSON."""
 
-    async def ours(_request: Request, exc: Exception) -> Response:
+
+def install(app: FastAPI, pages: Mapping[str, PageRenderer] | None = None) -> None:
+    """Register the handlers; errors under a prefix of ``pages`` are rendered by its page
+    renderer (a person reads those), every other one is the JSON error body."""
+    html = dict(pages or {})
+
+    async def ours(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ReceiptsError)
+        for prefix, render in html.items():
+            if request.url.path == prefix or request.url.path.startswith(prefix + "/"):
+                return render(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return json_response({"error": error_of(exc)}, exc.status, headers)
 

@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from receipts.spend.query import FIELD_NAMES, Row, RowKey, SpendQuery, Window
+from sqlalchemy.engine import Connection
+
+from receipts.spend.query import FIELD_NAMES, Row, RowKey, SpendQuery, Window, run
 from verifier.csvcell import spreadsheet_safe
 from verifier.money import COST_SCALE, format_amount
 
@@ -51,6 +53,13 @@ def _total_cost(rows: Iterable[tuple[RowKey, Row]]) -> dict[str | None, int]:
         if row.priced:
             out[key[-1]] = out.get(key[-1], 0) + row.cost
     return out
+
+
+def spend(conn: Connection, q: SpendQuery) -> dict[str, Any]:
+    """The answer to ``q`` (``GET /v1/spend``'s JSON body; ``q.team`` limits it to one team):
+    the one entry point for the API, the dashboard and the reports."""
+    periods, per_window, previous = run(conn, q)
+    return answer(q, periods, per_window, previous)
 
 
 def answer(q: SpendQuery, windows: list[Window], per_window: list[dict[RowKey, Row]],

@@ -211,6 +211,8 @@ class ReceiptFilter:
     agent: str | None = None
     since: int | None = None
     until: int | None = None
+    missing: frozenset[str] = frozenset()
+    """Tag columns (``team``, ``project``) the receipt must not have (absent or empty)."""
 
 
 def list_receipts(conn: Connection, flt: ReceiptFilter, after: tuple[int, str] | None,
@@ -236,6 +238,8 @@ def _filtered(query: Any, flt: ReceiptFilter) -> Any:
                           ("agent_id", flt.agent)):
         if value is not None:
             query = query.where(RECEIPT.c[column] == value)
+    for column in sorted(flt.missing & {"team", "project"}):
+        query = query.where(sa.or_(RECEIPT.c[column].is_(None), RECEIPT.c[column] == ""))
     if flt.since is not None:
         query = query.where(RECEIPT.c.issued_at >= flt.since)
     if flt.until is not None:

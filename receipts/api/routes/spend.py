@@ -16,7 +16,7 @@ from receipts.api.tag_keys import TAG_KEY_PATTERN, TAG_KEY_RULE, is_tag_key
 from receipts.api.time_params import time_param
 from receipts.budgets.periods import Period
 from receipts.errors import FieldProblem, Invalid
-from receipts.spend import query, report
+from receipts.spend import report
 from receipts.spend.query import Currency, SpendQuery
 
 router = APIRouter(prefix="/v1", tags=["spend"])
@@ -106,5 +106,4 @@ def get_spend(
 def spend_answer(request: Request, q: SpendQuery) -> dict[str, object]:
     """The answer to ``q`` (``q.team`` restricts it to one team's receipts)."""
     with context(request).runtime.db.read() as conn:
-        periods, per_window, previous = query.run(conn, q)
-    return report.answer(q, periods, per_window, previous)
+        return report.spend(conn, q)
