@@ -34,14 +34,6 @@ class Alert:
     payload: dict[str, Any]
     created_at: int
 
-    @property
-    def team(self) -> str | None:
-        """The team the alert is about (its payload's ``scope.team``): a team token reads the
-        alerts of its own team, and no other."""
-        scope = self.payload.get("scope")
-        team = scope.get("team") if isinstance(scope, dict) else None
-        return team if isinstance(team, str) else None
-
 
 def _insert(conn: Connection, table: sa.Table, values: dict[str, Any]) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite

@@ -9,7 +9,9 @@ from typing import Any
 
 from fastapi import Request
 
-from receipts.alerts.store import list_alerts
+from receipts.alerts.listing import list_alert_views
+from receipts.alerts.messages import summary
+from receipts.alerts.store import Alert
 from receipts.api.dependencies import ReadScope, context
 from receipts.budgets import counters, manage
 from receipts.budgets.definition import parse_time
@@ -20,7 +22,6 @@ from receipts.dashboard.selection import MISSING, Selection
 from receipts.errors import NotFound
 from receipts.issuing.outcome import Outcome
 from receipts.storage import queries as store
-from verifier.jsonview import iso_ms
 from verifier.money import COST_SCALE
 
 DAY_MS = 86_400_000
@@ -109,17 +110,18 @@ class AlertLine:
 
 
 def alerts(request: Request, scope: ReadScope, sel: Selection) -> list[AlertLine]:
-    """The month's newest alerts the viewer may see."""
+    """The month's newest alerts the viewer may see: ``GET /v1/alerts``'s own listing, with
+    the team a team token is limited to."""
     with context(request).runtime.db.read() as conn:
-        found = list_alerts(conn, limit=500)
+        found = list_alert_views(conn, limit=500, team=scope.team_filter(None))
     lines = []
-    for alert in found:
-        if not sel.since <= alert.created_at < sel.until:
+    for view in found:
+        alert = Alert(view["id"], view["kind"], view["scope"], view["dedup_key"],
+                      view["payload"], 0)
+        if not sel.month <= view["created_at"][:7] <= sel.month:
             continue
-        if not scope.sees(alert.team):
-            continue
-        lines.append(AlertLine(alert.kind, alert.scope, iso_ms(alert.created_at),
-                               str(alert.payload.get("message", ""))))
+        lines.append(AlertLine(view["kind"], view["scope"], view["created_at"],
+                               f"{summary(alert)} ({view['status']})"))
         if len(lines) == ALERTS_SHOWN:
             break
     return lines
