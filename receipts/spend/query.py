@@ -114,7 +114,7 @@ def bounds(conn: Connection, q: SpendQuery) -> tuple[int, int] | None:
         if row is None or row[0] is None:
             return None
         since = row[0] if since is None else since
-        until = row[1] + QUARTER_HOUR_MS if until is None else until
+        until = max(row[1] + QUARTER_HOUR_MS, since) if until is None else until
     if until < since:
         raise Invalid("until is before since", [FieldProblem("until", "before since")])
     return since, until
@@ -190,30 +190,27 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
     b, g = BUCKET.c, GROUP.c
     native = q.currency == "native"
     sqlite = conn.dialect.name == "sqlite"
-    keys = [_key_column(name, sqlite) for name in q.by]
-    keys.append(g.currency if native else g.fx_currency)
-    money = (b.cost_hi, b.cost_lo) if native else (b.reporting_hi, b.reporting_lo)
-    # first per (window, group, category) on integer keys, then per requested key: the tag
-    # values are read once per group and window, not once per bucket row
-    per_group = sa.select(
-        piece.c.w, b.group_id, b.category, sa.func.sum(b.receipts).label("receipts"),
-        sa.func.sum(b.priced if native else b.priced_reporting).label("priced"),
-        sa.func.sum(b.tokens).label("tokens"), sa.func.sum(money[0]).label("hi"),
-        sa.func.sum(money[1]).label("lo"),
-    ).select_from(piece.join(BUCKET, sa.and_(b.span == piece.c.span, b.start >= piece.c.lo,
-                                             b.start < piece.c.hi))
-                  ).group_by(piece.c.w, b.group_id, b.category)
+    # each group's keys, read once per group (materialized: not once per joined row)
+    keyed_select = sa.select(g.id, g.agent, g.retry, *(
+        _key_column(name, sqlite).label(f"k{i}") for i, name in enumerate(q.by)),
+        (g.currency if native else g.fx_currency).label("cur"))
     if q.team is not None:
-        per_group = per_group.where(b.group_id.in_(
-            sa.select(g.id).where(g.team == q.team)))
-    s = per_group.subquery("per_group")
+        keyed_select = keyed_select.where(g.team == q.team)
+    keyed = keyed_select.cte("keyed").prefix_with("MATERIALIZED")
+    keys = [keyed.c[f"k{i}"] for i in range(len(q.by))] + [keyed.c.cur]
+    money = (b.cost_hi, b.cost_lo) if native else (b.reporting_hi, b.reporting_lo)
+    # one pass: each bucket row joined to its group's keys, summed per window, key, category
     query = sa.select(
-        s.c.w, *keys, s.c.category, sa.func.sum(s.c.receipts), sa.func.sum(s.c.priced),
-        sa.func.sum(s.c.tokens), sa.func.sum(s.c.hi), sa.func.sum(s.c.lo),
-        sa.func.sum(sa.case((g.retry, s.c.receipts), else_=0)),
-        sa.func.count(sa.distinct(sa.case((s.c.category == TOTALS, g.agent)))),
-    ).select_from(s.join(GROUP, g.id == s.c.group_id)
-                  ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
+        piece.c.w, *keys, b.category, sa.func.sum(b.receipts),
+        sa.func.sum(b.priced if native else b.priced_reporting), sa.func.sum(b.tokens),
+        sa.func.sum(money[0]), sa.func.sum(money[1]),
+        sa.func.sum(sa.case((keyed.c.retry, b.receipts), else_=0)),
+        sa.func.count(sa.distinct(sa.case((b.category == TOTALS, keyed.c.agent)))),
+    ).select_from(
+        piece.join(BUCKET, sa.and_(b.span == piece.c.span, b.start >= piece.c.lo,
+                                   b.start < piece.c.hi))
+        .join(keyed, keyed.c.id == b.group_id)
+    ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
     width = len(keys)
     for found in conn.execute(query):
         key: RowKey = tuple(found[1:1 + width])
