@@ -10,7 +10,9 @@ Each process re-reads the policy version at most every :data:`POLICY_CACHE_SECON
 probe), so a ``receipt policy set`` reaches every worker and replica within that time; the
 process that served ``PUT /v1/policy`` uses the new version at once. Flags are written in their
 own transaction just after the receipt's commit: a crash between the two leaves that receipt
-unflagged (never a flag without its receipt).
+unflagged (never a flag without its receipt). The only reads :meth:`PolicyGate.judge` makes
+(the version number every few seconds, and a replay check when it is about to deny) are single
+index probes, run inline like the rest of preparing a call.
 """
 
 from __future__ import annotations
