@@ -133,12 +133,15 @@ def _approval_json(found: approvals.Approval) -> dict[str, Any]:
 
 
 @admin_router.get("/approvals/{approval_id}", response_model=ApprovalOut, responses=errors(
-    401, 404, 422, why={404: "no such approval, or not this agent's"}), openapi_extra=ANY_TOKEN)
+    401, 404, 422, why={404: "no such approval, or not this agent's or team's"}),
+    openapi_extra=ANY_TOKEN)
 def get_approval_route(approval_id: ID, request: Request, principal: Reader) -> Response:
-    """An approval's status (the agent that asked polls it; the admin reads any)."""
+    """An approval's status (the agent that asked polls it; a team token reads its team's; the
+    admin and finance tokens read any)."""
     with context(request).runtime.db.read() as conn:
         found = approvals.fetch(Raw.of(conn), approval_id)
-    if found is None or (principal.agent is not None and principal.agent.id != found.agent_id):
+    if found is None or (principal.agent is not None and principal.agent.id != found.agent_id) \
+            or (principal.team is not None and found.ask().tags.get("team") != principal.team):
         raise NotFound(f"no approval {approval_id!r}")
     return json_response(_approval_json(found))
 

@@ -193,3 +193,23 @@ def test_the_dependencies_other_routes_build_on(deployment: Deployment) -> None:
         assert status("/test/approve", deployment.admin) == 200
         assert status("/test/manage", finance) == 403 and status("/test/manage", team) == 403
         assert client.get("/test/manage", headers=deployment.admin).json() == {"role": "admin"}
+
+
+def test_a_team_token_reads_only_its_team_approvals(dep: Deployment) -> None:
+    _, agent = dep.agent("search")
+    _, search = dep.role_token("team", "search")
+    _, ads = dep.role_token("team", "ads")
+    _, finance = dep.role_token("finance")
+    with dep.client() as client:
+        made = client.post("/v1/budgets", headers=dep.admin, json={
+            "name": "search", "scope": {"team": "search"}, "period": "month", "limit": "1",
+            "thresholds": [100], "at_limit": "approve"})
+        assert made.status_code == 201, made.text
+        asked = client.post("/v1/authorize", headers=agent, json={
+            "provider": "openai", "model": "gpt-4o", "estimated_cost": "2",
+            "tags": {"project": "ranker"}}).json()
+        assert asked["decision"] == "approval_required", asked
+        path = f"/v1/approvals/{asked['approval']['id']}"
+        assert client.get(path, headers=search).status_code == 200
+        assert client.get(path, headers=finance).status_code == 200
+        assert client.get(path, headers=ads).status_code == 404
