@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime
@@ -105,6 +107,22 @@ class PolicyGate:
                     return NOTHING
             raise denial(denied)
         return Judged(tuple(found), version.version)
+
+    def preflight(self, provider: str, model: str, tags: Mapping[str, str],
+                  estimated_cost: Decimal | None) -> dict[str, Any] | None:
+        """The ``deny`` answer of a pre-flight authorization that breaks a ``deny`` rule of the
+        policy in force (None: the policy lets it through; its flags are recorded when the
+        receipt is)."""
+        version = self.current()
+        if version is None or not version.policy.rules:
+            return None
+        denied = [v for v in evaluate(version.policy, provider, model, tags, estimated_cost)
+                  if v.denies]
+        if not denied:
+            return None
+        return {"decision": "deny", "reason": str(denial(denied)),
+                "policy": [{"rule": v.rule, "field": v.field, "message": v.message,
+                            "detail": v.detail} for v in denied]}
 
     def record(self, done: Sequence[tuple[Prepared, Judged, Outcome]]) -> None:
         """Store the flags of the receipts just signed (201s; replays were flagged before)."""

@@ -143,3 +143,29 @@ def test_versions_are_kept_and_replays_keep_their_receipt(dep: Deployment) -> No
     assert bad.status_code == 422
     assert bad.json()["error"]["fields"][0]["field"] == "rules.0.mode"
     assert current["version"] == 2
+
+
+def test_pre_flight_authorization_is_judged_by_the_same_rules(dep: Deployment) -> None:
+    _, agent = dep.agent("search")
+    with dep.client() as client:
+        assert client.put("/v1/policy", json={"rules": RULES},
+                          headers=dep.admin).status_code == 201
+
+        def ask(tags: dict[str, str], cost: str = "0.00001") -> dict[str, Any]:
+            answer = client.post("/v1/authorize", headers=agent, json={
+                "provider": "openai", "model": "gpt-4o-mini", "estimated_cost": cost,
+                "tags": tags})
+            assert answer.status_code == 200, answer.text
+            body: dict[str, Any] = answer.json()
+            return body
+
+        no_cc = ask({"project": "ranker", "environment": "prod"})
+        too_costly = ask({"project": "cheap", "environment": "dev"}, cost="0.5")
+        fine = ask({"project": "cheap", "environment": "dev"})
+    assert no_cc["decision"] == "deny"
+    assert no_cc["reason"].startswith("policy rule 'prod-cost-center'")
+    assert no_cc["policy"] == [{"rule": "prod-cost-center", "field": "tags.cost_center",
+                                "message": "production calls name a cost_center",
+                                "detail": "tag cost_center is required"}]
+    assert [v["rule"] for v in too_costly["policy"]] == ["call-limit"]
+    assert fine["decision"] == "allow"
