@@ -1,4 +1,5 @@
-"""Alert routes (admin token): channels, and alerts with the state of their deliveries."""
+"""Alert routes: channels (admin token), and alerts with the state of their deliveries (admin,
+finance, or a team token for the alerts whose scope names its team)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from receipts.api.alert_schemas import (
     AlertRequeued,
 )
 from receipts.api.body_reading import authenticated_first
-from receipts.api.dependencies import authenticate_admin, context
+from receipts.api.dependencies import ReaderScope, authenticate_admin, context
 from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, errors
+from receipts.api.openapi import ADMIN_ONLY, READERS, errors
 from receipts.api.routes.admin import WHY, Admin
 from receipts.clock import now_ms
 from receipts.errors import NotFound
@@ -79,18 +80,36 @@ def remove_channel_route(channel_id: str, request: Request, _admin: Admin) -> An
     return json_response({"id": channel_id, "removed": True})
 
 
-@router.get("/alerts", response_model=AlertList, responses=errors(401, 403, 422, why=WHY),
-            openapi_extra=ADMIN_ONLY)
+TEAM_WINDOW = 10_000
+"""A team token's alerts are picked from this many of the newest (alerts are few: one per
+budget threshold per period, one per anomaly)."""
+
+
+def _scope_team(view: dict[str, Any]) -> str | None:
+    """The team an alert is about: its payload's ``scope`` (None: not one team's)."""
+    scope = view["payload"].get("scope") if isinstance(view["payload"], dict) else None
+    team = scope.get("team") if isinstance(scope, dict) else None
+    return team if isinstance(team, str) else None
+
+
+@router.get("/alerts", response_model=AlertList, responses=errors(401, 403, 422, why={
+    403: "an agent key (this needs the admin, a finance or a team token)"}),
+    openapi_extra=READERS)
 def list_alerts_route(
-    request: Request, _admin: Admin,
+    request: Request, scope: ReaderScope,
     status: Annotated[Status | None, Query(description=(
         "only alerts with this status: failed (a delivery gave up), delivered (every "
         "channel answered 2xx), pending (the rest)"))] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
-    """The newest alerts first, each with its deliveries (attempts, last error, state)."""
+    """The newest alerts first, each with its deliveries (attempts, last error, state); a team
+    token sees the alerts whose scope names its team."""
     with context(request).runtime.db.read() as conn:
-        views = list_alert_views(conn, limit, status)
+        if scope.team is None:
+            views = list_alert_views(conn, limit, status)
+        else:
+            views = [v for v in list_alert_views(conn, TEAM_WINDOW, status)
+                     if scope.sees(_scope_team(v))][:limit]
     return json_response({"alerts": views})
 
 

@@ -49,7 +49,7 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "get /v1/alert-channels": (ADMIN, {"200", "401", "403"}),
     "delete /v1/alert-channels/{channel_id}": (ADMIN, {"200", "401", "403", "404", "409",
                                                         "422"}),
-    "get /v1/alerts": (ADMIN, {"200", "401", "403", "422"}),
+    "get /v1/alerts": (READERS, {"200", "401", "403", "422"}),
     "post /v1/alerts/{alert_id}/retry": (ADMIN, {"200", "401", "403", "404", "422"}),
     "post /v1/tokens": (ADMIN, {"201", "401", "403", "413", "422"}),
     "get /v1/tokens": (ADMIN, {"200", "401", "403"}),

@@ -246,3 +246,27 @@ def test_budgets_and_approvals_follow_the_roles(dep: Deployment) -> None:
         assert decided.status_code == 200 and decided.json()["status"] == "denied", decided.text
         assert client.post(f"/v1/approvals/{second}", json={"decision": "approve"},
                            headers=dep.admin).status_code == 200
+
+
+def test_a_team_token_reads_only_its_team_alerts(dep: Deployment) -> None:
+    _, search_agent = dep.agent("search")
+    _, ads_agent = dep.agent("ads")
+    _, search = dep.role_token("team", "search")
+    _, finance = dep.role_token("finance")
+    with dep.client() as client:
+        for team in ("search", "ads"):
+            assert client.post("/v1/budgets", headers=dep.admin, json={
+                "name": team, "scope": {"team": team}, "period": "month", "limit": "0.000001",
+                "thresholds": [100], "at_limit": "notify"}).status_code == 201
+        for i, agent in enumerate((search_agent, ads_agent)):
+            assert client.post("/v1/receipts", json=call(f"a{i}"),
+                               headers=agent).status_code == 201
+
+        def teams(header: dict[str, str]) -> list[str]:
+            answer = client.get("/v1/alerts", headers=header)
+            assert answer.status_code == 200, answer.text
+            return sorted(a["payload"]["scope"]["team"] for a in answer.json()["alerts"])
+
+        assert teams(dep.admin) == teams(finance) == ["ads", "search"]
+        assert teams(search) == ["search"]
+        assert client.get("/v1/alerts", headers=search_agent).status_code == 403
