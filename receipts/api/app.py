@@ -29,6 +29,7 @@ from receipts.api.routes.admin import router as admin_router
 from receipts.api.routes.alerts import router as alerts_router
 from receipts.api.routes.budgets import admin_router as budgets_admin_router
 from receipts.api.routes.budgets import agent_router as budgets_agent_router
+from receipts.api.routes.budgets import approver_router as budgets_approver_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.otlp import router as otlp_router
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(budgets_agent_router)
     app.include_router(budgets_admin_router)
+    app.include_router(budgets_approver_router)
     app.include_router(policy_router)
     app.include_router(spend_router)
     app.include_router(public_router)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
+from receipts.api.policy_schemas import PolicyViolationOut
 from receipts.api.schemas import TEXT_ONLY, Tags, Text, Tokens, _Strict
 
 AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,12})?$"
@@ -169,6 +170,8 @@ class AuthorizeOut(BaseModel):
     approval: ApprovalOut | None = None
     reason: str | None = None
     budget: DeniedBy | None = None
+    policy: list[PolicyViolationOut] | None = Field(None, description=(
+        "deny by the tag policy: each deny rule the call breaks"))
 
 
 class ApprovalDecisionIn(_Strict):

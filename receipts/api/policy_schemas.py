@@ -64,3 +64,12 @@ class PolicyFlags(BaseModel):
     """Flags, newest first."""
 
     flags: list[PolicyFlagOut]
+
+
+class PolicyViolationOut(BaseModel):
+    """A deny rule a pre-flight authorization breaks."""
+
+    rule: str
+    field: str
+    message: str
+    detail: str

@@ -10,15 +10,19 @@ Each process re-reads the policy version at most every :data:`POLICY_CACHE_SECON
 probe), so a ``receipt policy set`` reaches every worker and replica within that time; the
 process that served ``PUT /v1/policy`` uses the new version at once. Flags are written in their
 own transaction just after the receipt's commit: a crash between the two leaves that receipt
-unflagged (never a flag without its receipt).
+unflagged (never a flag without its receipt). The only reads :meth:`PolicyGate.judge` makes
+(the version number every few seconds, and a replay check when it is about to deny) are single
+index probes, run inline like the rest of preparing a call.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime
@@ -103,6 +107,22 @@ class PolicyGate:
                     return NOTHING
             raise denial(denied)
         return Judged(tuple(found), version.version)
+
+    def preflight(self, provider: str, model: str, tags: Mapping[str, str],
+                  estimated_cost: Decimal | None) -> dict[str, Any] | None:
+        """The ``deny`` answer of a pre-flight authorization that breaks a ``deny`` rule of the
+        policy in force (None: the policy lets it through; its flags are recorded when the
+        receipt is)."""
+        version = self.current()
+        if version is None or not version.policy.rules:
+            return None
+        denied = [v for v in evaluate(version.policy, provider, model, tags, estimated_cost)
+                  if v.denies]
+        if not denied:
+            return None
+        return {"decision": "deny", "reason": str(denial(denied)),
+                "policy": [{"rule": v.rule, "field": v.field, "message": v.message,
+                            "detail": v.detail} for v in denied]}
 
     def record(self, done: Sequence[tuple[Prepared, Judged, Outcome]]) -> None:
         """Store the flags of the receipts just signed (201s; replays were flagged before)."""

@@ -1,7 +1,11 @@
-"""Budget routes: budgets (admin), pre-flight authorization (agent), approvals (both)."""
+"""Budget routes: budgets (set and delete: admin; read: admin, finance, a team token for its
+team's), pre-flight authorization (agent, judged by the tag policy first), approvals (read: the
+agent that asked, the admin, finance or the team's token; decide: the admin or the team's
+token)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -19,9 +23,16 @@ from receipts.api.budget_schemas import (
     BudgetList,
     BudgetOut,
 )
-from receipts.api.dependencies import authenticate_admin, authenticate_writer, context
+from receipts.api.dependencies import (
+    ApproverScope,
+    ReaderScope,
+    authenticate_admin,
+    authenticate_for,
+    authenticate_writer,
+    context,
+)
 from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, AGENT_ONLY, ANY_TOKEN, errors
+from receipts.api.openapi import ADMIN_ONLY, AGENT_ONLY, ANY_TOKEN, APPROVERS, READERS, errors
 from receipts.api.routes.receipts import Reader, Writer
 from receipts.budgets import approvals, authorize, manage
 from receipts.budgets.asking import ask_for
@@ -29,23 +40,20 @@ from receipts.budgets.definition import parse_budget
 from receipts.budgets.gate import Gate
 from receipts.budgets.raw import Raw
 from receipts.clock import now_ms
-from receipts.deployment.credentials import Principal
+from receipts.deployment.credentials import ADMIN, TEAM, Principal
 from receipts.deployment.runtime import Runtime
 from receipts.errors import Forbidden, NotFound
+from verifier.money import COST_SCALE
 
 agent_router = APIRouter(prefix="/v1", tags=["budgets"],
                          route_class=authenticated_first(authenticate_writer))
 admin_router = APIRouter(prefix="/v1", tags=["budgets"],
                          route_class=authenticated_first(authenticate_admin))
-ADMIN_WHY = {403: "an agent key (this needs the admin token)"}
+approver_router = APIRouter(prefix="/v1", tags=["budgets"],
+                            route_class=authenticated_first(authenticate_for(ADMIN, TEAM)))
+"""Deciding approvals: the admin or the team's token, checked before the body is read."""
+ADMIN_WHY = {403: "an agent key, a finance or a team token (this needs the admin token)"}
 ID = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-def budget_reader(principal: Reader) -> Principal:
-    """Who may read budgets: the one place to widen (finance and team tokens) when they come."""
-    if not principal.is_admin:
-        raise Forbidden("this needs the admin token")
-    return principal
 
 
 def budget_admin(principal: Reader) -> Principal:
@@ -55,7 +63,6 @@ def budget_admin(principal: Reader) -> Principal:
     return principal
 
 
-BudgetReader = Annotated[Principal, Depends(budget_reader)]
 BudgetAdmin = Annotated[Principal, Depends(budget_admin)]
 
 
@@ -87,12 +94,15 @@ def set_budget_route(body: BudgetIn, request: Request, _admin: BudgetAdmin) -> R
     return json_response(shown, 201 if created else 200)
 
 
-@admin_router.get("/budgets", response_model=BudgetList, responses=errors(401, 403, why=ADMIN_WHY),
-                  openapi_extra=ADMIN_ONLY)
-def list_budgets_route(request: Request, _reader: BudgetReader) -> Response:
-    """Every budget with its current period's spent, reserved, remaining and forecast."""
+@admin_router.get("/budgets", response_model=BudgetList, responses=errors(401, 403, why={
+    403: "an agent key (this needs the admin, a finance or a team token)"}),
+    openapi_extra=READERS)
+def list_budgets_route(request: Request, scope: ReaderScope) -> Response:
+    """Every budget with its current period's spent, reserved, remaining and forecast (a team
+    token: the budgets whose scope names its team)."""
     runtime = context(request).runtime
-    return json_response({"budgets": manage.list_budgets(runtime.db, _currency(runtime))})
+    budgets = manage.list_budgets(runtime.db, _currency(runtime))
+    return json_response({"budgets": [b for b in budgets if scope.sees(b["scope"].get("team"))]})
 
 
 @admin_router.delete("/budgets/{budget}", response_model=BudgetDeleted, responses=errors(
@@ -113,16 +123,20 @@ def delete_budget_route(budget: Annotated[str, Path(min_length=1, max_length=256
              "maxima and estimated_cost, a model the price book cannot price without "
              "estimated_cost"}), openapi_extra=AGENT_ONLY)
 async def authorize_route(body: AuthorizeIn, agent: Writer, request: Request) -> Response:
-    """Ask before an LLM call whether the budgets covering it have room: ``allow`` (the
-    estimate is held against each of them until the receipt naming the reservation settles
-    it, or it expires), ``deny`` (which budget, why) or ``approval_required`` (poll the
-    approval)."""
+    """Ask before an LLM call whether the tag policy lets it through and the budgets covering
+    it have room: ``allow`` (the estimate is held against each of them until the receipt naming
+    the reservation settles it, or it expires), ``deny`` (which policy rules or budget, why) or
+    ``approval_required`` (poll the approval)."""
     runtime = context(request).runtime
     ask = ask_for(runtime.service, agent, provider=body.provider, model=body.model,
                   tags=dict(body.tags), request_id=body.request_id,
                   max_input_tokens=body.max_input_tokens,
                   max_output_tokens=body.max_output_tokens,
                   estimated_cost=body.estimated_cost, hold_seconds=body.hold_seconds)
+    denied = context(request).policies.preflight(
+        body.provider, body.model, ask.tags, Decimal(ask.estimate).scaleb(-COST_SCALE))
+    if denied is not None:  # (the model as sent: the same name the receipt-time check sees)
+        return json_response(denied)
     answer = await gate_of(request).submit(ask)
     return json_response(answer.body)
 
@@ -133,29 +147,37 @@ def _approval_json(found: approvals.Approval) -> dict[str, Any]:
 
 
 @admin_router.get("/approvals/{approval_id}", response_model=ApprovalOut, responses=errors(
-    401, 404, 422, why={404: "no such approval, or not this agent's"}), openapi_extra=ANY_TOKEN)
+    401, 404, 422, why={404: "no such approval, or not this agent's or team's"}),
+    openapi_extra=ANY_TOKEN)
 def get_approval_route(approval_id: ID, request: Request, principal: Reader) -> Response:
-    """An approval's status (the agent that asked polls it; the admin reads any)."""
+    """An approval's status (the agent that asked polls it; a team token reads its team's; the
+    admin and finance tokens read any)."""
     with context(request).runtime.db.read() as conn:
         found = approvals.fetch(Raw.of(conn), approval_id)
-    if found is None or (principal.agent is not None and principal.agent.id != found.agent_id):
+    if found is None or (principal.agent is not None and principal.agent.id != found.agent_id) \
+            or (principal.team is not None and found.ask().tags.get("team") != principal.team):
         raise NotFound(f"no approval {approval_id!r}")
     return json_response(_approval_json(found))
 
 
-@admin_router.post("/approvals/{approval_id}", response_model=ApprovalOut, responses=errors(
+@approver_router.post("/approvals/{approval_id}", response_model=ApprovalOut, responses=errors(
     401, 403, 404, 409, 413, 422, why={
-        **ADMIN_WHY, 404: "no such approval",
+        403: "an agent key or a finance token (this needs the admin or the team's token)",
+        404: "no such approval, or not of this team token's team",
         409: "already decided, or a deny budget has no room left for the call"}),
-    openapi_extra=ADMIN_ONLY)
+    openapi_extra=APPROVERS)
 async def decide_approval_route(approval_id: ID, body: ApprovalDecisionIn, request: Request,
-                                _admin: BudgetAdmin) -> Response:
+                                scope: ApproverScope) -> Response:
     """Approve (the call's estimate is held, and the agent's reservation is in the approval)
-    or deny a pending approval."""
+    or deny a pending approval (a team token: its team's calls only)."""
     runtime = context(request).runtime
 
     def run() -> approvals.Approval:
         with runtime.db.write() as conn:
+            if scope.team is not None:
+                found = approvals.fetch(Raw.of(conn), approval_id)
+                if found is None or not scope.sees(found.ask().tags.get("team")):
+                    raise NotFound(f"no approval {approval_id!r}")
             return authorize.resolve_approval(Raw.of(conn), approval_id,
                                               body.decision == "approve", now_ms(),
                                               _currency(runtime))

@@ -17,6 +17,7 @@ ADMIN = [{"AdminToken": []}]
 ANY = [{"AgentKey": []}, {"AdminToken": []}, {"FinanceToken": []}, {"TeamToken": []}]
 ALL_TEAMS = [{"AdminToken": []}, {"FinanceToken": []}]
 READERS = [{"AdminToken": []}, {"FinanceToken": []}, {"TeamToken": []}]
+APPROVERS = [{"AdminToken": []}, {"TeamToken": []}]
 
 OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     # operation: (credentials, every status it can answer), on the default settings
@@ -39,11 +40,11 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "get /healthz": (PUBLIC, {"200", "503"}),
     "get /v1/spend": (READERS, {"200", "401", "403", "422"}),
     "post /v1/authorize": (AGENT, {"200", "401", "403", "413", "422", "503"}),
-    "get /v1/budgets": (ADMIN, {"200", "401", "403"}),
+    "get /v1/budgets": (READERS, {"200", "401", "403"}),
     "post /v1/budgets": (ADMIN, {"200", "201", "401", "403", "413", "422"}),
     "delete /v1/budgets/{budget}": (ADMIN, {"200", "401", "403", "404", "422"}),
     "get /v1/approvals/{approval_id}": (ANY, {"200", "401", "404", "422"}),
-    "post /v1/approvals/{approval_id}": (ADMIN, {"200", "401", "403", "404", "409", "413",
+    "post /v1/approvals/{approval_id}": (APPROVERS, {"200", "401", "403", "404", "409", "413",
                                                  "422"}),
     "post /v1/alert-channels": (ADMIN, {"201", "401", "403", "413", "422"}),
     "get /v1/alert-channels": (ADMIN, {"200", "401", "403"}),

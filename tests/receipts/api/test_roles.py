@@ -193,3 +193,80 @@ def test_the_dependencies_other_routes_build_on(deployment: Deployment) -> None:
         assert status("/test/approve", deployment.admin) == 200
         assert status("/test/manage", finance) == 403 and status("/test/manage", team) == 403
         assert client.get("/test/manage", headers=deployment.admin).json() == {"role": "admin"}
+
+
+def test_budgets_and_approvals_follow_the_roles(dep: Deployment) -> None:
+    _, agent = dep.agent("search")
+    _, search = dep.role_token("team", "search")
+    _, ads = dep.role_token("team", "ads")
+    _, finance = dep.role_token("finance")
+    with dep.client() as client:
+        for name, scope in (("search", {"team": "search"}), ("ads", {"team": "ads"}),
+                            ("openai", {"provider": "openai"})):
+            made = client.post("/v1/budgets", headers=dep.admin, json={
+                "name": name, "scope": scope, "period": "month", "limit": "1000",
+                "thresholds": [100], "at_limit": "notify"})
+            assert made.status_code == 201, made.text
+        assert client.post("/v1/budgets", headers=dep.admin, json={
+            "name": "search", "scope": {"team": "search"}, "period": "month", "limit": "1",
+            "thresholds": [100], "at_limit": "approve"}).status_code == 200
+
+        def budgets(header: dict[str, str]) -> list[str]:
+            answer = client.get("/v1/budgets", headers=header)
+            assert answer.status_code == 200, answer.text
+            return [b["name"] for b in answer.json()["budgets"]]
+
+        assert budgets(dep.admin) == budgets(finance) == ["ads", "openai", "search"]
+        assert budgets(search) == ["search"] and budgets(ads) == ["ads"]
+        assert client.get("/v1/budgets", headers=agent).status_code == 403
+        for header in (search, finance):
+            assert client.post("/v1/budgets", headers=header, json={
+                "name": "x", "scope": {"team": "search"}, "period": "month", "limit": "1",
+                "thresholds": [100], "at_limit": "deny"}).status_code == 403
+            assert client.delete("/v1/budgets/ads", headers=header).status_code == 403
+
+        def held() -> str:
+            asked = client.post("/v1/authorize", headers=agent, json={
+                "provider": "openai", "model": "gpt-4o", "estimated_cost": "2",
+                "tags": {"project": "ranker"}}).json()
+            assert asked["decision"] == "approval_required", asked
+            approval_id: str = asked["approval"]["id"]
+            return approval_id
+
+        first, second = held(), held()
+        path = f"/v1/approvals/{first}"
+        assert client.get(path, headers=search).status_code == 200
+        assert client.get(path, headers=finance).status_code == 200
+        assert client.get(path, headers=ads).status_code == 404
+        decide = {"decision": "deny"}
+        assert client.post(path, json=decide, headers=ads).status_code == 404
+        assert client.post(path, json=decide, headers=finance).status_code == 403
+        assert client.post(path, json=decide, headers=agent).status_code == 403
+        decided = client.post(path, json=decide, headers=search)
+        assert decided.status_code == 200 and decided.json()["status"] == "denied", decided.text
+        assert client.post(f"/v1/approvals/{second}", json={"decision": "approve"},
+                           headers=dep.admin).status_code == 200
+
+
+def test_a_team_token_reads_only_its_team_alerts(dep: Deployment) -> None:
+    _, search_agent = dep.agent("search")
+    _, ads_agent = dep.agent("ads")
+    _, search = dep.role_token("team", "search")
+    _, finance = dep.role_token("finance")
+    with dep.client() as client:
+        for team in ("search", "ads"):
+            assert client.post("/v1/budgets", headers=dep.admin, json={
+                "name": team, "scope": {"team": team}, "period": "month", "limit": "0.000001",
+                "thresholds": [100], "at_limit": "notify"}).status_code == 201
+        for i, agent in enumerate((search_agent, ads_agent)):
+            assert client.post("/v1/receipts", json=call(f"a{i}"),
+                               headers=agent).status_code == 201
+
+        def teams(header: dict[str, str]) -> list[str]:
+            answer = client.get("/v1/alerts", headers=header)
+            assert answer.status_code == 200, answer.text
+            return sorted(a["payload"]["scope"]["team"] for a in answer.json()["alerts"])
+
+        assert teams(dep.admin) == teams(finance) == ["ads", "search"]
+        assert teams(search) == ["search"]
+        assert client.get("/v1/alerts", headers=search_agent).status_code == 403

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tests.receipts.cli.test_service_commands import run
+from tests.receipts.cli.in_process import run
 from tests.receipts.conftest import Deployment, call
 
 POLICY = """# production calls must be attributable

@@ -3,7 +3,7 @@ errors."""
 
 from __future__ import annotations
 
-from tests.receipts.cli.test_service_commands import run
+from tests.receipts.cli.in_process import run
 from tests.receipts.conftest import Deployment
 
 

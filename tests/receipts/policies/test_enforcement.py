@@ -111,6 +111,7 @@ def test_batches_refuse_denied_items(dep: Deployment) -> None:
 def test_versions_are_kept_and_replays_keep_their_receipt(dep: Deployment) -> None:
     _, agent = dep.agent("search")
     _, finance = dep.role_token("finance")
+    _, team = dep.role_token("team", "search")
     with dep.client() as client:
         before = client.post("/v1/receipts", json=call("r1"), headers=agent)
         empty = client.get("/v1/policy", headers=agent).json()
@@ -123,6 +124,8 @@ def test_versions_are_kept_and_replays_keep_their_receipt(dep: Deployment) -> No
         old = client.get("/v1/policy?version=1", headers=finance).json()
         missing = client.get("/v1/policy?version=9", headers=finance)
         by_finance = client.put("/v1/policy", json={"rules": []}, headers=finance)
+        by_team = client.put("/v1/policy", json={"rules": []}, headers=team)
+        by_agent = client.put("/v1/policy", content=b"{", headers=agent)
         bad = client.put("/v1/policy", json={"rules": [{**RULES[0], "mode": "warn"}]},
                          headers=dep.admin)
         current = client.get("/v1/policy", headers=agent).json()
@@ -136,6 +139,33 @@ def test_versions_are_kept_and_replays_keep_their_receipt(dep: Deployment) -> No
     assert versions[0]["sha256"] == v1["sha256"] != v2["sha256"]
     assert old["rules"][0]["name"] == "prod-cost-center" and old["format"] == "json"
     assert missing.status_code == 404 and by_finance.status_code == 403
+    assert by_team.status_code == 403 and by_agent.status_code == 403  # (before the body)
     assert bad.status_code == 422
     assert bad.json()["error"]["fields"][0]["field"] == "rules.0.mode"
     assert current["version"] == 2
+
+
+def test_pre_flight_authorization_is_judged_by_the_same_rules(dep: Deployment) -> None:
+    _, agent = dep.agent("search")
+    with dep.client() as client:
+        assert client.put("/v1/policy", json={"rules": RULES},
+                          headers=dep.admin).status_code == 201
+
+        def ask(tags: dict[str, str], cost: str = "0.00001") -> dict[str, Any]:
+            answer = client.post("/v1/authorize", headers=agent, json={
+                "provider": "openai", "model": "gpt-4o-mini", "estimated_cost": cost,
+                "tags": tags})
+            assert answer.status_code == 200, answer.text
+            body: dict[str, Any] = answer.json()
+            return body
+
+        no_cc = ask({"project": "ranker", "environment": "prod"})
+        too_costly = ask({"project": "cheap", "environment": "dev"}, cost="0.5")
+        fine = ask({"project": "cheap", "environment": "dev"})
+    assert no_cc["decision"] == "deny"
+    assert no_cc["reason"].startswith("policy rule 'prod-cost-center'")
+    assert no_cc["policy"] == [{"rule": "prod-cost-center", "field": "tags.cost_center",
+                                "message": "production calls name a cost_center",
+                                "detail": "tag cost_center is required"}]
+    assert [v["rule"] for v in too_costly["policy"]] == ["call-limit"]
+    assert fine["decision"] == "allow"
