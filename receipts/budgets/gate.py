@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL text holds only fixed names and driver placeholders, never values
 """The authorization queue: requests answered in groups, one write transaction per group.
 
 Like the receipt group commit (``issuing.group_commit``), and for the same reasons: a write
@@ -21,7 +22,9 @@ from receipts.budgets.raw import Raw
 from receipts.budgets.reservations import Answer, Ask
 from receipts.clock import now_ms
 from receipts.errors import ReceiptsError, Unavailable
+from receipts.issuing.pricing_cache import PricingCache
 from receipts.storage.database import Database
+from receipts.storage.queries import PRICING_VERSION
 
 MAX_GROUP = 500
 
@@ -82,3 +85,17 @@ class Gate:
                 if attempt == 1 or "deadlock" not in str(e).lower():
                     raise
         raise AssertionError("unreachable")
+
+
+def refresh_when_changed(pricing: PricingCache) -> Callable[[Any], None]:
+    """What a group runs first: reload the price books and FX rates estimates are priced with
+    when another process added one (one small read per group)."""
+
+    def refresh(conn: Any) -> None:
+        raw = Raw.of(conn)
+        found = raw.rows(f"SELECT value FROM receipts_meta WHERE key = {raw.p}",
+                         (PRICING_VERSION,))
+        if (int(found[0][0]) if found else 0) != pricing.version:
+            pricing.refresh(conn)
+
+    return refresh

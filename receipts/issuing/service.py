@@ -191,12 +191,15 @@ class ReceiptService:
         if problem is not None:
             raise Invalid(problem, [FieldProblem("usage", problem)])
 
-    def estimate(self, p: Prepared) -> tuple[str, str, int | None]:
+    def estimate(self, p: Prepared, price: bool = True) -> tuple[str, str, int | None]:
         """The billed provider and model of a call not yet made, and what it would cost in the
-        reporting currency (None: unpriced, or no FX rate), priced exactly as its receipt
-        would be under the book and rates in force now."""
+        reporting currency (None: unpriced, no FX rate, or ``price`` false: names only),
+        priced exactly as its receipt would be under the book and rates in force now."""
         at = now_ms()
         book = self._book_in_force(at)
+        if not price:
+            resolved = self.pricing.names_for(book).resolve(p.provider, p.model)
+            return resolved.provider, resolved.model, None
         call = self._call(p, book, at, "estimate", None)
         pricing = price_fields(call, book, self._rates_from(book.currency)[0],
                                self.reporting_currency)

@@ -56,6 +56,9 @@ BUSINESS_RULES_422 = {
     # cursor is opaque (only one this API returned is valid); since/until are RFC 3339 or
     # epoch milliseconds no later than 9999-12-31.
     "GET /v1/receipts",
+    # Either both token maxima or estimated_cost (never both), and a model priced by the book
+    # in force (a deployment's data); a budget's fixed window must end after it begins.
+    "POST /v1/authorize", "POST /v1/budgets",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """schemathesis' default for positive_data_acceptance (5xx is not_a_server_error's job)."""

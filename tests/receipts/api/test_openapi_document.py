@@ -34,6 +34,13 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "get /v1/price-books": (EITHER, {"200", "401"}),
     "get /v1/price-books/{book_hash}": (EITHER, {"200", "401", "404", "422"}),
     "get /healthz": (PUBLIC, {"200", "503"}),
+    "post /v1/budgets": (ADMIN, {"200", "201", "401", "403", "413", "422"}),
+    "get /v1/budgets": (ADMIN, {"200", "401", "403"}),
+    "delete /v1/budgets/{budget}": (ADMIN, {"200", "401", "403", "404", "422"}),
+    "post /v1/authorize": (AGENT, {"200", "401", "403", "413", "422", "503"}),
+    "get /v1/approvals/{approval_id}": (EITHER, {"200", "401", "404", "422"}),
+    "post /v1/approvals/{approval_id}": (ADMIN, {"200", "401", "403", "404", "409", "413",
+                                                 "422"}),
 }
 
 
