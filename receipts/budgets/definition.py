@@ -33,6 +33,10 @@ _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_SCOPE_KEYS = 16
 
 
+_LAST_WINDOW: dict[str, tuple[int, int]] = {}
+"""The last window computed per calendar period (periods are the same for every budget)."""
+
+
 @dataclass(frozen=True)
 class Budget:
     """A stored budget. ``period`` is a calendar name or a fixed ``(from, until)`` in ms."""
@@ -51,7 +55,11 @@ class Budget:
         if isinstance(self.period, tuple):
             start, end = self.period
             return (start, end) if start <= at_ms < end else None
-        return calendar_window(self.period, at_ms)
+        last = _LAST_WINDOW.get(self.period)
+        if last is not None and last[0] <= at_ms < last[1]:
+            return last  # (every call of a group asks about nearly the same instant)
+        window = _LAST_WINDOW[self.period] = calendar_window(self.period, at_ms)
+        return window
 
     def covers(self, agent: str, provider: str, model: str, tags: Mapping[str, str]) -> bool:
         """Whether a receipt (or a call about to be made) with these fields is in scope."""

@@ -23,6 +23,7 @@ from receipts.budgets.reservations import Answer, Ask
 from receipts.clock import now_ms
 from receipts.errors import ReceiptsError, Unavailable
 from receipts.issuing.pricing_cache import PricingCache
+from receipts.storage.append_sql import is_integrity_error
 from receipts.storage.database import Database
 from receipts.storage.queries import PRICING_VERSION
 
@@ -71,8 +72,9 @@ class Gate:
                 future.set_exception(error)
 
     def run(self, asks: Sequence[Ask]) -> list[Answer]:
-        """Decide ``asks`` in one transaction (a deadlock or serialization failure is tried
-        once more: the transaction did nothing)."""
+        """Decide ``asks`` in one transaction (tried once more after a deadlock, or after a
+        unique-key clash with another worker answering the same request id: the retry sees
+        its reservation and answers with it; the failed transaction did nothing)."""
         for attempt in range(2):
             try:
                 with self.db.write() as conn:
@@ -82,7 +84,7 @@ class Gate:
             except ReceiptsError:
                 raise
             except Exception as e:
-                if attempt == 1 or "deadlock" not in str(e).lower():
+                if attempt == 1 or not (is_integrity_error(e) or "deadlock" in str(e).lower()):
                     raise
         raise AssertionError("unreachable")
 

@@ -130,3 +130,21 @@ def test_set_again_replaces_and_delete_removes(dep: Deployment) -> None:
         assert gone.json() == {"id": first["id"], "name": "search-ranker", "deleted": True}
         assert client.get("/v1/budgets", headers=dep.admin).json() == {"budgets": []}
         assert client.delete("/v1/budgets/search-ranker", headers=dep.admin).status_code == 404
+
+
+def test_batch_items_settle_their_reservations(dep: Deployment) -> None:
+    _, agent = dep.agent("search")
+    _, other = dep.agent("search")
+    with dep.client() as client:
+        client.post("/v1/budgets", json=_budget(limit="10"), headers=dep.admin)
+        ids = [client.post("/v1/authorize", headers=agent, json={
+            "provider": "openai", "model": "gpt-4o", "estimated_cost": "1",
+            "tags": {"project": "ranker"}}).json()["reservation"]["id"] for _ in range(2)]
+        stolen = client.post("/v1/receipts", headers=other, json=call("x", reservation=ids[0]))
+        assert stolen.status_code == 422
+        batch = client.post("/v1/receipts/batch", headers=agent, json={"calls": [
+            call("b1", reservation=ids[0]), call("b2", reservation=ids[1])]})
+        assert batch.status_code == 201, batch.text
+        (budget,) = client.get("/v1/budgets", headers=dep.admin).json()["budgets"]
+    costs = [Decimal(r["receipt"]["cost_reporting"]) for r in batch.json()["results"]]
+    assert Decimal(budget["reserved"]) == 0 and Decimal(budget["spent"]) == sum(costs)
