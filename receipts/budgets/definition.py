@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from receipts.api.tag_keys import TAG_KEY_RULE, is_tag_key
@@ -94,8 +95,9 @@ class Budget:
                 "created_at": iso(self.created_at)}
 
 
+@lru_cache(maxsize=4096)
 def money(units: int) -> str:
-    """10^-12 units as the API's decimal string."""
+    """10^-12 units as the API's decimal string (remembered: most answers repeat a few)."""
     return format_amount(units, COST_SCALE)
 
 

@@ -8,6 +8,13 @@ loop's own thread (a thread of its own would mostly wait for the GIL). Nobody is
 before the transaction holding their reservation commits. Inside a group the requests are
 decided one after the other (:func:`receipts.budgets.authorize.decide`), so grouping never
 changes an answer, only the cost of giving it.
+
+A group's commit does not wait for the disk (``Database.write(durable=False)``): it survives the
+process being killed, and a machine losing power can lose the last moment's reservations. A
+reservation is soft state that expires within minutes anyway; what is spent is counted in the
+receipt's own, fully durable, transaction. Measured on the 2-core development machine, the
+flush took 5-18 ms per commit, more than the 10 ms the answer is allowed at the 99th
+percentile.
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ class Gate:
         its reservation and answers with it; the failed transaction did nothing)."""
         for attempt in range(2):
             try:
-                with self.db.write() as conn:
+                with self.db.write(durable=False) as conn:
                     if self.before is not None:
                         self.before(conn)
                     return decide(Raw.of(conn), asks, now_ms(), self.currency)

@@ -108,6 +108,8 @@ def test_bad_input_is_a_422_naming_the_field(dep: Deployment) -> None:
         by_agent = client.post("/v1/budgets", json=_budget(), headers=agent)
         bad_reservation = client.post("/v1/receipts", headers=agent,
                                       json=call("r1", reservation="rs_nope"))
+        unknown_reservation = client.post("/v1/receipts", headers=agent,
+                                          json=call("r2", reservation="rs_" + "0" * 24))
     fields = {r: [f["field"] for f in r.json()["error"].get("fields", [])]
               for r in (neither, unknown, bad_limit, bad_window, bad_scope, bad_reservation)}
     assert neither.status_code == 422 and fields[neither] == ["max_input_tokens",
@@ -118,6 +120,7 @@ def test_bad_input_is_a_422_naming_the_field(dep: Deployment) -> None:
     assert bad_scope.status_code == 422 and fields[bad_scope][0].startswith("scope")
     assert by_agent.status_code == 403
     assert bad_reservation.status_code == 422 and fields[bad_reservation] == ["reservation"]
+    assert unknown_reservation.status_code == 201  # spend is recorded; nothing to settle
 
 
 def test_set_again_replaces_and_delete_removes(dep: Deployment) -> None:
