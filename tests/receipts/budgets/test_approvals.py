@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from receipts.budgets import gate, manage
+from receipts.clock import now_ms
 from tests.receipts.conftest import Deployment, call
 
 ASK = {"provider": "openai", "model": "gpt-4o", "estimated_cost": "0.6",
@@ -83,9 +83,9 @@ def test_an_unused_reservation_expires(dep: Deployment, monkeypatch: pytest.Monk
         held = client.post("/v1/authorize", headers=agent, json={**ASK, "hold_seconds": 60})
         assert held.json()["decision"] == "allow"
         assert client.post("/v1/authorize", headers=agent, json=ASK).json()["decision"] == "deny"
-        later = gate.now_ms() + 61_000
-        monkeypatch.setattr(gate, "now_ms", lambda: later)
-        monkeypatch.setattr(manage, "now_ms", lambda: later)
+        later = now_ms() + 61_000
+        monkeypatch.setattr("receipts.budgets.gate.now_ms", lambda: later)
+        monkeypatch.setattr("receipts.budgets.manage.now_ms", lambda: later)
         again = client.post("/v1/authorize", headers=agent, json=ASK).json()
         assert again["decision"] == "allow"
         late = client.post("/v1/receipts", headers=agent,

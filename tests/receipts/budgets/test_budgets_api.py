@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from tests.receipts.conftest import Deployment, call
 
@@ -151,3 +151,27 @@ def test_batch_items_settle_their_reservations(dep: Deployment) -> None:
         (budget,) = client.get("/v1/budgets", headers=dep.admin).json()["budgets"]
     costs = [Decimal(r["receipt"]["cost_reporting"]) for r in batch.json()["results"]]
     assert Decimal(budget["reserved"]) == 0 and Decimal(budget["spent"]) == sum(costs)
+
+
+def test_the_client_reads_every_decision(dep: Deployment) -> None:
+    """``receipts.client`` reads the answers as the service gives them."""
+    from receipts.client.wire import authorize_body, call_body, read_decision
+
+    _, agent = dep.agent("search")
+    body = authorize_body(provider="openai", model="gpt-4o", tags={"project": "ranker"},
+                          max_input_tokens=None, max_output_tokens=None,
+                          estimated_cost="0.6", request_id=None)
+    with dep.client() as client:
+        client.post("/v1/budgets", json=_budget(at_limit="approve"), headers=dep.admin)
+        allowed = read_decision(cast(Any, client.post("/v1/authorize", headers=agent,
+                                                      json=body)))
+        asked = read_decision(cast(Any, client.post("/v1/authorize", headers=agent,
+                                                    json={**body, "request_id": "second"})))
+        made = client.post("/v1/receipts", headers=agent, json=call_body(
+            provider="openai", model="gpt-4o", usage={"input_tokens": 10, "output_tokens": 1},
+            usage_format=None, tags={"project": "ranker", "environment": "prod"},
+            request_id=None, extra={"reservation": allowed.reservation_id}))
+    assert allowed.allowed and allowed.reservation_id is not None
+    assert asked.decision == "approval_required" and not asked.allowed
+    assert asked.raw["approval"]["status"] == "pending"
+    assert made.status_code == 201, made.text
