@@ -19,6 +19,7 @@ from typing import Any, Literal
 from receipts.api.tag_keys import TAG_KEY_RULE, is_tag_key
 from receipts.budgets.periods import Calendar, calendar_window
 from receipts.errors import FieldProblem, Invalid
+from verifier.jsonview import iso_ms
 from verifier.money import COST_SCALE, format_amount, parse_amount
 
 AtLimit = Literal["notify", "approve", "deny"]
@@ -102,10 +103,8 @@ def money(units: int) -> str:
 
 
 def iso(ms: int) -> str:
-    """Milliseconds as RFC 3339 UTC (``2026-03-01T00:00:00Z``)."""
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if ms % 1000 \
-        else moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Milliseconds as RFC 3339 UTC, as receipts show times (``2026-03-01T00:00:00.000Z``)."""
+    return iso_ms(ms)
 
 
 def parse_time(value: Any, field: str) -> int:
