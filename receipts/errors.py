@@ -53,9 +53,18 @@ class ConfigError(ReceiptsError):
 
 
 class ExtraMissing(ReceiptsError):
-    """A command needs a package of an extra that is not installed (genai-prices, the server)."""
+    """A command needs a package of an extra that is not installed (genai-prices, the server,
+    ``pyarrow`` for Parquet); over HTTP, this deployment does not offer what was asked (501)."""
 
+    status = 501
     code = "extra_missing"
+
+
+class LedgerInvalid(ReceiptsError):
+    """A ledger file that the verifier refuses, or that changed once verified: nothing is
+    made from it (``receipt focus``)."""
+
+    code = "ledger_invalid"
 
 
 class ChainBroken(ReceiptsError):
@@ -151,6 +160,17 @@ class UnreadableLog(ReceiptsError):
 
     status = 422
     code = "unreadable_log"
+    exit_code = 2
+
+
+class UnreadableInvoice(ReceiptsError):
+    """An invoice, or the ledger it is reconciled with, that cannot be used: not an OpenAI Costs
+    page, an Anthropic cost report or a mapped CSV, an amount that is not a decimal, mixed
+    currencies, or a ledger that does not verify. ``receipt reconcile`` exits 2 naming the file
+    and the line or field."""
+
+    status = 422
+    code = "unreadable_invoice"
     exit_code = 2
 
 

@@ -1,16 +1,13 @@
-"""Shared fixtures: vector paths and small ledgers built with the signing core."""
+"""Shared fixtures: the spec's test vectors (nothing of the service: tests/verifier runs from
+the auditor's install; service fixtures are in tests/receipts/conftest.py)."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from receipts.demo.traffic import write_sample_ledger
-from receipts.deployment.signing_key import Signer
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "spec" / "vectors"
@@ -26,16 +23,3 @@ def vectors() -> Path:
 def expected() -> dict[str, Any]:
     """spec/vectors/expected.json."""
     return json.loads((VECTORS / "expected.json").read_text())
-
-
-@pytest.fixture(scope="session")
-def sample_signer() -> Signer:
-    """One random key for the session's sample ledgers."""
-    return Signer.generate()
-
-
-def sample_ledger(signer: Signer, n: int, chains: int = 1, seed: int = 0) -> bytes:
-    """A valid simulated ledger of ``n`` receipts."""
-    out = io.BytesIO()
-    write_sample_ledger(out, signer, n, chains=chains, seed=seed)
-    return out.getvalue()

@@ -53,3 +53,52 @@ def test_audit_script_verifies_reports_and_keeps_the_checkpoint(tmp_path: Path) 
     by_cost_center = list(csv.DictReader(io.StringIO((tmp_path / "by-cost-center.csv")
                                                      .read_text())))
     assert by_cost_center and all(r["cost_center"] == "" for r in by_cost_center)  # no such tag
+
+
+def test_sdk_receipts_example_receipts_every_call(tmp_path: Path) -> None:
+    """The SDK example's calls, on recorded provider answers, against the real app."""
+    import anthropic
+    import anthropic._base_client
+    import httpx
+    import openai
+    from sdk_receipts import run
+
+    from receipts.client import ReceiptsClient
+    from tests.receipts.client import recorded
+
+    deployment = make_deployment(tmp_path)
+    _, header = deployment.agent("search")
+    gpt = recorded.MockLLM(recorded.openai_answer)
+    claude = recorded.MockLLM(recorded.anthropic_answer,
+                              getattr(anthropic._base_client, "httpx2", httpx))
+    with TestClient(create_app(deployment.settings)) as http:
+        receipts = ReceiptsClient("http://testserver", header["Authorization"].split()[1],
+                                  public_key=deployment.settings.data_dir
+                                  / "signing-key.pub.pem")
+        receipts.http.close()
+        receipts.http = http  # the app in-process
+        got = run(openai.OpenAI(api_key="sk-test", http_client=gpt.sync()),
+                  anthropic.Anthropic(api_key="sk-ant", http_client=claude.sync()), receipts)
+    made = [g.receipt for g in got]
+    assert all(r is not None and r["status"] == "ok" for r in made) and len(made) == 6
+    assert [r["provider"] for r in made if r] == ["openai"] * 4 + ["anthropic"] * 2
+    assert [r["tags"]["feature"] for r in made if r] == ["geography"] * 4 + ["sub-agent"] * 2
+    assert len({r["tags"]["trace_id"] for r in made if r}) == 1
+
+
+def test_otel_receipts_example_receipts_each_model_call_span(tmp_path: Path) -> None:
+    from otel_receipts import run
+
+    from receipts.client import ReceiptsClient
+
+    deployment = make_deployment(tmp_path)
+    _, header = deployment.agent("search")
+    with TestClient(create_app(deployment.settings)) as http:
+        receipts = ReceiptsClient("http://testserver", header["Authorization"].split()[1])
+        receipts.http.close()
+        receipts.http = http
+        got = run(receipts)
+    made = [g.receipt for g in got]
+    assert [r["tags"]["step"] for r in made if r] == ["rank", "explain"]
+    assert all(r and r["request_id"].startswith("otlp:") and r["tags"]["environment"] == "dev"
+               for r in made)

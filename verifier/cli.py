@@ -1,29 +1,30 @@
 """``receipt verify``, ``receipt rollup`` and ``receipt inspect``: the auditor's commands.
 
 Exit codes (spec §9.4): 0 the ledger is valid, 1 it is not (malformed input included), 2 usage
-error (missing file, bad option, unreadable key). Errors are one line on stderr; whatever the
-bytes of the ledger, no traceback.
+error (missing file, bad option, unreadable key). Commands return the exit code of a completed
+run and raise for anything else: the one error edge (:mod:`verifier.edge`) turns every error
+into one line on stderr and its exit code, whatever the bytes of the ledger.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from verifier import cose
+from verifier.checkpoints import read_saved, saved_heads
 from verifier.encoding import decode_strict, split_sequence
-from verifier.errors import EncodingError, UsageError, VerificationFailure, VerifierError
+from verifier.errors import EncodingError, UsageError, VerifierError
 from verifier.jsonview import receipt_json
 from verifier.keys import PublicKey, load_public_key_pem
 from verifier.money import COST_SCALE, format_amount
 from verifier.rollup import CURRENCY_MODES, PERIODS, RollupSpec
 from verifier.rollup_view import RENDERERS
-from verifier.schema import check_checkpoint
 from verifier.verify import LedgerReport, VerifyOptions, audit_ledger_file, read_chunks
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -58,28 +59,21 @@ def _check_file(path: Path) -> None:
 
 
 Since = dict[str, tuple[int, bytes]]
-"""A --since checkpoint file: chain -> (size, head hash)."""
+"""What a --since checkpoint file says: chain -> (size, head hash)."""
 
 
-def _load_since(path: Path) -> tuple[Since, list[cose.Envelope]]:
-    """Read a checkpoint file saved by ``--save-checkpoint`` (authenticated after the run)."""
+def _load_since(path: Path) -> tuple[Since, list[bytes]]:
+    """Read a checkpoint file saved by ``--save-checkpoint``: its items, for the verification
+    to authenticate, and what they state (its form is checked here: a usage error)."""
     _check_file(path)
-    since: Since = {}
-    envelopes: list[cose.Envelope] = []
     try:
-        for _, item in split_sequence(read_chunks(path)):
-            env = cose.parse(item)
-            payload = decode_strict(env.payload)
-            check_checkpoint(payload)
-            if env.content_type != cose.CHECKPOINT:
-                raise UsageError("not a checkpoint")
-            since[payload["chain"]] = (payload["size"], payload["head"])
-            envelopes.append(env)
+        items = [item for _, item in split_sequence(read_chunks(path))]
+        saved = read_saved(items)
     except (VerifierError, EncodingError) as e:
         raise _Usage(f"{path} is not a saved checkpoint file: {e}") from e
-    if not envelopes:
+    if not saved:
         raise _Usage(f"{path} holds no checkpoint")
-    return since, envelopes
+    return saved_heads(saved), items
 
 
 def _run(path: Path, options: VerifyOptions) -> LedgerReport:
@@ -91,32 +85,6 @@ def _run(path: Path, options: VerifyOptions) -> LedgerReport:
             options.progress = bar.update
             return audit_ledger_file(path, options)
     return audit_ledger_file(path, options)
-
-
-def _authenticate_since(report: LedgerReport, envelopes: list[cose.Envelope]) -> None:
-    """A saved checkpoint counts only if a key trusted in this run signed it, for this issuer.
-
-    It is checked after the run because the trusted keys may come from the ledger itself; a
-    failure here makes the whole run INVALID (nothing is saved).
-    """
-    if not report.valid:
-        return
-    for env in envelopes:
-        key = report.trusted_keys.get(env.kid)
-        problem = None
-        if key is None:
-            problem = VerificationFailure("untrusted_key", "the --since checkpoint is signed by "
-                                          "a key not trusted in this run")
-        elif not key.verify(env.signature, env.signed_bytes()):
-            problem = VerificationFailure("bad_signature", "the --since checkpoint's signature "
-                                          "does not verify")
-        elif decode_strict(env.payload)["issuer"] != report.issuer:
-            problem = VerificationFailure("not_an_extension", "the --since checkpoint is of "
-                                          "another issuer")
-        if problem is not None:
-            report.valid = False
-            report.failure = problem
-            return
 
 
 def _totals_text(amounts: dict[str, int]) -> str:
@@ -196,24 +164,6 @@ def _print_report(path: Path, report: LedgerReport, since: Since | None = None) 
             click.echo(f"    kid {key.kid}  {key.fingerprint}")
 
 
-def _guarded(action: Callable[[], int]) -> None:
-    """Run a command body: usage errors exit 2, invalid input exits 1, never a traceback."""
-    try:
-        code = action()
-    except click.ClickException:
-        raise
-    except VerifierError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_INVALID)
-    except OSError as e:
-        raise _Usage(f"{e.filename or ''}: {e.strerror}") from e
-    except Exception as e:  # the promise is "never a traceback"; say it is a bug
-        click.echo(f"error: internal verifier error ({type(e).__name__}: {e}); please report it",
-                   err=True)
-        sys.exit(EXIT_INVALID)
-    sys.exit(code)
-
-
 @click.command()
 @_ledger_argument
 @_key_option
@@ -224,25 +174,21 @@ def _guarded(action: Callable[[], int]) -> None:
               help="After a successful run, save the ledger's checkpoints here.")
 @_workers_option
 def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path: Path | None,
-           save_path: Path | None, workers: int) -> None:
+           save_path: Path | None, workers: int) -> int:
     """Check every signature, chain link, checkpoint, price and FX conversion of LEDGER."""
 
-    def body() -> int:
-        keys = _load_keys(key_paths)
-        since, since_envs = _load_since(since_path) if since_path else (None, [])
-        report = _run(ledger, VerifyOptions(trusted_keys=keys, since=since, workers=workers))
-        _authenticate_since(report, since_envs)
-        if as_json:
-            click.echo(json.dumps(_report_json(ledger, report, since), indent=2))
-        else:
-            _print_report(ledger, report, since)
-        if report.valid and save_path is not None:
-            save_path.write_bytes(b"".join(report.checkpoints))
-            if not as_json:
-                click.echo(f"  checkpoint saved to {save_path}")
-        return EXIT_VALID if report.valid else EXIT_INVALID
-
-    _guarded(body)
+    keys = _load_keys(key_paths)
+    since, since_items = _load_since(since_path) if since_path else (None, [])
+    report = _run(ledger, VerifyOptions(trusted_keys=keys, since=since_items, workers=workers))
+    if as_json:
+        click.echo(json.dumps(_report_json(ledger, report, since), indent=2))
+    else:
+        _print_report(ledger, report, since)
+    if report.valid and save_path is not None:
+        save_path.write_bytes(b"".join(report.checkpoints))
+        if not as_json:
+            click.echo(f"  checkpoint saved to {save_path}")
+    return EXIT_VALID if report.valid else EXIT_INVALID
 
 
 @click.command()
@@ -262,25 +208,22 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
 @_workers_option
 def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], period: str | None,
            currency: str, fmt: str, exclude_retries: bool, no_verify: bool,
-           workers: int) -> None:
+           workers: int) -> int:
     """Recompute totals per group of tags from LEDGER's receipts (verifies first)."""
 
-    def body() -> int:
-        spec = RollupSpec(tuple(by), period, currency, exclude_retries)
-        report = _run(ledger, VerifyOptions(trusted_keys=_load_keys(key_paths), rollup=spec,
-                                            workers=workers))
-        if not report.valid and not no_verify:
-            click.echo(f"error: {ledger} is INVALID, refusing to roll up (use --no-verify): "
-                       f"{report.failure}", err=True)
-            return EXIT_INVALID
-        if not report.valid:
-            click.echo(f"warning: {ledger} is INVALID ({report.failure}); totals cover only "
-                       "the receipts before the failure", err=True)
-        assert report.rollup is not None
-        click.echo(RENDERERS[fmt](report.rollup))
-        return EXIT_VALID if report.valid else EXIT_INVALID
-
-    _guarded(body)
+    spec = RollupSpec(tuple(by), period, currency, exclude_retries)
+    report = _run(ledger, VerifyOptions(trusted_keys=_load_keys(key_paths), rollup=spec,
+                                        workers=workers))
+    if not report.valid and not no_verify:
+        click.echo(f"error: {ledger} is INVALID, refusing to roll up (use --no-verify): "
+                   f"{report.failure}", err=True)
+        return EXIT_INVALID
+    if not report.valid:
+        click.echo(f"warning: {ledger} is INVALID ({report.failure}); totals cover only "
+                   "the receipts before the failure", err=True)
+    assert report.rollup is not None
+    click.echo(RENDERERS[fmt](report.rollup))
+    return EXIT_VALID if report.valid else EXIT_INVALID
 
 
 def _receipts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -294,25 +237,22 @@ def _receipts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 @_ledger_argument
 @click.option("--seq", type=click.IntRange(min=0), help="Only the receipt with this seq.")
 @click.option("--chain", help="Only receipts of this chain.")
-def inspect(ledger: Path, seq: int | None, chain: str | None) -> None:
+def inspect(ledger: Path, seq: int | None, chain: str | None) -> int:
     """Print LEDGER's receipts as JSON (a list, one receipt per line). Does not verify."""
 
-    def body() -> int:
-        _check_file(ledger)
-        first = True
-        click.echo("[")
-        for _, payload in _receipts(ledger):
-            if (chain is not None and payload.get("chain") != chain) or (
-                seq is not None and payload.get("seq") != seq
-            ):
-                continue
-            text = json.dumps(receipt_json(payload), sort_keys=True)
-            click.echo(("" if first else ",\n") + text, nl=False)
-            first = False
-        click.echo("\n]")
-        return EXIT_VALID
-
-    _guarded(body)
+    _check_file(ledger)
+    first = True
+    click.echo("[")
+    for _, payload in _receipts(ledger):
+        if (chain is not None and payload.get("chain") != chain) or (
+            seq is not None and payload.get("seq") != seq
+        ):
+            continue
+        text = json.dumps(receipt_json(payload), sort_keys=True)
+        click.echo(("" if first else ",\n") + text, nl=False)
+        first = False
+    click.echo("\n]")
+    return EXIT_VALID
 
 
 COMMANDS: tuple[click.Command, ...] = (verify, rollup, inspect)

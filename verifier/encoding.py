@@ -10,8 +10,7 @@ arguments, trailing bytes, unsorted maps and every other alternative encoding.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator
-from itertools import pairwise
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import cbor2
@@ -52,7 +51,7 @@ def _sorted(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value
-    if kind is dict:
+    if kind is dict or kind is _FROZEN_MAP:
         try:  # the common case: every key a text key whose rank is cached
             keys = sorted(value, key=_TEXT_RANK.__getitem__)
         except KeyError:
@@ -97,121 +96,72 @@ def encode(value: Any) -> bytes:
     return bytes(cbor2.dumps(_sorted(value)))
 
 
-def encode_tagged(tag: int, value: Any) -> bytes:
-    """Deterministic encoding of ``value`` under CBOR tag ``tag``."""
-    return encode(cbor2.CBORTag(tag, value))
-
-
 _FROZEN_MAP = type(cbor2.loads(b"\xd2\xa0").value)  # how cbor2 decodes maps inside tags
-
-
-def _in_order(value: Any) -> bool:
-    """True when every map in ``value`` already lists its keys in deterministic order.
-
-    Decoded maps keep the order of the bytes; together with ``dumps(value) == data`` this proves
-    the bytes are the deterministic encoding without paying for a full re-sort. Text keys (the
-    only kind the payload schemas allow) sort by UTF-8 length, then bytes; other key types fall
-    back to comparing their encodings. Floats, which the format forbids, fail too. Runs once
-    per receipt, so it only descends into containers.
-    """
-    kind = type(value)
-    if kind is dict:
-        keys = tuple(value)
-        if keys not in _ORDERED_KEYS:
-            if not _keys_in_order(value):
-                return False
-            # Only text-key shapes are remembered: tuple equality says True == 1 == 1.0, so a
-            # cached (1, 3, 4) must never vouch for (True, 3, 4).
-            if len(_ORDERED_KEYS) < 4096 and all(type(k) is str for k in keys):
-                _ORDERED_KEYS.add(keys)
-        for item in value.values():
-            item_kind = type(item)
-            if (item_kind in _CONTAINERS and not _in_order(item)) or item_kind is float:
-                return False
-        return True
-    if kind is list or kind is tuple:
-        return all(_in_order(v) for v in value if type(v) in _CONTAINERS or type(v) is float)
-    if kind is _FROZEN_MAP:
-        return _in_order(dict(value))
-    if kind is cbor2.CBORTag:
-        return _in_order(value.value)
-    return kind is not float
-
-
-_CONTAINERS = frozenset({dict, list, tuple, _FROZEN_MAP, cbor2.CBORTag})
-_ORDERED_KEYS: set[tuple[Any, ...]] = set()
-"""Text-key tuples already proven in order: receipts repeat a handful of shapes, so most maps
-are checked with one set lookup (a text key never equals a non-text one)."""
-
-
-def _keys_in_order(mapping: dict[Any, Any]) -> bool:
-    previous: tuple[int, bytes] | None = None
-    for key in mapping:
-        if type(key) is not str:
-            return _exact_order(mapping)
-        raw = key.encode()
-        rank = (len(raw), raw)
-        if previous is not None and rank <= previous:
-            return False
-        previous = rank
-    return True
-
-
-def _exact_order(mapping: dict[Any, Any]) -> bool:
-    keys = [_sort_key(k) for k in mapping]
-    return all(a < b for a, b in pairwise(keys))
-
-
-def decode_strict(data: bytes) -> Any:
-    """Decode one CBOR item and prove ``data`` is its deterministic encoding.
-
-    Raises :class:`EncodingError` for malformed bytes, duplicate keys, indefinite lengths,
-    trailing bytes, non-shortest forms, unsorted maps and floats.
-    """
-    if len(data) > MAX_ITEM_BYTES:
-        raise EncodingError("item larger than 16 MiB")
-    try:
-        value = cbor2.loads(
-            data, allow_indefinite=False, allow_duplicate_keys=False, max_depth=16
-        )
-    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as e:
-        raise EncodingError(f"not well-formed CBOR: {e}") from e
-    try:
-        again = cbor2.dumps(value)
-    except (cbor2.CBOREncodeError, ValueError, TypeError) as e:
-        raise EncodingError(f"not re-encodable: {e}") from e
-    if again != data:
-        raise EncodingError("not in deterministic encoding (RFC 8949 §4.2.1)")
-    if not _in_order(value):
-        raise EncodingError("map keys not in deterministic order (RFC 8949 §4.2.1), or a float")
-    return value
+MAX_DEPTH = 16
+"""No data item nests arrays, maps and tags more than 16 deep (spec §3.1)."""
 
 
 def _refuse_tag(_: bytes) -> Any:
-    raise ValueError("tags are not part of a receipt payload")
+    raise ValueError("tag 42 is not part of this format")
 
 
-def decode_text_map_fast(data: bytes) -> dict[str, Any] | None:
-    """Strictly decode a receipt-shaped payload at C speed, or return ``None`` to decline.
+def _decode(data: bytes) -> Any:
+    """The value ``data`` encodes, with duplicate keys and indefinite lengths refused.
 
-    A receipt payload is a map with text keys whose values are unsigned integers, text, byte
-    strings, null and maps of the same. For such values RFC 8949 §4.2.1 deterministic encoding
-    and DAG-CBOR's strict canonical form are the same bytes: shortest heads, definite lengths,
-    text keys ordered by UTF-8 length then bytewise, no duplicates, valid UTF-8, no trailing
-    bytes. ``cbrrr`` decodes DAG-CBOR and refuses anything else, so whatever it accepts is
-    deterministic, except the two kinds it allows and this format never does: floats and tag 42,
-    (refused here via the tag constructor). A float can only reach a position the receipt
-    schema types as integer or text, so callers must treat a schema failure of a fast-decoded
-    payload as "ask :func:`decode_strict`", which then names the encoding fault. ``None`` (any
-    refusal, or not a map) means: use :func:`decode_strict`, which gives the exact reason.
-
-    About 4x faster than :func:`decode_strict`; the verifier runs it once per receipt.
+    ``cbrrr`` (C, strict DAG-CBOR) decodes text-keyed maps; whatever it declines (other key
+    types, tags, a byte it refuses) is decoded by ``cbor2``. Which library decoded the value
+    does not matter: :func:`decode_strict` accepts it only if it re-encodes to ``data``.
     """
     try:
-        value = cbrrr.decode_dag_cbor(data, cid_ctor=_refuse_tag)
+        return cbrrr.decode_dag_cbor(data, cid_ctor=_refuse_tag)
     except (ValueError, TypeError, OverflowError, MemoryError, RecursionError):
-        return None
-    return value if type(value) is dict else None
+        pass
+    try:
+        return cbor2.loads(data, allow_indefinite=False, allow_duplicate_keys=False,
+                           max_depth=MAX_DEPTH)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        raise EncodingError(f"not well-formed CBOR: {e}") from e
+
+
+def _depth_exceeds(value: Any, room: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``room`` more levels."""
+    kind = type(value)
+    if kind is dict or kind is _FROZEN_MAP:
+        values: Any = value.values()
+    elif kind is list:
+        values = value
+    elif kind is cbor2.CBORTag:
+        values = (value.value,)
+    else:
+        return False
+    if room == 0:
+        return True
+    return any(type(v) in _CONTAINERS and _depth_exceeds(v, room - 1) for v in values)
+
+
+_CONTAINERS = frozenset({dict, list, _FROZEN_MAP, cbor2.CBORTag})
+
+
+def decode_strict(data: bytes) -> Any:
+    """Decode one CBOR item and prove ``data`` is its deterministic encoding (spec §3.2).
+
+    The rule is one comparison: the bytes must equal :func:`encode` of the value they decode
+    to. That refuses malformed bytes, trailing bytes, non-shortest forms, unsorted maps and
+    floats (which :func:`encode` refuses); decoding itself refuses duplicate keys, indefinite
+    lengths and nesting deeper than 16. Raises :class:`EncodingError`.
+    """
+    if len(data) > MAX_ITEM_BYTES:
+        raise EncodingError("item larger than 16 MiB")
+    value = _decode(data)
+    if _depth_exceeds(value, MAX_DEPTH):
+        raise EncodingError(f"nesting deeper than {MAX_DEPTH}")
+    try:
+        again = encode(value)
+    except EncodingError as e:
+        raise EncodingError(f"not re-encodable: {e}") from e
+    if again != data:
+        raise EncodingError("not in deterministic encoding (RFC 8949 §4.2.1)")
+    return value
 
 
 # --- CBOR sequence framing (RFC 8742) -------------------------------------------------------
@@ -269,83 +219,9 @@ def item_end(buf: bytes | memoryview, pos: int, end: int, depth: int = 0) -> int
     return pos
 
 
-def _bstr_end(buf: bytes, pos: int, end: int) -> int:
-    """End of the byte string whose head is at ``pos``; -1 if it is not one (or is odd)."""
-    if pos >= end:
-        raise _Incomplete
-    head = buf[pos]
-    if head >> 5 != 2:
-        return -1
-    info = head & 0x1F
-    if info < 24:
-        stop = pos + 1 + info
-    elif info <= 27:
-        size = 1 << (info - 24)
-        if pos + 1 + size > end:
-            raise _Incomplete
-        length = int.from_bytes(buf[pos + 1 : pos + 1 + size], "big")
-        if length > MAX_ITEM_BYTES:
-            return -1  # the general path reports it
-        stop = pos + 1 + size + length
-    else:
-        return -1
-    if stop > end:
-        raise _Incomplete
-    return stop
-
-
-def usual_cose_layout(buf: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
-    """(protected end, payload end, item end) of the COSE_Sign1 at ``pos`` if its heads have
-    the layout nearly every ledger item has, else None; read from ``buf[:end]``.
-
-    That layout: ``d2 84``, a protected header under 256 bytes (head ``58 nn``), ``a0``, a
-    payload under 65,536 bytes (head ``59 nnnn``), then a 64-byte signature (head ``58 40``).
-    Only the heads are read (the item may extend past ``end``); lengths are not checked for
-    being the shortest: framing does not need it, and :func:`verifier.cose.parse` checks it.
-    """
-    if end - pos <= 8 or buf[pos : pos + 3] != b"\xd2\x84\x58":
-        return None
-    protected_end = pos + 4 + buf[pos + 3]
-    if protected_end + 3 >= end or buf[protected_end] != 0xA0 or buf[protected_end + 1] != 0x59:
-        return None
-    payload_end = protected_end + 4 + (buf[protected_end + 2] << 8 | buf[protected_end + 3])
-    if payload_end + 1 >= end or buf[payload_end] != 0x58 or buf[payload_end + 1] != 0x40:
-        return None
-    return protected_end, payload_end, payload_end + 66
-
-
-def _cose_item_end(buf: bytes, pos: int, end: int) -> int:
-    """Fast framing of the common case, a tagged COSE_Sign1 with an empty unprotected map.
-
-    Ledgers are almost entirely such items; anything else (or anything odd) goes through the
-    general :func:`item_end`. Content is still checked in full later.
-    """
-    usual = usual_cose_layout(buf, pos, end)
-    if usual is not None:
-        if usual[2] > end:
-            raise _Incomplete
-        return usual[2]
-    if buf[pos : pos + 2] != b"\xd2\x84":
-        return item_end(buf, pos, end)
-    stop = _bstr_end(buf, pos + 2, end)
-    if stop < 0 or stop >= end:
-        return item_end(buf, pos, end)
-    if buf[stop] != 0xA0:
-        return item_end(buf, pos, end)
-    stop = _bstr_end(buf, stop + 1, end)
-    if stop >= 0:
-        stop = _bstr_end(buf, stop, end)
-    return stop if stop >= 0 else item_end(buf, pos, end)
-
-
 class SequenceReader:
-    """Frames a CBOR sequence (RFC 8742) read from byte chunks, one item or one run at a time.
-
-    Memory stays bounded by the chunk size plus one item. :meth:`next_item` gives the next item;
-    :meth:`take_run` gives, as one ``bytes`` with the end offset of each item, the consecutive
-    items ahead in the usual COSE_Sign1 layout whose protected header is one of a given set: the
-    verifier hands receipts to its workers that way, with no Python object per receipt in the
-    main process. Whatever :meth:`take_run` declines, :meth:`next_item` frames by the full rule.
+    """Frames a CBOR sequence (RFC 8742) read from byte chunks, one item at a time (spec §9.2
+    step 1). Memory stays bounded by the chunk size plus one item.
     """
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
@@ -374,7 +250,7 @@ class SequenceReader:
             buf, pos = self._buf, self._pos
             if pos < len(buf):
                 try:
-                    stop = _cose_item_end(buf, pos, len(buf))
+                    stop = item_end(buf, pos, len(buf))
                 except _Incomplete:
                     if len(buf) - pos > MAX_ITEM_BYTES + 64:
                         raise EncodingError("an item larger than 16 MiB") from None
@@ -385,55 +261,6 @@ class SequenceReader:
                 if self._pos < len(self._buf):
                     raise TruncatedError("the sequence ends inside an item (truncated)")
                 return None
-
-    def take_run(self, prefixes: Container[bytes], limit: int) -> tuple[int, list[int]]:
-        """Up to ``limit`` items from the buffered bytes, as ``(offset of the first, end of each
-        relative to that offset)``, while each has the usual layout (:func:`usual_cose_layout`)
-        and begins with one of ``prefixes`` (see :func:`usual_prefix`); the list is empty when
-        the next item does not qualify or is not all buffered. :meth:`recent` gives their bytes.
-
-        Consecutive items usually share one prefix, so each is framed with one ``startswith``
-        and two length bytes: this runs once per receipt in the verifier's main process.
-        """
-        buf, start = self._buf, self._pos
-        end, pos = len(buf), start
-        ends: list[int] = []
-        append = ends.append
-        prefix, size = b"\xff", 1  # no item starts with a break code
-        for _ in range(limit):
-            if not buf.startswith(prefix, pos):
-                usual = usual_cose_layout(buf, pos, end)
-                if usual is None:
-                    break
-                prefix = buf[pos : usual[0] + 2]
-                if prefix not in prefixes:
-                    break
-                size = len(prefix)
-            length_at = pos + size
-            if length_at + 2 > end:
-                break
-            payload_end = length_at + 2 + (buf[length_at] << 8 | buf[length_at + 1])
-            stop = payload_end + 66
-            if stop > end or buf[payload_end] != 0x58 or buf[payload_end + 1] != 0x40:
-                break
-            pos = stop
-            append(stop - start)
-        self._pos = pos
-        return self._offset + start, ends
-
-    def recent(self, offset: int, length: int) -> bytes:
-        """Bytes of the sequence from ``offset``, which must be within what the last call
-        returned (the buffer is kept until the next call)."""
-        at = offset - self._offset
-        return self._buf[at : at + length]
-
-
-def usual_prefix(item: bytes) -> bytes | None:
-    """The bytes an item in the usual layout has before its payload length (tag, array head,
-    protected header, empty unprotected map, payload head): what :meth:`SequenceReader.take_run`
-    matches. None for an item in another layout."""
-    usual = usual_cose_layout(item, 0, len(item))
-    return None if usual is None else item[: usual[0] + 2]
 
 
 def split_sequence(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:

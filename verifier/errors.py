@@ -31,10 +31,6 @@ class SchemaError(VerifierError):
     """A well-formed CBOR item whose fields do not follow the spec (names, types, ranges)."""
 
 
-class PricingError(VerifierError):
-    """A price book lookup that cannot be resolved (unknown model, missing category)."""
-
-
 @dataclass(frozen=True)
 class Position:
     """Where in a ledger a failure was found. ``item`` is the 0-based index in the CBOR sequence."""
@@ -60,6 +56,10 @@ class VerificationFailure(VerifierError):
         self.position = position
         where = f" at {position.describe()}" if position else ""
         super().__init__(f"{code}{where}: {reason}")
+
+    def __reduce__(self) -> tuple[type[VerificationFailure], tuple[str, str, Position | None]]:
+        """Pickled with its fields (a worker process returns it to the main process)."""
+        return VerificationFailure, (self.code, self.reason, self.position)
 
     def at(self, position: Position) -> VerificationFailure:
         """The same failure, located (used when a lower layer did not know the position)."""

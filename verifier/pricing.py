@@ -28,7 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier.errors import PricingError, SchemaError
+from verifier.errors import SchemaError
+from verifier.money import FX_ONE
+from verifier.rollup import utc_day
 from verifier.schema import FORMAT_VERSION, MAX_TIME_MS, MAX_UINT, check_currency
 
 _BOOK_FIELDS = frozenset(
@@ -197,15 +199,6 @@ class PriceBook:
             unit_prices[category] = _price_at(price, total_input)
         return Resolution("priced", unit_prices), count_free
 
-    def price_or_raise(
-        self, provider: str, model: str, usage: Mapping[str, int], service_tier: str | None
-    ) -> dict[str, int]:
-        """:meth:`resolve`, raising :class:`PricingError` when the call cannot be priced."""
-        result = self.resolve(provider, model, usage, service_tier)
-        if result.status != "priced":
-            raise PricingError(result.reason)
-        return result.unit_prices
-
 
 def _check_entry(entry: Any) -> None:
     if type(entry) is not dict:
@@ -233,14 +226,9 @@ def _check_entry(entry: Any) -> None:
 
 
 def latest_book(books: Iterable[PriceBook], at_ms: int) -> PriceBook | None:
-    """The book in force at ``at_ms``: greatest ``effective_from`` not after it (ties: by id)."""
-    best: PriceBook | None = None
-    for book in books:
-        if book.effective_from <= at_ms and (
-            best is None or (book.effective_from, book.id) > (best.effective_from, best.id)
-        ):
-            best = book
-    return best
+    """The book in force at ``at_ms`` (spec §5.2): :meth:`BookSchedule.in_force`, the one
+    rule, for a caller that holds the books as a collection."""
+    return BookSchedule(books).in_force(at_ms)
 
 
 @dataclass(frozen=True)
@@ -292,7 +280,9 @@ def select_rate(
 
 
 class BookSchedule:
-    """Price books ordered by ``effective_from``: which one is in force at a given time."""
+    """Which price book is in force at a given time (spec §5.2): the greatest
+    ``effective_from`` not after it, ties broken by the greater id. The books are kept sorted
+    by (``effective_from``, id), so the rule is one bisection."""
 
     def __init__(self, books: Iterable[PriceBook]) -> None:
         self._books = sorted(books, key=lambda b: (b.effective_from, b.id))
@@ -300,8 +290,8 @@ class BookSchedule:
         self._last: tuple[int, int, PriceBook | None] = (0, 0, None)  # [from, until): book
 
     def in_force(self, at_ms: int) -> PriceBook | None:
-        """Same answer as :func:`latest_book`, by bisection; the last answer's interval is
-        remembered, since consecutive receipts nearly always fall in it."""
+        """The book in force at ``at_ms``, or None before the first; the last answer's
+        interval is remembered, since consecutive receipts nearly always fall in it."""
         start, until, book = self._last
         if start <= at_ms < until:
             return book
@@ -314,34 +304,49 @@ class BookSchedule:
 
 
 class RateTable:
-    """Published FX rates indexed for :func:`select_rate`'s rule, with a per-day memo.
+    """Published FX rates, and :func:`select_rate`'s answer remembered per (base, quote, day).
 
-    For a (base, quote, day) the answer is the same for every receipt issued after the last
-    publication among the rates dated up to that day; only receipts issued before it need the
-    full rule, so those are not memoized.
+    The rule is :func:`select_rate` alone. For a (base, quote, day) its answer is the same for
+    every receipt issued at or after the last publication among the rates dated up to that day
+    (the ``published_at`` condition then excludes none of them), so that answer is computed
+    once; a receipt issued earlier gets the rule run again on the day's rates.
     """
 
     def __init__(self, rates: Iterable[FxRate]) -> None:
         self._rates = list(rates)
-        self._memo: dict[tuple[str, str, str], tuple[FxRate | None, int]] = {}
+        self._memo: dict[tuple[str, str, str], tuple[list[FxRate], int, FxRate | None]] = {}
 
     def select(self, base: str, quote: str, day: str, at_ms: int) -> FxRate | None:
-        """The rate :func:`select_rate` would choose."""
+        """The rate :func:`select_rate` chooses."""
         key = (base, quote, day)
         memo = self._memo.get(key)
         if memo is None:
             relevant = [r for r in self._rates
                         if r.base == base and r.quote == quote and r.date <= day]
-            best = max(relevant, key=lambda r: (r.date, r.published_at), default=None)
             last_publication = max((r.published_at for r in relevant), default=-1)
-            memo = self._memo[key] = (best, last_publication)
-        best, last_publication = memo
+            settled = select_rate(relevant, base, quote, day, max(last_publication, 0))
+            memo = (relevant, last_publication, settled)
+            if len(self._memo) < 65_536:
+                self._memo[key] = memo
+        relevant, last_publication, settled = memo
         if at_ms >= last_publication:
-            return best
-        return select_rate(self._rates, base, quote, day, at_ms)
+            return settled
+        return select_rate(relevant, base, quote, day, at_ms)
 
-    def settled_from(self, base: str, quote: str, day: str) -> int:
-        """The time from which :meth:`select` gives one answer for every receipt of ``day``:
-        the last publication among the rates dated up to it (call after :meth:`select`)."""
-        memo = self._memo.get((base, quote, day))
-        return 2**63 if memo is None else memo[1]
+
+def identity_fx(currency: str, day: str) -> dict[str, Any]:
+    """The ``fx`` of a receipt already in the reporting currency (spec §5.4)."""
+    return {"currency": currency, "rate": FX_ONE, "date": day, "source": IDENTITY_SOURCE}
+
+
+def receipt_fx(currency: str, reporting_currency: str, rates: RateTable, issued_at: int
+               ) -> dict[str, Any] | None:
+    """The ``fx`` a receipt priced in ``currency`` and issued at ``issued_at`` carries (spec
+    §5.4): the identity for the reporting currency, else the rate :func:`select_rate` picks
+    for its UTC date, None when no rate applies. The service writes it, the verifier's step 8
+    compares with it. The result may be shared: compare it or copy it, never modify it."""
+    day = utc_day(issued_at)
+    if currency == reporting_currency:
+        return identity_fx(currency, day)
+    rate = rates.select(currency, reporting_currency, day, issued_at)
+    return None if rate is None else rate.receipt_fx

@@ -2,7 +2,7 @@
 
 Each ``check_*`` function takes a decoded payload and raises :class:`SchemaError` naming the first
 bad field. They are written as plain type checks (``type(x) is int`` so that ``True`` is not an
-integer) because they run once per receipt on the verifier's hot path.
+integer) because :func:`check_receipt` runs once per receipt.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ RECEIPT_REQUIRED = frozenset(
      "model_requested", "agent", "tags", "usage", "unit_prices", "price_book", "currency",
      "cost", "pricing_status", "fx", "cost_reporting", "runtime_ms", "status"}
 )
-RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier", "started_at"})
+RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier", "started_at",
+                              "provider_response_id"})
 RECEIPT_FIELDS = RECEIPT_REQUIRED | RECEIPT_OPTIONAL
 _REQUIRED_COUNT = len(RECEIPT_REQUIRED)
 
@@ -130,18 +131,8 @@ _RECEIPT_UINT = ("seq", "issued_at")
 _RECEIPT_NULLABLE_UINT = ("runtime_ms", "cost", "cost_reporting")
 
 
-def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
-    """Rules of a receipt payload (spec §6).
-
-    With ``vouched_by_pricing``, the rules on fields that pricing then compares, as equals,
-    with the price book and the published rates are left out: the ``currency`` code, the
-    ``pricing_status`` value, ``fx``'s keys, currency, date and source (text, so only valid text can
-    equal them; ``fx.rate`` is still checked to be an integer, since ``1.0`` and ``true`` would
-    compare equal to ``1``), and that a priced receipt's ``unit_prices`` has the keys of its
-    ``usage`` (the book's unit prices for that usage have them). Only for a caller that runs
-    those comparisons and, if one fails, calls this again without the flag to name the fault
-    (the verifier's hot path; a property test holds the two paths to the same outcomes).
-    """
+def check_receipt(p: Any) -> None:
+    """Rules of a receipt payload (spec §6)."""
     if type(p) is not dict or len(p) != _REQUIRED_COUNT + _optional_fields(p) \
             or p.get("v") != FORMAT_VERSION or type(p["v"]) is not int:
         _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
@@ -149,7 +140,7 @@ def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
     # field is there (each is read below) there is no unknown key. If a field is missing or
     # wrong, _exact_keys runs: a missing or unknown field is reported first, as always.
     try:
-        _check_receipt_fields(p, not vouched_by_pricing)
+        _check_receipt_fields(p)
     except (KeyError, SchemaError) as e:
         _exact_keys(p, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
         if isinstance(e, KeyError):
@@ -160,12 +151,12 @@ def check_receipt(p: Any, *, vouched_by_pricing: bool = False) -> None:
 def _optional_fields(p: dict[str, Any]) -> int:
     """How many of RECEIPT_OPTIONAL ``p`` has (spelled out: this runs once per receipt)."""
     return ("retry_of" in p) + ("usage_detail" in p) + ("service_tier" in p) \
-        + ("started_at" in p)
+        + ("started_at" in p) + ("provider_response_id" in p)
 
 
-def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
+def _check_receipt_fields(p: dict[str, Any]) -> None:
     """:func:`check_receipt` once the map has the right number of keys (a missing required
-    field raises KeyError); ``vouched_fields``: also those pricing vouches for."""
+    field raises KeyError)."""
     for field in _RECEIPT_TEXT:  # inlined checks: this runs once per receipt
         value = p[field]
         if type(value) is not str or not 0 < len(value) <= MAX_TEXT:
@@ -199,18 +190,16 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
             if type(key) is not str or not 0 < len(key) <= 64 or type(count) is not int \
                     or not 0 <= count <= MAX_UINT:
                 _counts(p, field)
-    # every required field is read on every path, vouched ones included: the key count check
-    # in check_receipt relies on it to find a missing field (see the comment there)
-    status, _ = p["pricing_status"], p["currency"]
-    if vouched_fields:
-        check_currency(p, "currency")
-        if type(status) is not str or status not in PRICING_STATUSES:
-            raise _fail("pricing_status",
-                        f"must be one of {', '.join(sorted(PRICING_STATUSES))}")
+    # every required field is read: the key count check in check_receipt relies on it to
+    # find a missing field (see the comment there)
+    status = p["pricing_status"]
+    check_currency(p, "currency")
+    if type(status) is not str or status not in PRICING_STATUSES:
+        raise _fail("pricing_status", f"must be one of {', '.join(sorted(PRICING_STATUSES))}")
     if status == PRICED:
         if p["cost"] is None:
             raise _fail("cost", "a priced receipt has a cost")
-        if vouched_fields and p["unit_prices"].keys() != p["usage"].keys():
+        if p["unit_prices"].keys() != p["usage"].keys():
             raise _fail("unit_prices", "must have exactly the keys of usage")
     elif p["cost"] is not None or p["unit_prices"] or p["cost_reporting"] is not None:
         raise _fail("cost", "an unpriced receipt has null cost and cost_reporting, no unit prices")
@@ -219,16 +208,14 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
         if p["cost_reporting"] is not None:
             raise _fail("cost_reporting", "must be null when fx is null")
     else:
-        if type(fx) is not dict or (vouched_fields and fx.keys() != _FX_FIELDS):
+        if type(fx) is not dict or fx.keys() != _FX_FIELDS:
             raise _fail("fx", "must be null or {currency, rate, date, source}")
-        if vouched_fields:
-            check_currency(fx, "currency")
+        check_currency(fx, "currency")
         rate = fx["rate"]
         if type(rate) is not int or not 0 <= rate <= MAX_UINT:
             _uint(fx, "rate")
-        if vouched_fields:
-            _date(fx, "date")
-            _text(fx, "source")
+        _date(fx, "date")
+        _text(fx, "source")
         if status == PRICED and p["cost_reporting"] is None:
             raise _fail("cost_reporting", "a priced receipt with fx has cost_reporting")
     if "retry_of" in p:
@@ -239,6 +226,8 @@ def _check_receipt_fields(p: dict[str, Any], vouched_fields: bool) -> None:
         _text(p, "service_tier", max_len=32)
     if "started_at" in p:
         _time(p, "started_at")
+    if "provider_response_id" in p:
+        _text(p, "provider_response_id")
 
 
 def check_header(p: Any) -> None:

@@ -3,7 +3,7 @@
 The ledger audit (:mod:`verifier.verify`) checks chains, pricing and checkpoints; a client that
 receives one receipt can check only what the receipt itself proves: it is a well-formed
 COSE_Sign1 receipt, signed by the key the client pinned, with a payload the format allows. The
-steps are the audit's own (:func:`verifier.cose.parse`, :meth:`PublicKey.verify`,
+steps are the audit's own (:func:`verifier.cose.parse`, :func:`verifier.cose.verify_signature`,
 :func:`verifier.encoding.decode_strict`, :func:`verifier.schema.check_receipt`), so there is one
 rule for what a valid signed receipt is.
 """
@@ -26,8 +26,7 @@ def verify_receipt(item: bytes, key: PublicKey) -> dict[str, Any]:
         raise VerificationFailure("unexpected_item", f"{env.content_type} is not a receipt")
     if env.kid != key.kid:
         raise VerificationFailure("untrusted_key", f"kid {env.kid.hex()} is not the pinned key")
-    if not key.verify(env.signature, env.signed_bytes()):
-        raise VerificationFailure("bad_signature", "signature does not verify")
+    cose.verify_signature(env, key)
     try:
         payload = decode_strict(env.payload)
     except EncodingError as e:

@@ -68,3 +68,9 @@ def list_alerts(conn: Connection, limit: int = 100) -> list[Alert]:
     rows = conn.execute(sa.select(_ALERT).order_by(_ALERT.c.created_at.desc(), _ALERT.c.id)
                         .limit(limit)).all()
     return [_alert(r) for r in rows]
+
+
+def get_alert(conn: Connection, alert_id: str) -> Alert | None:
+    """One alert by id."""
+    row = conn.execute(sa.select(_ALERT).where(_ALERT.c.id == alert_id)).one_or_none()
+    return _alert(row) if row is not None else None

@@ -18,20 +18,28 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from receipts import __version__
+from receipts.alerts.outbox import RetryPolicy
+from receipts.alerts.sealing import Sealer
+from receipts.alerts.worker import DeliveryWorker
 from receipts.api import errors, openapi
 from receipts.api.body_limits import BodyLimit
 from receipts.api.dependencies import AppContext, Authenticator
 from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
+from receipts.api.routes.alerts import router as alerts_router
 from receipts.api.routes.budgets import admin_router as budgets_admin_router
 from receipts.api.routes.budgets import agent_router as budgets_agent_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
+from receipts.api.routes.otlp import router as otlp_router
+from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
+from receipts.api.routes.spend import router as spend_router
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
 from receipts.issuing.group_commit import Appender
+from receipts.policies.gate import PolicyGate
 from receipts.storage import queries as store
 from receipts.storage.self_check import self_check
 
@@ -41,9 +49,10 @@ DESCRIPTION = """Signed, hash-chained cost receipts for LLM API calls.
 
 Agents `POST /v1/receipts` once per LLM call with `Authorization: Bearer <agent key>` and get
 back a priced receipt signed with Ed25519 (COSE_Sign1), chained into an append-only ledger that
-`receipt verify` checks offline. Each operation names the credential it takes (`AgentKey`,
-`AdminToken`, either, or none for public routes). Errors are always the one `ErrorBody`,
-`{"error": {"code", "message", "fields"?}}`, whatever the status.
+`receipt verify` checks offline. Each operation names the credentials it takes (`AgentKey`,
+`AdminToken`, `FinanceToken`, `TeamToken`, any of several, or none for public routes).
+Errors are always the one `ErrorBody`, `{"error": {"code", "message", "fields"?}}`, whatever
+the status.
 """
 
 
@@ -74,6 +83,15 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+def delivery_worker(runtime: Runtime) -> DeliveryWorker:
+    """This process's alert delivery worker (every worker process runs one; leases share the
+    outbox between them)."""
+    s = runtime.settings
+    policy = RetryPolicy(base_ms=s.alert_retry_base_ms, max_attempts=s.alert_max_attempts,
+                         lease_ms=s.alert_lease_ms)
+    return DeliveryWorker(runtime.db, Sealer(runtime.signer), runtime.facts.issuer, policy)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
@@ -87,10 +105,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.info("self-check: %d receipts valid (%d fully verified)", checked.receipts,
                          checked.fully_verified)
             appender = Appender(runtime.service)
-            app.state.ctx = AppContext(runtime, appender, Authenticator(runtime))
+            app.state.ctx = AppContext(runtime, appender, Authenticator(runtime),
+                                       PolicyGate(runtime))
             await run_in_threadpool(runtime.service.load_pricing)
-            with frozen_heap():
-                yield
+            alerts = delivery_worker(runtime)
+            alerts.start()
+            try:
+                with frozen_heap():
+                    yield
+            finally:
+                await run_in_threadpool(alerts.stop)
             await appender.close()
             if not settings.unsigned_baseline:
                 await run_in_threadpool(_checkpoint_all, runtime)
@@ -101,9 +125,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     errors.install(app)
     app.include_router(receipts_router)
+    app.include_router(otlp_router)
     app.include_router(admin_router)
+    app.include_router(alerts_router)
     app.include_router(budgets_agent_router)
     app.include_router(budgets_admin_router)
+    app.include_router(policy_router)
+    app.include_router(spend_router)
     app.include_router(public_router)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,
                        batch=settings.max_batch_body_bytes)

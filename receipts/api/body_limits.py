@@ -13,6 +13,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BATCH_PATH = "/v1/receipts/batch"
+BATCH_PATHS = frozenset({BATCH_PATH, "/v1/otlp/v1/traces"})
+"""Endpoints that take many calls in one body (a batch, an OTLP traces export)."""
 
 
 def _body(limit: int) -> bytes:
@@ -32,7 +34,7 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.batch if scope["path"] == BATCH_PATH else self.single
+        limit = self.batch if scope["path"] in BATCH_PATHS else self.single
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:

@@ -16,19 +16,29 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from receipts.api.body_limits import BATCH_PATH
+from receipts.api.body_limits import BATCH_PATHS
 from receipts.api.schemas import NUL_FREE, ErrorBody
 from receipts.deployment.settings import ENV_PUBLIC, ENV_REQUIRED_TAGS, Settings
 
 AGENT_KEY = "AgentKey"
 ADMIN_TOKEN = "AdminToken"  # noqa: S105 - the name of a security scheme, not a secret
+FINANCE_TOKEN = "FinanceToken"  # noqa: S105 - the name of a security scheme, not a secret
+TEAM_TOKEN = "TeamToken"  # noqa: S105 - the name of a security scheme, not a secret
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     AGENT_KEY: {"type": "http", "scheme": "bearer", "description": (
         "An agent key (rk_..., from receipt agent create or POST /v1/agents): writes "
         "receipts, reads its own receipts and the price books.")},
     ADMIN_TOKEN: {"type": "http", "scheme": "bearer", "description": (
         "The admin token (ra_..., printed once by receipt init): reads everything, manages "
-        "agents and FX rates; writes no receipt.")},
+        "agents, role tokens, FX rates and policies; writes no receipt.")},
+    FINANCE_TOKEN: {"type": "http", "scheme": "bearer", "description": (
+        "A finance role token (rt_..., from receipt token create --role finance or POST "
+        "/v1/tokens): reads every team's spend and receipts, the ledger, agents and FX rates; "
+        "changes nothing (403 on every write).")},
+    TEAM_TOKEN: {"type": "http", "scheme": "bearer", "description": (
+        "A team role token (rt_..., from receipt token create --role team --team T): reads "
+        "only team T's spend, receipts, budgets and alerts (a filter on another team is a "
+        "403, another team's receipt a 404); anything else is a 403.")},
 }
 
 
@@ -44,7 +54,13 @@ def needs(*schemes: str) -> dict[str, Any]:
 
 AGENT_ONLY = needs(AGENT_KEY)
 ADMIN_ONLY = needs(ADMIN_TOKEN)
-ANY_TOKEN = needs(AGENT_KEY, ADMIN_TOKEN)
+ANY_TOKEN = needs(AGENT_KEY, ADMIN_TOKEN, FINANCE_TOKEN, TEAM_TOKEN)
+READERS = needs(ADMIN_TOKEN, FINANCE_TOKEN, TEAM_TOKEN)
+"""Spend, budgets and alerts (``require_reader``): a team token sees its team only."""
+ALL_TEAMS = needs(ADMIN_TOKEN, FINANCE_TOKEN)
+"""Reads not split by team (``require_all_teams``): the ledger, agents, FX rates."""
+APPROVERS = needs(ADMIN_TOKEN, TEAM_TOKEN)
+"""Deciding on a held call (``require_approver``)."""
 
 WHY: dict[int, str] = {
     401: "no credential, or one that is malformed, unknown or revoked",
@@ -92,14 +108,14 @@ def _public_routes(paths: dict[str, Any], settings: Settings, gates: Mapping[str
                     operation["responses"].pop(code, None)
                 note = f"Public on this deployment ({ENV_PUBLIC} includes {name})."
             else:
-                note = (f"Admin token only on this deployment (add {name} to {ENV_PUBLIC} to "
-                        "make it public).")
+                note = (f"Admin or finance token only on this deployment (add {name} to "
+                        f"{ENV_PUBLIC} to make it public).")
             operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
 
 
 def _body_limits(paths: dict[str, Any], settings: Settings) -> None:
     for path, operations in paths.items():
-        limit = settings.max_batch_body_bytes if path == BATCH_PATH else settings.max_body_bytes
+        limit = settings.max_batch_body_bytes if path in BATCH_PATHS else settings.max_body_bytes
         for operation in operations.values():
             too_large = operation["responses"].get("413")
             if too_large is not None:

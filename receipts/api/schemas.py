@@ -177,6 +177,9 @@ class CallIn(_Strict):
         "replay, not a retry). Rollups count retries (spec §8)."))
     started_at: Annotated[AwareDatetime, TEXT_ONLY] | None = Field(
         None, description="RFC 3339 time the call began.")
+    provider_response_id: Text | None = Field(None, description=(
+        "The provider's id of the response (OpenAI chatcmpl-…/resp_…, Anthropic msg_…), kept "
+        "in the receipt so it can be matched with the provider's logs."))
     reservation: Annotated[str, StringConstraints(pattern=r"^rs_[0-9a-f]{24}$")] | None = Field(
         None, description=(
             "The reservation id POST /v1/authorize returned for this call: the receipt settles "

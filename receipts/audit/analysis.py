@@ -4,7 +4,7 @@ Memory is bounded by what a log's *vocabulary* holds (groups, model names, provi
 its length: per call, only a 64-bit digest of its request id is kept (for ``duplicate``), and
 each warning keeps its first :data:`MAX_LINES` line references.
 
-Rules (README "Auditing a usage log" states them for users):
+Rules (README "Audit a usage log" states them for users):
 
 * spend of a call = its cost priced with the book (the service's own pipeline:
   ``pricing.call_pricing.bill_call``, then the verifier's ``PriceBook.resolve`` and
@@ -76,6 +76,17 @@ class Group:
     unpriced_calls: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Assessed:
+    """One call as the book sees it: its cost (None: not priced), the billed (provider,
+    model), whether the model is unknown, and a logged cost's mismatch (code, logged − book)."""
+
+    cost: int | None = None
+    billed: tuple[str, str] | None = None
+    unknown: bool = False
+    mismatch: tuple[str, int] | None = None
+
+
 @dataclass
 class AuditResult:
     """Everything the report shows."""
@@ -129,8 +140,39 @@ class Audit:
 
     def add(self, call: LogCall) -> None:
         """Price one call and check it."""
+        self.account(call, self.assess(call))
+
+    def assess(self, call: LogCall) -> Assessed:
+        """What the book says of one call, on its own (no state: worker processes may assess
+        calls for :meth:`account` to take in log order)."""
+        if call.usage is None:
+            return Assessed()
+        at = call.at_ms if call.at_ms is not None else self.book.effective_from
+        prepared = bill_call(self.names, provider=call.provider, model=call.model,
+                             normalized=call.usage, service_tier=call.service_tier, at_ms=at)
+        if not prepared.name.resolved:
+            return Assessed(unknown=True)
+        billed = (prepared.provider, prepared.model)
+        resolution = self.book.resolve_shared(*billed, prepared.usage, prepared.service_tier)
+        if resolution.status != PRICED:
+            return Assessed(billed=billed)
+        cost = cost_of(prepared.usage, resolution.unit_prices)
+        mismatch = None
+        if call.logged_cost is not None and not self._close(call.logged_cost, cost):
+            plain = self._cache_as_input(billed, prepared.usage, prepared.service_tier)
+            code = "cache_as_input" if plain is not None and plain != cost \
+                and self._close(call.logged_cost, plain) else "pricing_mismatch"
+            mismatch = (code, call.logged_cost - cost)
+        return Assessed(cost, billed, mismatch=mismatch)
+
+    def account(self, call: LogCall, assessed: Assessed) -> None:
+        """Take one assessed call into the totals and warnings (calls in log order)."""
         self.records += 1
-        priced, billed = self._price(call)
+        if assessed.unknown:
+            self.warnings["unknown_model"].add(call.where, call.logged_cost or 0)
+        if assessed.mismatch is not None:
+            self.warnings[assessed.mismatch[0]].add(call.where, assessed.mismatch[1])
+        priced, billed = assessed.cost, assessed.billed
         spend = priced if priced is not None else (call.logged_cost or 0)
         if call.request_id is not None:
             digest = hashlib.blake2b(call.request_id.encode(), digest_size=8).digest()
@@ -155,29 +197,6 @@ class Audit:
             self.warnings["alias_drift"].add(call.where, spend)
         if billed is not None:
             self._names(call, billed, spend)
-
-    def _price(self, call: LogCall) -> tuple[int | None, tuple[str, str] | None]:
-        """The book's cost of the call (None when it cannot be priced) and the billed model."""
-        if call.usage is None:
-            return None, None
-        at = call.at_ms if call.at_ms is not None else self.book.effective_from
-        prepared = bill_call(self.names, provider=call.provider, model=call.model,
-                             normalized=call.usage, service_tier=call.service_tier, at_ms=at)
-        if not prepared.name.resolved:
-            self.warnings["unknown_model"].add(call.where, call.logged_cost or 0)
-            return None, None
-        billed = (prepared.provider, prepared.model)
-        resolution = self.book.resolve_shared(*billed, prepared.usage, prepared.service_tier)
-        if resolution.status != PRICED:
-            return None, billed
-        cost = cost_of(prepared.usage, resolution.unit_prices)
-        if call.logged_cost is not None and not self._close(call.logged_cost, cost):
-            plain = self._cache_as_input(billed, prepared.usage, prepared.service_tier)
-            if plain is not None and plain != cost and self._close(call.logged_cost, plain):
-                self.warnings["cache_as_input"].add(call.where, call.logged_cost - cost)
-            else:
-                self.warnings["pricing_mismatch"].add(call.where, call.logged_cost - cost)
-        return cost, billed
 
     def _close(self, logged: int, cost: int) -> bool:
         return abs(logged - cost) <= self.tolerance * cost

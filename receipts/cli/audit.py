@@ -72,16 +72,18 @@ def load_book(book_path: Path | None, at_text: str | None) -> tuple[PriceBook, s
 @click.option("--at", "at_text", help="Instant of the genai-prices snapshot (default now).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes reading JSON lines (0 = one per core, 1 = this one only).")
 def audit(files: tuple[str, ...], by: tuple[str, ...], require: str, tolerance: str,
           min_share: str, mapping: tuple[str, ...], book_path: Path | None,
-          at_text: str | None, fmt: str) -> int:
+          at_text: str | None, fmt: str, workers: int) -> int:
     """Audit usage logs (FILE or - for stdin): spend per group, warnings, a verdict.
 
     Exit 0 attribution-ready, 1 not ready, 2 unreadable input (file:line and why).
     """
     from receipts.audit.analysis import Audit
+    from receipts.audit.parallel import run_audit
     from receipts.audit.report import render
-    from receipts.logs.sources import read_logs
     from receipts.logs.tabular import parse_map
 
     columns = parse_map(mapping)
@@ -89,9 +91,9 @@ def audit(files: tuple[str, ...], by: tuple[str, ...], require: str, tolerance: 
     if book_path is None and source.startswith("built-in"):
         click.echo(f"note: pricing with {source}", err=True)
     required = tuple(t.strip() for t in require.split(",") if t.strip())
-    result = Audit(book, by=by or ("team",), require=required,
-                   tolerance=_fraction(tolerance, "--tolerance"),
-                   min_share=_fraction(min_share.removesuffix("%"), "--min-share")).add_all(
-        read_logs(files, columns)).result()
+    auditor = Audit(book, by=by or ("team",), require=required,
+                    tolerance=_fraction(tolerance, "--tolerance"),
+                    min_share=_fraction(min_share.removesuffix("%"), "--min-share"))
+    result = run_audit(auditor, files, columns, workers).result()
     click.echo(render(result, fmt, book.currency, book.id.hex()), nl=False)
     return EXIT_READY if result.ready else EXIT_NOT_READY

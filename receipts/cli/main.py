@@ -2,9 +2,10 @@
 
 :func:`build_cli` assembles the group: the auditor's commands from ``verifier.cli`` (``verify``,
 ``rollup``, ``inspect``, base install), ``keygen``, the service's commands and ``prices`` (which
-import the ``server`` extra only when run). Commands raise; they never print an error or choose
-an exit code for it. :class:`ReceiptCommand` is ``verifier.edge.CommandLine`` (the one place
-errors become a stderr line and an exit code) taught the service's errors.
+import the ``server`` extra only when run), and ``spool`` (the ``client`` extra, likewise).
+Commands raise; they never print an error or choose an exit code for it.
+:class:`ReceiptCommand` is ``verifier.edge.CommandLine`` (the one place errors become a stderr
+line and an exit code) taught the service's errors.
 """
 
 from __future__ import annotations
@@ -12,9 +13,15 @@ from __future__ import annotations
 import click
 
 from receipts.cli import prices, service_commands
+from receipts.cli.alerts import alerts
 from receipts.cli.audit import audit
 from receipts.cli.budgets import budget
+from receipts.cli.focus import focus
 from receipts.cli.keygen import keygen
+from receipts.cli.policy import policy
+from receipts.cli.reconcile import reconcile
+from receipts.cli.spool import spool
+from receipts.cli.tokens import token
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
 from verifier.edge import EXIT_ERROR, CommandLine, command_line
@@ -48,8 +55,19 @@ def build_cli() -> click.Group:
     """The ``receipt`` group with every command, in the order ``--help`` lists them."""
     return command_line(
         "receipt", "Signed, hash-chained cost receipts for LLM calls, and their offline verifier.",
-        (*verifier_cli.COMMANDS, audit, keygen, *service_commands.COMMANDS, prices.prices,
-         budget),
+        (*verifier_cli.COMMANDS,
+         audit,
+         focus,
+         reconcile,
+         keygen,
+         *service_commands.COMMANDS,
+         prices.prices,
+         spool,
+         alerts,
+         budget,
+         token,
+         policy,
+         ),
         group=ReceiptCommand)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import os
 import time
 import weakref
@@ -34,12 +35,14 @@ from receipts.client.wire import (
     read_decision,
     read_receipt,
     refusal,
+    refuses_the_call,
     should_retry,
 )
 from receipts.errors import ServiceUnreachable
 from verifier.keys import PublicKey
 
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+_log = logging.getLogger("receipts.client")
 
 
 class _Base:
@@ -131,22 +134,25 @@ class ReceiptsClient(_Base):
             self.spool.add(body)
             return Recorded(body["request_id"], spooled=True)
 
-    def flush(self) -> dict[str, Recorded]:
+    def flush(self, *, wait: bool = False) -> dict[str, Recorded]:
         """Deliver the spool, oldest first, until it is empty or the service stops answering;
-        the receipts delivered, by request id."""
+        the receipts delivered, by request id. While another client delivers the same spool
+        this returns at once (or, with ``wait``, waits for it). A refusal that is not about the
+        call (401: a wrong or revoked key) stops the delivery and is raised."""
         done: dict[str, Recorded] = {}
         if self.spool is None:
             return done
-        while items := self.spool.pending():
-            for item in items:
-                try:
-                    response = self._post("/v1/receipts", item.body)
-                except ServiceUnreachable:
-                    return done
-                if not _settle(self.spool, item, response):
-                    continue
-                done[item.request_id] = read_receipt(item.request_id, response, self.key,
-                                                     self.keep_cose)
+        with self.spool.flushing(wait=wait) as mine:
+            while mine and (items := self.spool.pending()):
+                for item in items:
+                    try:
+                        response = self._post("/v1/receipts", item.body)
+                    except ServiceUnreachable:
+                        return done
+                    if not _settle(self.spool, item, response):
+                        continue
+                    done[item.request_id] = read_receipt(item.request_id, response, self.key,
+                                                         self.keep_cose)
         return done
 
     def authorize(self, *, provider: str, model: str, tags: dict[str, str] | None = None,
@@ -176,8 +182,11 @@ class ReceiptsClient(_Base):
 
 
 def _settle(spool: Spool, item: Spooled, response: httpx.Response) -> bool:
-    """Remove a spooled call the service answered; True if it answered with a receipt."""
+    """Remove a spooled call the service answered; True if it answered with a receipt, False
+    if it refused the call (set aside); a refusal not about the call is raised, the call kept."""
     if response.status_code >= 400:
+        if not refuses_the_call(response):
+            raise refusal(response)
         spool.refused(item, response.status_code, response.text[:2000])
         return False
     spool.delivered(item.seq)
@@ -185,9 +194,17 @@ def _settle(spool: Spool, item: Spooled, response: httpx.Response) -> bool:
 
 
 def _flush_at_exit(ref: weakref.ref[ReceiptsClient]) -> None:
+    """One try per waiting call: what is still undelivered stays in the spool, for the next
+    run or ``receipt spool flush``; exit is never held up by retries nor ended by a raise."""
     client = ref()
-    if client is not None and not client.http.is_closed:
-        client.flush()
+    if client is None or client.http.is_closed or client.spool is None:
+        return
+    client.retries = 0
+    try:
+        if client.spool.count():
+            client.flush()
+    except Exception as e:  # (a spool file removed meanwhile, a refusal): never end in a raise
+        _log.warning("receipts spool not delivered at exit: %s", e)
 
 
 class AsyncReceiptsClient(_Base):
@@ -251,21 +268,22 @@ class AsyncReceiptsClient(_Base):
             return Recorded(body["request_id"], spooled=True)
 
     async def flush(self) -> dict[str, Recorded]:
-        """As :meth:`ReceiptsClient.flush`."""
+        """As :meth:`ReceiptsClient.flush` (never waits for another flusher)."""
         done: dict[str, Recorded] = {}
         spool = self.spool
         if spool is None:
             return done
-        while items := await asyncio.to_thread(spool.pending):
-            for item in items:
-                try:
-                    response = await self._post("/v1/receipts", item.body)
-                except ServiceUnreachable:
-                    return done
-                if not await asyncio.to_thread(_settle, spool, item, response):
-                    continue
-                done[item.request_id] = read_receipt(item.request_id, response, self.key,
-                                                     self.keep_cose)
+        with spool.flushing() as mine:
+            while mine and (items := await asyncio.to_thread(spool.pending)):
+                for item in items:
+                    try:
+                        response = await self._post("/v1/receipts", item.body)
+                    except ServiceUnreachable:
+                        return done
+                    if not await asyncio.to_thread(_settle, spool, item, response):
+                        continue
+                    done[item.request_id] = read_receipt(item.request_id, response, self.key,
+                                                         self.keep_cose)
         return done
 
     async def authorize(self, *, provider: str, model: str, tags: dict[str, str] | None = None,
@@ -285,6 +303,8 @@ class AsyncReceiptsClient(_Base):
         """Deliver what can be, then close the connection."""
         await self.flush()
         await self.http.aclose()
+        if self.spool is not None:
+            self._exit_client.http.close()
 
     async def __aenter__(self) -> AsyncReceiptsClient:
         return self

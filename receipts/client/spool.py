@@ -7,8 +7,13 @@ first; a body is deleted only once the service has answered it. Sending a body t
 died between the answer and the delete) is harmless: the service answers the same request id and
 body with the original receipt, so the ledger holds each call exactly once.
 
-A body the service refuses for good (a 4xx: it can never be receipted as sent) is moved to the
-``refused`` table with the answer, so it neither blocks the calls behind it nor disappears.
+A body the service refuses for good (a 4xx about the call: it can never be receipted as sent) is
+moved to the ``refused`` table with the answer, so it neither blocks the calls behind it nor
+disappears.
+
+One flusher at a time (:meth:`Spool.flushing`, an advisory lock on a ``.lock`` file beside the
+spool): two processes delivering the same spool at once would not charge twice, but could
+interleave, and the ledger would receive the calls out of the order they were made.
 """
 
 from __future__ import annotations
@@ -17,8 +22,15 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover  (Windows: one flusher per process only)
+    fcntl = None  # type: ignore[assignment]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -52,6 +64,7 @@ class Spool:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -93,6 +106,31 @@ class Spool:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def flushing(self, *, wait: bool = False) -> Iterator[bool]:
+        """Hold the right to deliver this spool; yields False (at once) when another thread or
+        process holds it and ``wait`` is False, or else True once it is held."""
+        if not self._flush_lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            with (self.path.parent / (self.path.name + ".lock")).open("a") as handle:
+                if fcntl is not None:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                    except BlockingIOError:
+                        yield False
+                        return
+                yield True
+        finally:
+            self._flush_lock.release()
+
+    def oldest(self) -> float | None:
+        """When the oldest waiting call was spooled (epoch seconds), or None."""
+        with self._lock:
+            (when,) = self._db.execute("SELECT min(spooled_at) FROM pending").fetchone()
+        return None if when is None else float(when)
 
     def count(self) -> int:
         """How many calls wait."""

@@ -41,12 +41,15 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer of ``POST /v1/authorize``: ``allow``, ``deny`` or ``approval_required``."""
+    """The answer of ``POST /v1/authorize``: ``allow`` (with the reservation to name in the
+    receipt request: ``record(..., reservation=d.reservation_id)``), ``deny`` (with why), or
+    ``approval_required`` (with the approval to wait for)."""
 
     decision: str
     reservation_id: str | None = None
     reason: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    approval_id: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -98,6 +101,21 @@ def should_retry(response: httpx.Response) -> bool:
     return response.status_code in RETRY_STATUSES
 
 
+def refuses_the_call(response: httpx.Response) -> bool:
+    """A 4xx about this call (a bad field, a reused request id with another body, tags that
+    contradict the agent's binding): the call is set aside. Any other 4xx (a key unknown or
+    revoked, the admin token, a wrong address) says nothing about the call: it stays waiting
+    until the client is configured right."""
+    if response.status_code in (409, 413, 422):
+        return True
+    if response.status_code != 403:
+        return False
+    try:
+        return bool(response.json()["error"].get("fields"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def refusal(response: httpx.Response) -> ReceiptRefused:
     """A final 4xx as an error, with the service's own message."""
     try:
@@ -129,7 +147,14 @@ def read_receipt(request_id: str, response: httpx.Response, key: PublicKey | Non
 def read_decision(response: httpx.Response) -> Decision:
     """A 200 answer of ``/v1/authorize`` as :class:`Decision`."""
     data = response.json()
-    reservation = data.get("reservation_id")
-    if reservation is None and isinstance(data.get("reservation"), dict):
-        reservation = data["reservation"].get("id")
-    return Decision(str(data["decision"]), reservation, data.get("reason"), data)
+    reason = data.get("reason")
+    return Decision(str(data["decision"]), _id_of(data, "reservation"),
+                    None if reason is None else str(reason), data, _id_of(data, "approval"))
+
+
+def _id_of(data: dict[str, Any], name: str) -> str | None:
+    """``name`` as an id, an object with an ``id``, or ``name_id``."""
+    value = data.get(name, data.get(f"{name}_id"))
+    if isinstance(value, dict):
+        value = value.get("id")
+    return None if value is None else str(value)

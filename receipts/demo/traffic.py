@@ -94,8 +94,10 @@ def simulated_calls(n: int, seed: int = 0, interval_ms: int = 13_000) -> Iterato
 
 
 def write_sample_ledger(out: BinaryIO, signer: Signer, n: int, *, chains: int = 1,
-                        seed: int = 0, reporting_currency: str = "GBP") -> int:
-    """A complete, valid ledger of ``n`` simulated receipts over ``chains`` chains."""
+                        seed: int = 0, reporting_currency: str = "GBP",
+                        interval_ms: int = 13_000) -> int:
+    """A complete, valid ledger of ``n`` simulated receipts over ``chains`` chains, one call
+    every ``interval_ms`` from ``START_MS``."""
     book_bytes, book = shipped_price_book()
     rates = [FxRate("USD", "GBP", "2025-11-30", 790_000_000, "test-fixed", START_MS - 1)]
     heads = [ChainHead(f"c{i}") for i in range(chains)]
@@ -103,7 +105,7 @@ def write_sample_ledger(out: BinaryIO, signer: Signer, n: int, *, chains: int = 
 
     def receipts() -> Iterator[bytes]:
         per_chain: list[list[bytes]] = [[] for _ in heads]
-        for i, call in enumerate(simulated_calls(n, seed)):
+        for i, call in enumerate(simulated_calls(n, seed, interval_ms)):
             issued = START_MS + call.offset_ms
             c = Call(
                 request_id=call.request_id, provider=call.provider, model=call.model,

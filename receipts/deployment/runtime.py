@@ -33,6 +33,7 @@ from receipts.errors import ConfigError, FieldProblem, Invalid, KeyFileError, No
 from receipts.issuing.service import ReceiptService
 from receipts.pricing.books import shipped_price_book
 from receipts.pricing.currencies import is_currency
+from receipts.spend import rebuild as spend_rebuild
 from receipts.storage import queries as store
 from receipts.storage.database import Database
 from receipts.storage.ledger_file import fx_rate_item, price_book_item
@@ -146,6 +147,7 @@ def initialize(settings: Settings, *, issuer: str, reporting_currency: str,
                                (ADMIN_HASH, hash_secret(admin_token).hex())):
                 store.set_meta(conn, key, value)
             store.ensure_chains(conn, settings.chain_ids)
+            spend_rebuild.mark_current(conn)
             store.add_price_book(conn, book.id, book_bytes,
                                  price_book_item(signer, book_bytes), book.effective_from, now)
             facts = _facts(store.get_meta(conn))
@@ -196,6 +198,7 @@ def open_runtime(settings: Settings) -> Runtime:
         if facts.kid != signer.kid:
             raise KeyFileError(f"{key_path} is not the key this database was initialised with "
                                f"(kid {facts.kid.hex()}); refusing to sign")
+        spend_rebuild.ensure_current(db)  # a database older than the spend aggregates
         with db.write() as conn:
             store.ensure_chains(conn, settings.chain_ids)
     except BaseException:

@@ -35,6 +35,9 @@ ENV_MAX_BATCH_BODY = "RECEIPTS_MAX_BATCH_BODY_BYTES"
 ENV_CHECKPOINT_EVERY = "RECEIPTS_CHECKPOINT_EVERY"
 ENV_SELF_CHECK = "RECEIPTS_SELF_CHECK"
 ENV_BASELINE = "RECEIPTS_UNSIGNED_BASELINE"
+ENV_ALERT_MAX_ATTEMPTS = "RECEIPTS_ALERT_MAX_ATTEMPTS"
+ENV_ALERT_RETRY_BASE_MS = "RECEIPTS_ALERT_RETRY_BASE_MS"
+ENV_ALERT_LEASE_MS = "RECEIPTS_ALERT_LEASE_MS"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ class Settings:
     self_check: bool = True
     unsigned_baseline: bool = False
     """Benchmark only (bench/issue.py): store unsigned, unchained rows on the same path."""
+    alert_max_attempts: int = 20
+    alert_retry_base_ms: int = 1000
+    """Alert delivery: attempts before a delivery is failed, the first retry's wait (doubling
+    up to 5 minutes, with jitter), and how long a worker's claim on a delivery lasts (a worker
+    killed mid-delivery is replaced after this): :class:`receipts.alerts.outbox.RetryPolicy`."""
+    alert_lease_ms: int = 60_000
 
     def __post_init__(self) -> None:
         if not 1 <= self.chains <= MAX_CHAINS:
@@ -70,6 +79,12 @@ class Settings:
             raise ConfigError("max_batch must be between 1 and 10000")
         if self.checkpoint_every < 1:
             raise ConfigError("checkpoint_every must be positive")
+        if not 1 <= self.alert_max_attempts <= 1000:
+            raise ConfigError("alert_max_attempts must be between 1 and 1000")
+        if not 10 <= self.alert_retry_base_ms <= 3_600_000:
+            raise ConfigError("alert_retry_base_ms must be between 10 and 3600000")
+        if not 1000 <= self.alert_lease_ms <= 3_600_000:
+            raise ConfigError("alert_lease_ms must be between 1000 and 3600000")
 
     @property
     def chain_ids(self) -> tuple[str, ...]:
@@ -96,6 +111,9 @@ class Settings:
             ENV_CHECKPOINT_EVERY: str(self.checkpoint_every),
             ENV_SELF_CHECK: "1" if self.self_check else "0",
             ENV_BASELINE: "1" if self.unsigned_baseline else "0",
+            ENV_ALERT_MAX_ATTEMPTS: str(self.alert_max_attempts),
+            ENV_ALERT_RETRY_BASE_MS: str(self.alert_retry_base_ms),
+            ENV_ALERT_LEASE_MS: str(self.alert_lease_ms),
         }
 
 
@@ -157,6 +175,9 @@ def load_settings(data_dir: Path | None = None, db_url: str | None = None,
         checkpoint_every=_int(env, ENV_CHECKPOINT_EVERY, 10_000),
         self_check=_flag(env, ENV_SELF_CHECK, True),
         unsigned_baseline=_flag(env, ENV_BASELINE, False),
+        alert_max_attempts=_int(env, ENV_ALERT_MAX_ATTEMPTS, 20),
+        alert_retry_base_ms=_int(env, ENV_ALERT_RETRY_BASE_MS, 1000),
+        alert_lease_ms=_int(env, ENV_ALERT_LEASE_MS, 60_000),
     )
     clean = {k: v for k, v in overrides.items() if v is not None}
     return settings.with_overrides(**clean) if clean else settings

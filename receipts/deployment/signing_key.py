@@ -13,8 +13,9 @@ from typing import Any
 
 import nacl.bindings
 import nacl.signing
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from receipts.errors import KeyFileError
 from verifier import cose
@@ -90,6 +91,16 @@ class Signer:
     def public_pem(self) -> bytes:
         """SubjectPublicKeyInfo PEM of the public key."""
         return public_key_pem(self.public_key)
+
+    def derived_key(self, purpose: bytes) -> bytes:
+        """A 256-bit key for ``purpose`` derived from the private key (HKDF-SHA256).
+
+        For secrets the service must read back in clear (alert channel secrets, which it
+        needs to sign with): every replica holding the signing key derives the same key, the
+        database alone reveals nothing, and the private key itself still never leaves here.
+        """
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=b"receipts derived key: " + purpose).derive(self._seed)
 
 
 def _passphrase() -> bytes | None:

@@ -62,6 +62,7 @@ class Prepared:
     retry_of: str | None
     started_at: int | None
     body_hash: bytes
+    provider_response_id: str | None = None
     reservation: str | None = None
     """The authorization this call's receipt settles (not part of the signed payload)."""
 
@@ -134,7 +135,7 @@ def normalized_usage(call: CallIn) -> tuple[NormalizedUsage, Any]:
 
 
 _NEW_USAGE_FIELDS = ("cache_write_1h_tokens", "web_search_requests")
-_NEW_CALL_FIELDS = ("usage_format", "service_tier", "reservation")
+_NEW_CALL_FIELDS = ("usage_format", "service_tier", "provider_response_id", "reservation")
 
 
 def body_hash(call: CallIn, usage: Any) -> bytes:
@@ -205,7 +206,8 @@ def prepare(agent: Agent, call: CallIn, required_tags: Sequence[str]) -> Prepare
         agent_id=agent.id, request_id=call.request_id, provider=call.provider,
         model=call.model, tags=tags, usage=usage, service_tier=_tier(call, usage),
         runtime_ms=call.runtime_ms, status=call.status, retry_of=call.retry_of,
-        started_at=started, body_hash=body_hash(call, hashed), reservation=call.reservation,
+        started_at=started, body_hash=body_hash(call, hashed),
+        provider_response_id=call.provider_response_id, reservation=call.reservation,
     )
 
 

@@ -1,13 +1,12 @@
 """Build, price, sign and chain receipts (spec §5, §6) with the verifier's own rules.
 
-Pricing goes through the format core's functions (``PriceBook.resolve``, ``cost_of``,
-``select_rate``, ``convert``), the very ones the verifier re-runs, so a receipt this module
-builds always verifies, to the byte.
+Pricing and chaining go through the format core's functions (``PriceBook.resolve``,
+``cost_of``, ``receipt_fx``, ``convert``, ``link_hash``), the very ones the verifier re-runs,
+so a receipt this module builds always verifies, to the byte.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +14,10 @@ from typing import Any
 from receipts.deployment.signing_key import Signer
 from receipts.issuing.payload_check import receipt_refusal
 from verifier import cose
+from verifier.chain import link_hash
 from verifier.encoding import encode
-from verifier.money import FX_ONE, convert, cost_of
-from verifier.pricing import IDENTITY_SOURCE, FxRate, PriceBook, select_rate
-from verifier.rollup import utc_day
+from verifier.money import convert, cost_of
+from verifier.pricing import FxRate, PriceBook, RateTable, receipt_fx
 from verifier.schema import FORMAT_VERSION, PRICED, ZERO_HASH
 
 
@@ -41,22 +40,18 @@ class Call:
     usage_detail: Mapping[str, int] | None = None
     service_tier: str | None = None
     started_at: int | None = None
+    provider_response_id: str | None = None
 
 
 def price_fields(
-    call: Call, book: PriceBook, rates: Iterable[FxRate], reporting_currency: str
+    call: Call, book: PriceBook, rates: Iterable[FxRate] | RateTable, reporting_currency: str
 ) -> dict[str, Any]:
     """The pricing part of a receipt: unit prices, cost, FX and cost in reporting currency."""
     resolution = book.resolve(call.provider, call.model, call.usage, call.service_tier)
     cost = cost_of(call.usage, resolution.unit_prices) if resolution.status == PRICED else None
-    day = utc_day(call.issued_at)
-    fx: dict[str, Any] | None
-    if book.currency == reporting_currency:
-        fx = {"currency": reporting_currency, "rate": FX_ONE, "date": day,
-              "source": IDENTITY_SOURCE}
-    else:
-        rate = select_rate(rates, book.currency, reporting_currency, day, call.issued_at)
-        fx = rate.as_receipt_fx() if rate else None
+    rule = receipt_fx(book.currency, reporting_currency,
+                      rates if isinstance(rates, RateTable) else RateTable(rates), call.issued_at)
+    fx = None if rule is None else dict(rule)
     return {
         "unit_prices": dict(resolution.unit_prices),
         "price_book": book.id,
@@ -97,6 +92,8 @@ def receipt_payload(call: Call, chain: str, seq: int, prev: bytes,
         payload["service_tier"] = call.service_tier
     if call.started_at is not None:
         payload["started_at"] = call.started_at
+    if call.provider_response_id is not None:
+        payload["provider_response_id"] = call.provider_response_id
     return payload
 
 
@@ -127,7 +124,7 @@ def sign_receipt(signer: Signer, head: ChainHead, call: Call,
     if refusal is not None:
         raise refusal
     item = signer.sign_payload_bytes(cose.RECEIPT, encode(payload))
-    digest = hashlib.sha256(item).digest()
+    digest = link_hash(item)
     head.size += 1
     head.head = digest
     return SignedReceipt(item, payload, digest)

@@ -10,12 +10,12 @@ head and commits. Only then are the callers answered, so an acknowledged receipt
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
 import threading
 from collections.abc import Sequence
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -45,10 +45,12 @@ from receipts.pricing.call_pricing import bill_call
 from receipts.storage import queries as store
 from receipts.storage.append_sql import AppendConnection, is_integrity_error
 from receipts.storage.database import Database
+from receipts.storage.tables import cost_rank
 from verifier import cose
+from verifier.chain import link_hash
 from verifier.encoding import encode
 from verifier.jsonview import receipt_json
-from verifier.money import FX_ONE
+from verifier.money import COST_SCALE, FX_ONE
 from verifier.pricing import FxRate, PriceBook, latest_book
 from verifier.schema import ZERO_HASH
 
@@ -58,7 +60,7 @@ class ReceiptService:
 
     def __init__(self, db: Database, signer: Signer, *, issuer: str, reporting_currency: str,
                  chain_ids: Sequence[str], checkpoint_every: int = 10_000,
-                 unsigned_baseline: bool = False) -> None:
+                 unsigned_baseline: bool = False, spend_aggregates: bool = True) -> None:
         self.db = db
         self.signer = signer
         self.issuer = issuer
@@ -66,6 +68,7 @@ class ReceiptService:
         self.chain_ids = tuple(chain_ids)
         self.checkpoint_every = checkpoint_every
         self.unsigned_baseline = unsigned_baseline
+        self.spend_aggregates = spend_aggregates  # off only to measure what they cost (bench)
         self.pricing = PricingCache()
         self._rates_memo: tuple[tuple[int, str] | None, list[FxRate], int] = (None, [], FX_ONE)
         self._next_chain = itertools.cycle(self.chain_ids)
@@ -174,7 +177,8 @@ class ReceiptService:
                     usage=billed.usage, issued_at=issued_at, receipt_id=receipt_id,
                     runtime_ms=p.runtime_ms, status=p.status, retry_of=p.retry_of,
                     usage_detail=billed.usage_detail or None,
-                    service_tier=billed.service_tier, started_at=p.started_at)
+                    service_tier=billed.service_tier, started_at=p.started_at,
+                    provider_response_id=p.provider_response_id)
 
     def refuse_unrepresentable_cost(self, p: Prepared) -> None:
         """422 for a call whose cost would not fit a receipt (:mod:`receipts.issuing.cost_range`),
@@ -204,6 +208,13 @@ class ReceiptService:
         pricing = price_fields(call, book, self._rates_from(book.currency)[0],
                                self.reporting_currency)
         return call.provider, call.model, pricing["cost_reporting"]
+
+    def estimated_cost(self, p: Prepared) -> Decimal | None:
+        """What a receipt issued now would state as ``cost_reporting``, in currency units
+        (None: an unpriced model, or no FX rate yet), for policy rules that judge the cost
+        before anything is signed (:mod:`receipts.policies.gate`)."""
+        amount = self.estimate(p)[2]
+        return None if amount is None else Decimal(amount).scaleb(-COST_SCALE)
 
     def _book_in_force(self, at_ms: int) -> PriceBook:
         book = latest_book(self.pricing.books, at_ms)
@@ -276,7 +287,7 @@ class ReceiptService:
                                   f"under the price book now in force ({problem})")
             return call, receipt_payload(call, head.chain, head.size, head.head, pricing)
 
-        sign, sha256 = self.signer.sign_payload_bytes, hashlib.sha256
+        sign = self.signer.sign_payload_bytes
         replan = partial(plan, jobs, existing, hashes, active)
         for p, outcome, call, payload in checked(jobs, to_sign, build, replan):
             payload["seq"], payload["prev"] = head.size, head.head  # (built so: same types)
@@ -284,11 +295,13 @@ class ReceiptService:
             draft.rows.append((head.chain, head.size, call.receipt_id, p.agent_id, p.request_id,
                                p.body_hash, issued_at, p.tags.get("team"),
                                p.tags.get("project"), call.provider, call.model, p.started_at,
-                               item))  # RECEIPT_COLUMNS
+                               cost_rank(payload["cost_reporting"]), item))  # RECEIPT_COLUMNS
+            if self.spend_aggregates:
+                draft.spend.add(payload)
             head.size += 1
-            head.head = sha256(item).digest()
+            head.head = link_hash(item)
             outcome.item, outcome.payload = item, payload
-            draft.spends.append((payload, p.reservation))
+            draft.budget_spends.append((payload, p.reservation))
         return draft
 
     def _write(self, conn: AppendConnection, draft: Draft) -> None:
@@ -296,7 +309,9 @@ class ReceiptService:
         if not draft.rows:
             return
         conn.insert(draft.rows)
-        budget_spend.record(conn.driver, conn.is_sqlite, draft.spends)
+        budget_spend.record(conn.driver, conn.is_sqlite, draft.budget_spends)
+        if self.spend_aggregates:
+            conn.add_spend(draft.spend)
         conn.save_head(draft.locked)
         head, old_size = draft.locked.head, draft.old_size
         if head.size // self.checkpoint_every > old_size // self.checkpoint_every:

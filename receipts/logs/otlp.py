@@ -73,7 +73,7 @@ class GenAISpan:
 
 def is_trace_document(doc: Any) -> bool:
     """Whether ``doc`` is an OTLP/JSON traces document."""
-    return isinstance(doc, Mapping) and isinstance(doc.get("resourceSpans"), list)
+    return isinstance(doc, dict) and isinstance(doc.get("resourceSpans"), list)
 
 
 def genai_spans(doc: Mapping[str, Any]) -> Iterator[GenAISpan]:
@@ -87,7 +87,7 @@ def genai_spans(doc: Mapping[str, Any]) -> Iterator[GenAISpan]:
         for s, scope_spans in enumerate(_list(resource_spans, "scopeSpans", here)):
             for k, span in enumerate(_list(scope_spans, "spans", f"{here}.scopeSpans[{s}]")):
                 where = f"{here}.scopeSpans[{s}].spans[{k}]"
-                if not isinstance(span, Mapping):
+                if not isinstance(span, dict):
                     raise OtlpError(f"{where}: a span is an object")
                 attrs = attributes(_list(span, "attributes", where), f"{where}.attributes")
                 if not any(key in attrs for key in USAGE_KEYS):
@@ -107,7 +107,7 @@ def attributes(items: list[Any], where: str) -> dict[str, Any]:
     as OTLP sends them: :func:`receipts.pricing.usage_reader.check_count` reads both)."""
     out: dict[str, Any] = {}
     for i, item in enumerate(items):
-        if not isinstance(item, Mapping) or not isinstance(item.get("key"), str):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             raise OtlpError(f"{where}[{i}]: an attribute is {{key, value}}")
         out[item["key"]] = any_value(item.get("value"), f"{where}[{i}].value")
     return out
@@ -117,7 +117,7 @@ def any_value(value: Any, where: str) -> Any:
     """An ``AnyValue`` as a plain value (arrays as lists, kvlists as dicts)."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise OtlpError(f"{where}: an AnyValue is an object")
     for key in ("stringValue", "intValue", "boolValue", "doubleValue", "bytesValue"):
         if key in value:
@@ -162,7 +162,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _list(node: Any, key: str, where: str) -> list[Any]:
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict):
         raise OtlpError(f"{where or 'document'}: must be an object")
     value = node.get(key)
     if value is None:
@@ -173,9 +173,9 @@ def _list(node: Any, key: str, where: str) -> list[Any]:
 
 
 def _map(node: Any, key: str, where: str) -> Mapping[str, Any]:
-    value = node.get(key) if isinstance(node, Mapping) else None
+    value = node.get(key) if isinstance(node, dict) else None
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise OtlpError(f"{where}.{key}: must be an object")
     return value

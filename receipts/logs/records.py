@@ -65,6 +65,26 @@ def time_ms(value: Any, where: str) -> int | None:
     (numbers or digit strings, told apart by size), or None when absent."""
     if value is None or value == "":
         return None
+    if isinstance(value, str):
+        known = _times.get(value)
+        if known is not None:
+            return known
+        found = _time_ms(value, where)
+        if found is not None:
+            if len(_times) >= 4096:
+                _times.clear()
+            _times[value] = found  # (log lines of one second share their time text)
+        return found
+    if type(value) is int:  # as the Decimal steps below, without the Decimal
+        return value // 10**6 if value >= 10**17 else value if value >= 10**11 else value * 1000
+    return _time_ms(value, where)
+
+
+_times: dict[str, int] = {}
+
+
+def _time_ms(value: Any, where: str) -> int | None:
+    """:func:`time_ms` without its memo."""
     if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():
         text = value.strip().replace("Z", "+00:00").replace(" ", "T", 1)
         try:

@@ -38,11 +38,11 @@ def report_kind(obj: Mapping[str, Any]) -> str | None:
     if not isinstance(data, list):
         return None
     for bucket in data:
-        results = bucket.get("results") if isinstance(bucket, Mapping) else None
+        results = bucket.get("results") if isinstance(bucket, dict) else None
         if not isinstance(results, list):
             return None
         for result in results:
-            if not isinstance(result, Mapping):
+            if not isinstance(result, dict):
                 return None
             kind = str(result.get("object", ""))
             if kind.startswith("organization.usage."):
@@ -85,7 +85,7 @@ def _openai_usage(row: Mapping[str, Any], where: str, at: int | None) -> LogCall
 
 def _openai_costs(row: Mapping[str, Any], where: str, at: int | None) -> LogCall:
     amount = row.get("amount")
-    if not isinstance(amount, Mapping):
+    if not isinstance(amount, dict):
         raise ShapeError(f"{where}: amount must be {{value, currency}}")
     _usd(amount.get("currency"), where)
     model = str(row.get("line_item") or "").split(",", 1)[0].strip()
@@ -98,12 +98,12 @@ def _anthropic_usage(row: Mapping[str, Any], where: str, at: int | None) -> LogC
     uncached, out = _n(row, "uncached_input_tokens", where), _n(row, "output_tokens", where)
     read = _n(row, "cache_read_input_tokens", where)
     creation = row.get("cache_creation") or {}
-    if not isinstance(creation, Mapping):
+    if not isinstance(creation, dict):
         raise ShapeError(f"{where}: cache_creation must be an object")
     five = _n(creation, "ephemeral_5m_input_tokens", f"{where}: cache_creation")
     hour = _n(creation, "ephemeral_1h_input_tokens", f"{where}: cache_creation")
     tools = row.get("server_tool_use") or {}
-    searches = _n(tools, "web_search_requests", where) if isinstance(tools, Mapping) else 0
+    searches = _n(tools, "web_search_requests", where) if isinstance(tools, dict) else 0
     usage = ours_from_counts(uncached + read + five + hour, out, read, five + hour, hour, 0,
                              searches)
     tier = row.get("service_tier") if isinstance(row.get("service_tier"), str) else None

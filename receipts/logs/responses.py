@@ -23,10 +23,10 @@ from receipts.pricing.usage import normalize_usage
 
 def response_kind(obj: Mapping[str, Any]) -> str | None:
     """``openai``, ``anthropic`` or ``gemini`` for a response object, else None."""
-    if isinstance(obj.get("usageMetadata"), Mapping):
+    if isinstance(obj.get("usageMetadata"), dict):
         return "gemini"
     usage = obj.get("usage")
-    if not isinstance(usage, Mapping):
+    if not isinstance(usage, dict):
         return None
     if obj.get("type") == "message" or "cache_creation_input_tokens" in usage \
             or "cache_read_input_tokens" in usage:
@@ -39,7 +39,7 @@ def response_kind(obj: Mapping[str, Any]) -> str | None:
 
 def is_wrapper(obj: Mapping[str, Any]) -> bool:
     """A gateway line: a ``response`` object with at least one of the wrapper's fields."""
-    return isinstance(obj.get("response"), Mapping) and any(
+    return isinstance(obj.get("response"), dict) and any(
         key in obj for key in ("request_id", "provider", "tags", "timestamp", "cost"))
 
 

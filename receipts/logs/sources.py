@@ -22,6 +22,7 @@ import itertools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -36,33 +37,92 @@ EXPECTED = ("an OpenAI chat completion or Responses object, an OpenAI Usage or C
             "{timestamp, request_id, provider, tags, cost, response}")
 
 
+@dataclass
+class JsonLines:
+    """The rest of a JSON-lines file, each line one JSON value: ``(number, text)`` pairs, read
+    as they are consumed. :func:`calls_of_line` reads one; the audit may hand them to worker
+    processes (lines are independent of each other)."""
+
+    name: str
+    lines: Iterator[tuple[int, str]]
+
+
+Part = Iterator[LogCall] | JsonLines
+"""A stretch of a log: its calls, or JSON lines still to read."""
+
+
 def read_logs(paths: Iterable[str], mapping: Mapping[str, str] | None = None
               ) -> Iterator[LogCall]:
     """Every call of every file, in order; ``-`` is standard input."""
-    for path in paths:
-        if path == "-":
-            yield from read_stream(sys.stdin, "-", mapping)
-            continue
-        try:
-            with Path(path).open(encoding="utf-8", newline="") as stream:
-                yield from read_stream(stream, path, mapping)
-        except OSError as e:
-            raise UnreadableLog(f"{path}: {e.strerror or e}") from e
+    return _flat(log_parts(paths, mapping))
 
 
 def read_stream(stream: IO[str], name: str, mapping: Mapping[str, str] | None = None
                 ) -> Iterator[LogCall]:
     """The calls of one open text stream named ``name``."""
+    return _flat(stream_parts(stream, name, mapping))
+
+
+def _flat(parts: Iterable[Part]) -> Iterator[LogCall]:
+    for part in parts:
+        if isinstance(part, JsonLines):
+            for number, text in part.lines:
+                yield from calls_of_line(number, text, part.name)
+        else:
+            yield from part
+
+
+def log_parts(paths: Iterable[str], mapping: Mapping[str, str] | None = None
+              ) -> Iterator[Part]:
+    """Every file as parts, in order (each part must be consumed before the next is asked)."""
+    for path in paths:
+        if path == "-":
+            yield from stream_parts(sys.stdin, "-", mapping)
+            continue
+        try:
+            with Path(path).open(encoding="utf-8", newline="") as stream:
+                yield from stream_parts(stream, path, mapping)
+        except OSError as e:
+            raise UnreadableLog(f"{path}: {e.strerror or e}") from e
+
+
+def stream_parts(stream: IO[str], name: str, mapping: Mapping[str, str] | None = None
+                 ) -> Iterator[Part]:
+    """One open stream as parts: CSV rows, one JSON document, or JSON lines (the first line's
+    calls, then the other lines)."""
     lines = _numbered(stream, name)
     for number, line in lines:
         text = line.strip()
         if not text:
             continue
-        if text[0] in "{[":
-            yield from _json_lines(number, text, lines, stream, name)
-        else:
-            yield from _csv(number, line, lines, name, mapping)
+        if text[0] not in "{[":
+            yield _csv(number, line, lines, name, mapping)
+            return
+        try:
+            value = _loads(text)
+        except ValueError:
+            rest = "".join(line for _, line in lines)
+            try:
+                value = _loads(text + "\n" + rest)
+            except ValueError as e:
+                raise UnreadableLog(f"{name}:{number}: not JSON ({e})") from e
+            yield _guarded(value, f"{name}:{number}")
+            return
+        yield _guarded(value, f"{name}:{number}")
+        yield JsonLines(name, lines)
         return
+
+
+def calls_of_line(number: int, text: str, name: str) -> Iterator[LogCall]:
+    """The calls of line ``number`` of a JSON-lines file (none for a blank line)."""
+    text = text.strip()
+    if not text:
+        return
+    try:
+        value = _loads(text)
+    except ValueError as e:
+        raise UnreadableLog(f"{name}:{number}: not JSON ({e})") from e
+    yield from _guarded(value, f"{name}:{number}")
 
 
 def records_of(value: Any, where: str) -> Iterator[LogCall]:
@@ -71,7 +131,7 @@ def records_of(value: Any, where: str) -> Iterator[LogCall]:
         for i, item in enumerate(value):
             yield from records_of(item, f"{where}[{i}]")
         return
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise ShapeError(f"{where}: expected an object, got {type(value).__name__}")
     if otlp.is_trace_document(value):
         for span in otlp.genai_spans(value):
@@ -102,30 +162,8 @@ def _numbered(stream: IO[str], name: str) -> Iterator[tuple[int, str]]:
             yield number, line
     except UnicodeDecodeError as e:
         raise UnreadableLog(f"{name}:{number + 1}: not UTF-8 text ({e.reason})") from e
-
-
-def _json_lines(first: int, text: str, lines: Iterator[tuple[int, str]], stream: IO[str],
-                name: str) -> Iterator[LogCall]:
-    try:
-        value = _loads(text)
-    except ValueError:
-        rest = "".join(line for _, line in lines)
-        try:
-            value = _loads(text + "\n" + rest)
-        except ValueError as e:
-            raise UnreadableLog(f"{name}:{first}: not JSON ({e})") from e
-        yield from _guarded(value, f"{name}:{first}")
-        return
-    yield from _guarded(value, f"{name}:{first}")
-    for number, line in lines:
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            value = _loads(text)
-        except ValueError as e:
-            raise UnreadableLog(f"{name}:{number}: not JSON ({e})") from e
-        yield from _guarded(value, f"{name}:{number}")
+    except OSError as e:
+        raise UnreadableLog(f"{name}:{number + 1}: {e.strerror or e}") from e
 
 
 def _guarded(value: Any, where: str) -> Iterator[LogCall]:
@@ -165,5 +203,9 @@ def _csv(first: int, header: str, lines: Iterator[tuple[int, str]], name: str,
             raise UnreadableLog(f"{where}: {e}") from e
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+"""One decoder for every line (``json.loads`` with an option makes a new one per call)."""
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
+    return _DECODER.decode(text)

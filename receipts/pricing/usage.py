@@ -47,7 +47,8 @@ def normalize_usage(usage_format: str | None, raw: Any) -> NormalizedUsage:
     if handler is None:
         raise UsageFormatError("usage_format", f"unknown format {usage_format!r}; "
                                f"expected one of {', '.join(FORMATS)}")
-    if not isinstance(raw, Mapping) and not (usage_format == "otel" and isinstance(raw, list)):
+    if type(raw) is not dict and not isinstance(raw, Mapping) \
+            and not (usage_format == "otel" and isinstance(raw, list)):
         raise UsageFormatError("usage", "must be an object")
     return handler(raw)
 
@@ -101,7 +102,10 @@ def _openai(raw: Mapping[str, Any]) -> NormalizedUsage:
         raise UsageFormatError("prompt_tokens", "missing: an OpenAI usage object has "
                                "prompt_tokens (Chat Completions) or input_tokens (Responses)")
     total_in = r.count(total_in_name, required=True)
-    total_out = r.count(total_out_name, required=True)
+    # an embeddings usage object has no output count: {"prompt_tokens": n, "total_tokens": n}
+    embedding = total_out_name == "completion_tokens" and total_out_name not in raw \
+        and "total_tokens" in raw and r.count("total_tokens") == total_in
+    total_out = r.count(total_out_name, required=not embedding)
     read, write = r.count(f"{in_detail}.cached_tokens"), r.count(f"{in_detail}.cache_write_tokens")
     audio_in, image_in = r.count(f"{in_detail}.audio_tokens"), r.count(f"{in_detail}.image_tokens")
     audio_out = r.count(f"{out_detail}.audio_tokens")

@@ -6,6 +6,7 @@ documentation does, while every type check and error message lives here once.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,6 +21,18 @@ is a unit mix-up, not usage."""
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _MODALITIES = {"TEXT": "text", "MODALITY_UNSPECIFIED": "text", "AUDIO": "audio",
                "IMAGE": "image", "DOCUMENT": "image", "VIDEO": "video"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[str, ...]:
+    """A dotted path's steps (the same few paths are read from every usage object)."""
+    return tuple(path.split("."))
+
+
+@functools.lru_cache(maxsize=1024)
+def _snake(name: str) -> str:
+    """``promptTokenCount`` -> ``prompt_token_count``."""
+    return _CAMEL.sub("_", name).lower()
 
 
 class Reader:
@@ -38,15 +51,15 @@ class Reader:
     def get(self, path: str, *, flat: bool = False) -> Any:
         """The value at ``path`` (dotted unless ``flat``), or None when absent."""
         node: Any = self.raw
-        steps = [path] if flat else path.split(".")
+        steps = (path,) if flat else _steps(path)
         for i, step in enumerate(steps):
             if node is None:
                 return None
-            if not isinstance(node, Mapping):
+            if type(node) is not dict and not isinstance(node, Mapping):  # (dict: no ABC check)
                 raise UsageFormatError(".".join(steps[:i]), "must be an object")
             value = node.get(step)
             if value is None and self.camel_or_snake:
-                value = node.get(_CAMEL.sub("_", step).lower())
+                value = node.get(_snake(step))
             node = value
         return node
 
@@ -56,7 +69,10 @@ class Reader:
 
     def count(self, path: str, *, required: bool = False, flat: bool = False) -> int:
         """A token or request count: a non-negative integer (absent -> 0 unless required)."""
-        return check_count(self.get(path, flat=flat), path, required=required, text_ok=flat)
+        value = self.get(path, flat=flat)
+        if type(value) is int and 0 <= value <= MAX_COUNT:  # the usual count, as check_count
+            return value
+        return check_count(value, path, required=required, text_ok=flat)
 
     def text(self, path: str, *, flat: bool = False) -> str | None:
         """An optional text field (service tier names)."""

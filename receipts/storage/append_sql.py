@@ -15,17 +15,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from receipts.issuing.receipt_builder import ChainHead
+from receipts.spend.buckets import SpendDelta
+from receipts.spend.upsert_sql import SpendWriter
 
 if os.name == "posix":
     import fcntl
 from receipts.storage.queries import PRICING_VERSION, LockedHead
 
 RECEIPT_COLUMNS = ("chain", "seq", "id", "agent_id", "request_id", "body_hash", "issued_at",
-                   "team", "project", "provider", "model", "started_at", "item")
+                   "team", "project", "provider", "model", "started_at", "cost_rank", "item")
 """The order of the values in each row :meth:`AppendConnection.insert` takes."""
 _COLUMNS = RECEIPT_COLUMNS
 _COLUMN_TYPES = ("varchar", "int8", "varchar", "varchar", "varchar", "bytea", "int8", "varchar",
-                 "varchar", "varchar", "varchar", "int8", "bytea")
+                 "varchar", "varchar", "varchar", "int8", "int8", "bytea")
 """PostgreSQL types of :data:`RECEIPT_COLUMNS` (storage.tables.ReceiptRow), for binary COPY."""
 _HEAD = ("SELECT chain, size, head, last_issued_at, (SELECT value FROM receipts_meta WHERE "
          f"key = '{PRICING_VERSION}') FROM receipts_chain_head")
@@ -60,6 +62,7 @@ class AppendConnection:
         self._writer_lock: int | None = None
         self.db_path: str | None = None
         self._pending_head: tuple[Any, ...] | None = None  # PostgreSQL: sent with the COMMIT
+        self.spend = SpendWriter(self.driver, is_sqlite)
         if is_sqlite:
             # The writer's page cache. A receipt touches four indexes, one keyed by a random
             # UUID, so past ~40,000 receipts SQLite's default 2 MB cache missed on most inserts
@@ -104,13 +107,15 @@ class AppendConnection:
             head, self._pending_head = self._pending_head, None
             if head is None:
                 self.driver.commit()
-                return
-            self._head_and_commit(head)
+            else:
+                self._head_and_commit(head)
+            self.spend.committed()
             return
         try:
             self.driver.execute("COMMIT")
         finally:
             self._unlock()
+        self.spend.committed()
 
     def _head_and_commit(self, head: tuple[Any, ...]) -> None:
         """PostgreSQL: the head's UPDATE and the COMMIT as one simple query, one round trip.
@@ -129,6 +134,7 @@ class AppendConnection:
     def rollback(self) -> None:
         """Abandon the transaction."""
         self._pending_head = None
+        self.spend.rolled_back()
         try:
             if self.is_sqlite:
                 if self.driver.in_transaction:
@@ -260,6 +266,10 @@ class AppendConnection:
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+    def add_spend(self, delta: SpendDelta) -> None:
+        """Add the new receipts' totals into the spend aggregates (same transaction)."""
+        self.spend.write(delta)
 
     def save_head(self, locked: LockedHead) -> None:
         """Advance the chain head (PostgreSQL: sent with the COMMIT, in the same transaction)."""

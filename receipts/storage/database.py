@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 from receipts.alerts import tables as _alert_tables  # noqa: F401  (registers alert tables)
 from receipts.budgets import tables as _budget_tables  # noqa: F401  (registers budget tables)
 from receipts.errors import ConfigError
+from receipts.policies import tables as _policy_tables  # noqa: F401  (registers policy tables)
+from receipts.spend import tables as _spend_tables  # noqa: F401  (registers spend tables)
 from receipts.storage.tables import METADATA
 
 _WRITE = "receipts_write"

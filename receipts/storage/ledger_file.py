@@ -19,9 +19,9 @@ from receipts.issuing.receipt_builder import (
     public_key_payload,
 )
 from verifier import cose
+from verifier.preamble import preamble_digest
 from verifier.pricing import FxRate
 from verifier.schema import FORMAT_VERSION, LEDGER_FORMAT
-from verifier.verify import preamble_digest
 
 
 def key_item(signer: Signer, valid_from: int, valid_until: int | None = None) -> bytes:

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from receipts.deployment.credentials import Agent
+from receipts.deployment.credentials import Agent, RoleToken
 from receipts.errors import Conflict, NotFound
 from receipts.issuing.receipt_builder import ChainHead
 from receipts.storage.tables import (
@@ -34,6 +34,7 @@ from receipts.storage.tables import (
     MetaRow,
     PriceBookRow,
     ReceiptRow,
+    RoleTokenRow,
     table,
 )
 from verifier.pricing import FxRate
@@ -41,6 +42,7 @@ from verifier.schema import ZERO_HASH
 
 META = table(MetaRow)
 AGENT = table(AgentRow)
+ROLE_TOKEN = table(RoleTokenRow)
 HEAD = table(ChainHeadRow)
 RECEIPT = table(ReceiptRow)
 BOOK = table(PriceBookRow)
@@ -114,6 +116,44 @@ def revoke_agent(conn: Connection, agent_id: str, now: int) -> None:
     conn.execute(sa.update(AGENT).where(AGENT.c.id == agent_id).values(revoked_at=now))
 
 
+# --- role tokens ------------------------------------------------------------------------------
+
+
+def insert_role_token(conn: Connection, token: RoleToken, key_hash: bytes, name: str,
+                      now: int) -> None:
+    """Store a new role token (hash only)."""
+    conn.execute(sa.insert(ROLE_TOKEN).values(
+        id=token.id, key_hash=key_hash, role=token.role, team=token.team, name=name,
+        created_at=now, revoked_at=None))
+
+
+def role_token_by_hash(conn: Connection, key_hash: bytes) -> RoleToken | None:
+    """The active role token with this hash, if any."""
+    row = conn.execute(sa.select(ROLE_TOKEN.c.id, ROLE_TOKEN.c.role, ROLE_TOKEN.c.team).where(
+        ROLE_TOKEN.c.key_hash == key_hash, ROLE_TOKEN.c.revoked_at.is_(None))).first()
+    return RoleToken(row.id, row.role, row.team) if row is not None else None
+
+
+def list_role_tokens(conn: Connection) -> list[dict[str, Any]]:
+    """Every role token, revoked ones included (never the token or its hash)."""
+    rows = conn.execute(sa.select(ROLE_TOKEN).order_by(ROLE_TOKEN.c.created_at,
+                                                       ROLE_TOKEN.c.id))
+    return [{"id": r.id, "role": r.role, "team": r.team, "name": r.name,
+             "created_at": r.created_at, "revoked_at": r.revoked_at} for r in rows]
+
+
+def revoke_role_token(conn: Connection, token_id: str, now: int) -> None:
+    """Revoke a role token: from this commit on, it reads nothing."""
+    found = conn.execute(sa.select(ROLE_TOKEN.c.revoked_at)
+                         .where(ROLE_TOKEN.c.id == token_id)).first()
+    if found is None:
+        raise NotFound(f"no token {token_id}")
+    if found.revoked_at is not None:
+        raise Conflict(f"token {token_id} is already revoked")
+    conn.execute(sa.update(ROLE_TOKEN).where(ROLE_TOKEN.c.id == token_id)
+                 .values(revoked_at=now))
+
+
 # --- chains -----------------------------------------------------------------------------------
 
 
@@ -174,9 +214,23 @@ class ReceiptFilter:
 
 
 def list_receipts(conn: Connection, flt: ReceiptFilter, after: tuple[int, str] | None,
-                  limit: int) -> list[tuple[int, str, bytes, int | None]]:
-    """One page in (issued_at, id) order: (issued_at, id, item, started_at) after ``after``."""
-    query = sa.select(RECEIPT.c.issued_at, RECEIPT.c.id, RECEIPT.c.item, RECEIPT.c.started_at)
+                  limit: int, by_cost: bool = False) -> list[tuple[int, str, bytes, int | None]]:
+    """One page in (issued_at, id) order: (issued_at, id, item, started_at) after ``after``.
+
+    ``by_cost``: the most expensive first, in (cost_rank, id) descending order, the first item
+    of each row then being its ``cost_rank`` (receipts without a reporting cost are left out:
+    their cost is unknown)."""
+    if by_cost:
+        return _by_cost(conn, flt, after, limit)
+    query = _filtered(sa.select(RECEIPT.c.issued_at, RECEIPT.c.id, RECEIPT.c.item,
+                                RECEIPT.c.started_at), flt)
+    if after is not None:
+        query = query.where(sa.tuple_(RECEIPT.c.issued_at, RECEIPT.c.id) > sa.tuple_(*after))
+    query = query.order_by(RECEIPT.c.issued_at, RECEIPT.c.id).limit(limit)
+    return [(r.issued_at, r.id, bytes(r.item), r.started_at) for r in conn.execute(query)]
+
+
+def _filtered(query: Any, flt: ReceiptFilter) -> Any:
     for column, value in (("team", flt.team), ("project", flt.project),
                           ("provider", flt.provider), ("model", flt.model),
                           ("agent_id", flt.agent)):
@@ -186,10 +240,19 @@ def list_receipts(conn: Connection, flt: ReceiptFilter, after: tuple[int, str] |
         query = query.where(RECEIPT.c.issued_at >= flt.since)
     if flt.until is not None:
         query = query.where(RECEIPT.c.issued_at < flt.until)
+    return query
+
+
+def _by_cost(conn: Connection, flt: ReceiptFilter, after: tuple[int, str] | None,
+             limit: int) -> list[tuple[int, str, bytes, int | None]]:
+    """A page of the most expensive receipts (the ``ix_receipt_cost`` index, read backwards)."""
+    rank = RECEIPT.c.cost_rank
+    query = _filtered(sa.select(rank, RECEIPT.c.id, RECEIPT.c.item, RECEIPT.c.started_at)
+                      .where(rank.is_not(None)), flt)
     if after is not None:
-        query = query.where(sa.tuple_(RECEIPT.c.issued_at, RECEIPT.c.id) > sa.tuple_(*after))
-    query = query.order_by(RECEIPT.c.issued_at, RECEIPT.c.id).limit(limit)
-    return [(r.issued_at, r.id, bytes(r.item), r.started_at) for r in conn.execute(query)]
+        query = query.where(sa.tuple_(rank, RECEIPT.c.id) < sa.tuple_(*after))
+    query = query.order_by(rank.desc(), RECEIPT.c.id.desc()).limit(limit)
+    return [(r.cost_rank, r.id, bytes(r.item), r.started_at) for r in conn.execute(query)]
 
 
 def chain_items(conn: Connection, chain: str, start: int, stop: int) -> list[bytes]:

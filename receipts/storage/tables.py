@@ -4,7 +4,9 @@ Receipts are stored as the exact signed COSE bytes that go into the ledger (``it
 columns are copies of payload fields kept only so that queries can filter and page without
 decoding. Price books and FX rates are stored as their signed items too, so an export writes the
 very bytes that were in force. Timestamps are integer milliseconds since the Unix epoch (the
-format's unit), in BIGINT columns; money never has a column: it lives inside the signed payload.
+format's unit), in BIGINT columns. Money lives inside the signed payload; the one money column,
+``cost_rank``, is a sort key copied from it (and the spend aggregates, :mod:`receipts.spend.tables`,
+are sums derived from it), never a value read back as a receipt's cost.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ class AgentRow(SQLModel, table=True):
     revoked_at: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
+class RoleTokenRow(SQLModel, table=True):
+    """A read-only role token (finance, or one team), stored only as its SHA-256."""
+
+    __tablename__ = "receipts_role_token"
+    id: str = Field(primary_key=True, max_length=64)
+    key_hash: bytes = Field(sa_type=sa.LargeBinary, unique=True)
+    role: str = Field(max_length=16)
+    team: str | None = Field(default=None, max_length=256)
+    name: str = Field(default="", max_length=256)
+    created_at: int = Field(sa_type=sa.BigInteger)
+    revoked_at: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
 class ChainHeadRow(SQLModel, table=True):
     """Where each chain stands. Appends lock this row (the serialization point of a chain)."""
 
@@ -52,6 +67,7 @@ class ReceiptRow(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("agent_id", "request_id", name="uq_receipt_agent_request"),
         sa.Index("ix_receipt_issued", "issued_at", "id"),
+        sa.Index("ix_receipt_cost", "cost_rank", "id"),
     )
     chain: str = Field(primary_key=True, max_length=64)
     seq: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={
@@ -66,7 +82,18 @@ class ReceiptRow(SQLModel, table=True):
     provider: str = Field(max_length=256)
     model: str = Field(max_length=256)
     started_at: int | None = Field(default=None, sa_type=sa.BigInteger)
+    cost_rank: int | None = Field(default=None, sa_type=sa.BigInteger)
     item: bytes = Field(sa_type=sa.LargeBinary)
+
+
+COST_RANK_OFFSET = 1 << 63
+"""``cost_rank = cost_reporting - 2^63``: a cost is an unsigned 64-bit integer, which a signed
+BIGINT holds only shifted; the shift keeps the order exact (null: no reporting cost)."""
+
+
+def cost_rank(cost_reporting: int | None) -> int | None:
+    """The sort key of a receipt's ``cost_reporting``."""
+    return None if cost_reporting is None else cost_reporting - COST_RANK_OFFSET
 
 
 class PriceBookRow(SQLModel, table=True):

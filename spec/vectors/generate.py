@@ -19,7 +19,7 @@ import json
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ from receipts.storage.ledger_file import fx_rate_item, key_item, price_book_item
 from verifier import cose
 from verifier.encoding import encode
 from verifier.jsonview import receipt_json
+from verifier.preamble import preamble_digest
 from verifier.pricing import FxRate
 from verifier.schema import FORMAT_VERSION, LEDGER_FORMAT
-from verifier.verify import preamble_digest
 
 HERE = Path(__file__).resolve().parent
 TEST_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
@@ -66,6 +66,7 @@ CALLS: list[dict[str, Any]] = [
 ]
 
 PayloadHook = Callable[[int, dict[str, Any]], dict[str, Any]]
+CallHook = Callable[[int, Call], Call]
 EncodeHook = Callable[[int, dict[str, Any]], bytes]
 
 
@@ -103,11 +104,12 @@ KeySpec = tuple[Signer, int, int | None]
 
 def build(payload_hook: PayloadHook | None = None, encode_hook: EncodeHook | None = None,
           *, signer_for: Callable[[int], Signer] | None = None,
-          keys: list[KeySpec] | None = None) -> Parts:
+          keys: list[KeySpec] | None = None, call_hook: CallHook | None = None) -> Parts:
     """The reference ledger: 6 receipts over chains c0 and c1, GBP reporting, one USD book.
 
     ``keys`` lists the ledger's keys with validity windows; the last one signs the header,
-    price book, FX rate and checkpoints, ``signer_for(i)`` (default: the last key) receipt i.
+    price book, FX rate and checkpoints, ``signer_for(i)`` (default: the last key) receipt i;
+    ``call_hook(i, call)`` changes call i before it is priced and signed.
     """
     keys = keys or [(Signer(TEST_SEED), T0 - 86_400_000, None)]
     signer = keys[-1][0]
@@ -121,7 +123,7 @@ def build(payload_hook: PayloadHook | None = None, encode_hook: EncodeHook | Non
     by_chain: list[list[bytes]] = [[], []]
     payloads: list[dict[str, Any]] = []
     for i in range(len(CALLS)):
-        call = _call(i)
+        call = call_hook(i, _call(i)) if call_hook else _call(i)
         head = heads[i % 2]
         payload = receipt_payload(call, head.chain, head.size, head.head,
                                   price_fields(call, book, rates, "GBP"))
@@ -320,6 +322,21 @@ def rotated_ledger() -> bytes:
                  rotated[1][0]).ledger()
 
 
+def _with_options(i: int, call: Call) -> Call:
+    """Every optional receipt field (spec §6.1) on some receipt; none of them changes a price."""
+    return replace(
+        call, started_at=call.issued_at - 1500,
+        provider_response_id=f"chatcmpl-vectors{i:04d}" if call.provider == "openai"
+        else f"msg_vectors{i:04d}",
+        retry_of=_call(i - 2).receipt_id if i >= 2 else None)
+
+
+def optional_fields_ledger() -> bytes:
+    """Valid: the reference ledger with the optional fields set (``started_at``,
+    ``provider_response_id``, ``retry_of``)."""
+    return build(call_hook=_with_options).ledger()
+
+
 def small_order_key_ledger() -> bytes:
     """A key item whose public key has order 1 (the identity point): refused at load."""
     identity = b"\x01" + bytes(31)
@@ -345,10 +362,14 @@ def render() -> dict[str, bytes]:
                                     sort_keys=True) + "\n").encode(),
         "valid/ledger.cbor": base.ledger(),
         "valid/rotated-keys.cbor": rotated_ledger(),
+        "valid/optional-fields.cbor": optional_fields_ledger(),
     }
     expected: dict[str, Any] = {
         "valid/ledger.cbor": {"valid": True, "receipts": 6, "chains": {"c0": 3, "c1": 3},
                               "unpriced": 2, "keys": ["test-key.pub.pem"]},
+        "valid/optional-fields.cbor": {"valid": True, "receipts": 6,
+                                       "chains": {"c0": 3, "c1": 3}, "unpriced": 2,
+                                       "keys": ["test-key.pub.pem"]},
         "valid/rotated-keys.cbor": {"valid": True, "receipts": 6, "chains": {"c0": 3, "c1": 3},
                                     "unpriced": 2,
                                     "keys": ["test-key.pub.pem", "other-key.pub.pem"]},

@@ -6,6 +6,7 @@ reachable, except with ``RECEIPTS_REQUIRE_POSTGRES=1`` (CI), where that is a fai
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import socket
@@ -22,11 +23,26 @@ import pytest
 from fastapi.testclient import TestClient
 
 from receipts.api.app import create_app
+from receipts.demo.traffic import write_sample_ledger
 from receipts.deployment.runtime import InitResult, create_agent, initialize, open_runtime
 from receipts.deployment.settings import Settings, default_db_url
+from receipts.deployment.signing_key import Signer
 
 PG_BASE = os.environ.get("RECEIPTS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def sample_signer() -> Signer:
+    """One random key for the session's sample ledgers."""
+    return Signer.generate()
+
+
+def sample_ledger(signer: Signer, n: int, chains: int = 1, seed: int = 0) -> bytes:
+    """A valid simulated ledger of ``n`` receipts, signed by the service's own code."""
+    out = io.BytesIO()
+    write_sample_ledger(out, signer, n, chains=chains, seed=seed)
+    return out.getvalue()
 
 
 def call(request_id: str = "r1", **overrides: Any) -> dict[str, Any]:
@@ -60,6 +76,17 @@ class Deployment:
         finally:
             runtime.close()
         return agent.id, {"Authorization": f"Bearer {key}"}
+
+    def role_token(self, role: str, team: str | None = None) -> tuple[str, dict[str, str]]:
+        """A new role token (``finance``, or ``team`` with ``team``): (token id, auth header)."""
+        from receipts.deployment.role_tokens import create_role_token
+
+        runtime = open_runtime(self.settings)
+        try:
+            token, secret = create_role_token(runtime, role, team)
+        finally:
+            runtime.close()
+        return token.id, {"Authorization": f"Bearer {secret}"}
 
     def client(self, **overrides: Any) -> TestClient:
         """A test client of the real app (use as a context manager: runs the lifespan)."""
@@ -146,16 +173,22 @@ def receipt_cmd(*args: str) -> list[str]:
 class Server:
     """``receipt serve`` in a subprocess (own process group, so kill -9 reaches the workers)."""
 
-    def __init__(self, dep: Deployment, workers: int = 1, chains: int | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, dep: Deployment, workers: int = 1, chains: int | None = None,
+                 port: int | None = None) -> None:
+        self.dep, self.workers, self.chains = dep, workers, chains
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = ["serve", "--port", str(self.port), "--workers", str(workers)]
         if chains:
             args += ["--chains", str(chains)]
         self.log = dep.settings.data_dir.parent / f"serve-{self.port}.log"
         self.proc = subprocess.Popen(receipt_cmd(*args), env=dep.env(), cwd=ROOT,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
+
+    def restart(self) -> Server:
+        """The same deployment served again on the same port (after :meth:`kill9`)."""
+        return Server(self.dep, self.workers, self.chains, port=self.port)
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until /healthz answers."""

@@ -52,7 +52,7 @@ def test_the_receipt_and_price_book_vectors_match_their_rules() -> None:
     assert item_problem(item, value) is None
 
 
-@pytest.mark.parametrize("name", ["ledger.cbor", "rotated-keys.cbor"])
+@pytest.mark.parametrize("name", ["ledger.cbor", "rotated-keys.cbor", "optional-fields.cbor"])
 def test_every_item_of_the_valid_ledgers_matches_the_rule_of_its_content_type(name: str) -> None:
     ledger = (VECTORS / "valid" / name).read_bytes()
     assert ledger_problems(ledger) == {}
@@ -103,7 +103,8 @@ WRONG: list[tuple[str, Any]] = [
     ("tags", {"team": "x" * 1025}), ("tags", ["team"]), ("usage", {"input": -1}),
     ("usage", {"input": "1"}), ("unit_prices", {"input": "1"}), ("pricing_status", "free"),
     ("fx", {}), ("status", ""), ("retry_of", ""), ("retry_of", 7), ("service_tier", "x" * 129),
-    ("started_at", -5), ("usage_detail", {"reasoning": None}), ("extra", 1),
+    ("started_at", -5), ("usage_detail", {"reasoning": None}), ("provider_response_id", ""),
+    ("provider_response_id", "x" * 1025), ("provider_response_id", 7), ("extra", 1),
 ]
 
 
@@ -129,6 +130,7 @@ def test_the_three_pricing_shapes_pass_and_their_mixtures_fail() -> None:
     unpriced = {**priced, "pricing_status": "unknown_model", "unit_prices": {}, "cost": None,
                 "cost_reporting": None}
     options = {**priced, "retry_of": "r-0000", "service_tier": "flex", "started_at": 1,
+               "provider_response_id": "chatcmpl-1",
                "usage_detail": {"reasoning": 3}, "tags": {"empty": ""}}
     for good in (priced, without_fx, unpriced, {**unpriced, "fx": None}, options):
         assert payload_problem("receipt", _dumps(good)) is None

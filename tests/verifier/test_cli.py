@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from receipts.cli.main import main
-from receipts.deployment.signing_key import Signer
-from tests.conftest import sample_ledger
+from tests.verifier.signer import Signer, sample_ledger
+from verifier.cli import COMMANDS
+from verifier.edge import command_line
 from verifier.encoding import split_sequence
+
+main = command_line("receipt", "The offline verifier of receipt ledgers.", COMMANDS)
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -83,7 +85,7 @@ def test_no_traceback_on_any_input(tmp_path: Path) -> None:
                               b"\xff" * 10, b"\x5b" + b"\xff" * 8]):
         path = tmp_path / f"in{i}.cbor"
         path.write_bytes(data)
-        proc = subprocess.run([sys.executable, "-m", "receipts", "verify", str(path)],
+        proc = subprocess.run([sys.executable, "-m", "verifier", "verify", str(path)],
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 1, proc.stderr
         assert "Traceback" not in proc.stderr + proc.stdout

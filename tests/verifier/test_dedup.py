@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from receipts.deployment.signing_key import Signer
-from tests.conftest import sample_ledger
+from tests.verifier.signer import Signer, sample_ledger
 from verifier import cose
-from verifier.dedup import DuplicateIndex, keyed_digests, sha256_digests
 from verifier.encoding import decode_strict, split_sequence
-from verifier.verify import BATCH
+from verifier.fast.batches import BATCH
+from verifier.fast.dedup import DuplicateIndex, keyed_digests, sha256_digests
 
 
 def _digest(i: int) -> bytes:
@@ -120,7 +119,7 @@ def test_keyed_digests_only_with_a_secret_random_hash_key(seed: str | None, keye
         env["PYTHONHASHSEED"] = seed
     out = subprocess.run(
         [sys.executable, "-c",
-         "from verifier.dedup import keyed_digests_available as k; print(k())"],
+         "from verifier.fast.dedup import keyed_digests_available as k; print(k())"],
         env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == str(keyed)
 
@@ -178,8 +177,9 @@ def test_spawned_workers_use_sha256_digests_and_still_find_repeats(
     """Where workers are spawned (Windows), each draws its own hash key: keyed digests would
     miss a repeat checked by another worker, so the verifier falls back to SHA-256 ones."""
     from verifier import verify as verify_module
+    from verifier.fast import batches
 
-    monkeypatch.setattr(verify_module, "_START_METHOD", "spawn")
+    monkeypatch.setattr(batches, "START_METHOD", "spawn")
     data, index = _ledger_repeating_an_id(Signer.generate())
     ledger = tmp_path / "ledger.cbor"
     ledger.write_bytes(data)

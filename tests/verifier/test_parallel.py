@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from receipts.deployment.signing_key import Signer
-from tests.conftest import sample_ledger
+from tests.verifier.signer import Signer, sample_ledger
 from verifier import VerifyOptions, audit_ledger, audit_ledger_file
 from verifier import verify as verify_module
-from verifier.dedup import DuplicateIndex
 from verifier.encoding import split_sequence
 from verifier.errors import UsageError
+from verifier.fast.batches import BATCH, batch_bytes
+from verifier.fast.dedup import DuplicateIndex
 from verifier.rollup import RollupSpec
-from verifier.verify import BATCH, _batch_bytes
 
 
 def test_parallel_and_serial_agree_on_a_valid_ledger() -> None:
@@ -65,10 +64,8 @@ def test_a_receipt_missing_at_a_batch_boundary_is_found_in_both_modes() -> None:
 
 
 def test_a_duplicate_request_across_batches_is_reported_at_the_repeat() -> None:
-    from tests.conftest import sample_ledger as build
-
     signer = Signer.generate()
-    data = build(signer, BATCH + 50, chains=1)
+    data = sample_ledger(signer, BATCH + 50, chains=1)
     items = [item for _, item in split_sequence([data])]
     # Repeat a whole receipt of the first batch later on: a duplicate, then a broken chain.
     repeated = items[4 + 3]
@@ -113,28 +110,19 @@ def test_a_file_read_by_workers_reports_the_first_failure_at_its_place(
 def test_a_ledger_file_that_shrinks_under_the_workers_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "ledger.cbor"
     path.write_bytes(b"\x00" * 100)
-    assert _batch_bytes(90, 10, str(path)) == b"\x00" * 10
+    assert batch_bytes(90, 10, str(path)) == b"\x00" * 10
     with pytest.raises(UsageError, match="changed while it was being verified"):
-        _batch_bytes(90, 20, str(path))
+        batch_bytes(90, 20, str(path))
 
 
-def _ledger_with_repeated_request(monkeypatch: pytest.MonkeyPatch, n: int, first: int,
-                                  repeat: int) -> bytes:
+def _ledger_with_repeated_request(n: int, first: int, repeat: int) -> bytes:
     """A valid-looking, correctly chained and signed ledger whose receipt ``repeat`` reuses
     the (agent, request_id) of receipt ``first``."""
-    import dataclasses
+    def reuse(payloads: list[dict[str, Any]]) -> None:
+        payloads[repeat]["agent"] = payloads[first]["agent"]
+        payloads[repeat]["request_id"] = payloads[first]["request_id"]
 
-    import receipts.demo.traffic as simulate
-
-    real = simulate.simulated_calls
-
-    def calls(count: int, seed: int = 0) -> Any:
-        made = list(real(count, seed))
-        made[repeat] = dataclasses.replace(made[first], offset_ms=made[repeat].offset_ms)
-        return iter(made)
-
-    monkeypatch.setattr(simulate, "simulated_calls", calls)
-    return sample_ledger(Signer.generate(), n, chains=1)
+    return sample_ledger(Signer.generate(), n, chains=1, edit=reuse)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -143,7 +131,7 @@ def test_a_repeat_past_the_memory_threshold_is_found_at_its_place(
     """With the duplicate index past its memory threshold, a repeat among later receipts is
     found when the pass ends, and reported at the repeat, before any later failure."""
     first, repeat = BATCH + 50, 2 * BATCH + 200  # both past the threshold, in other batches
-    data = _ledger_with_repeated_request(monkeypatch, 2 * BATCH + 300, first, repeat)
+    data = _ledger_with_repeated_request(2 * BATCH + 300, first, repeat)
     items = [item for _, item in split_sequence([data])]
     flipped = bytearray(items[-2])  # the last receipt's signature: a later failure
     flipped[-1] ^= 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from receipts.deployment.signing_key import Signer
+from tests.verifier.signer import Signer
 from verifier import cose
 from verifier.encoding import decode_strict, encode, split_sequence
 from verifier.errors import EncodingError, SchemaError, VerificationFailure

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from verifier.errors import UsageError
-from verifier.workers import Workers, WorkerStopped
+from verifier.fast.workers import Workers, WorkerStopped
 
 _FACTOR = 1
 

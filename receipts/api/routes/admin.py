@@ -1,16 +1,27 @@
-"""Admin routes (admin token only): agents and FX rates."""
+"""Admin routes: agents, role tokens and FX rates (writes: admin token only; the agent and FX
+listings: admin or finance)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 
+from receipts.api.access_schemas import (
+    RoleTokenCreated,
+    RoleTokenIn,
+    RoleTokenList,
+    RoleTokenRevoked,
+)
 from receipts.api.body_reading import authenticated_first
-from receipts.api.dependencies import authenticate_admin, context
+from receipts.api.dependencies import (
+    AdminPrincipal,
+    AllTeamsPrincipal,
+    authenticate_admin,
+    context,
+)
 from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, errors
-from receipts.api.routes.receipts import Reader
+from receipts.api.openapi import ADMIN_ONLY, ALL_TEAMS, errors
 from receipts.api.schemas import (
     DATE_PATTERN,
     AgentCreated,
@@ -22,9 +33,8 @@ from receipts.api.schemas import (
     FxRates,
 )
 from receipts.clock import now_ms
-from receipts.deployment.credentials import Principal
+from receipts.deployment.role_tokens import create_role_token, revoke_role_token
 from receipts.deployment.runtime import create_agent, publish_fx_rate
-from receipts.errors import Forbidden
 from receipts.storage import queries as store
 from verifier.jsonview import iso_ms
 from verifier.money import FX_RATE_SCALE, format_amount
@@ -34,16 +44,9 @@ router = APIRouter(prefix="/v1", tags=["admin"],
                    route_class=authenticated_first(authenticate_admin))
 """Its routes with a body need the admin token, checked before the body is read."""
 
-
-def admin(principal: Reader) -> Principal:
-    """Only the admin token passes."""
-    if not principal.is_admin:
-        raise Forbidden("this needs the admin token")
-    return principal
-
-
-Admin = Annotated[Principal, Depends(admin)]
-WHY = {403: "an agent key (this needs the admin token)"}
+Admin = AdminPrincipal
+WHY = {403: "an agent key, a finance or a team token (this needs the admin token)"}
+READ_WHY = {403: "an agent key or a team token (this needs the admin or a finance token)"}
 
 
 @router.post("/agents", status_code=201, response_model=AgentCreated, responses={
@@ -58,9 +61,9 @@ def create_agent_route(body: AgentIn, request: Request, _admin: Admin) -> Any:
                           "key": key}, 201)
 
 
-@router.get("/agents", response_model=AgentList, responses=errors(401, 403, why=WHY),
-            openapi_extra=ADMIN_ONLY)
-def list_agents_route(request: Request, _admin: Admin) -> Any:
+@router.get("/agents", response_model=AgentList, responses=errors(401, 403, why=READ_WHY),
+            openapi_extra=ALL_TEAMS)
+def list_agents_route(request: Request, _reader: AllTeamsPrincipal) -> Any:
     """Every agent (never a key or its hash)."""
     with context(request).runtime.db.read() as conn:
         agents = store.list_agents(conn)
@@ -101,11 +104,49 @@ def put_fx(date: Annotated[str, Path(pattern=DATE_PATTERN, description="YYYY-MM-
     return json_response(_rate_json(rate), 201)
 
 
-@router.get("/fx", response_model=FxRates, responses=errors(401, 403, why=WHY),
-            openapi_extra=ADMIN_ONLY)
-def list_fx(request: Request, _admin: Admin) -> Any:
-    """Every published FX rate, in publication order (admin only: an agent key reads the rate
-    each of its receipts used in the receipt itself)."""
+@router.get("/fx", response_model=FxRates, responses=errors(401, 403, why=READ_WHY),
+            openapi_extra=ALL_TEAMS)
+def list_fx(request: Request, _reader: AllTeamsPrincipal) -> Any:
+    """Every published FX rate, in publication order (admin or finance: an agent key reads the
+    rate each of its receipts used in the receipt itself)."""
     with context(request).runtime.db.read() as conn:
         rates = store.fx_rates(conn)
     return json_response({"rates": [_rate_json(r) for r, _ in rates]})
+
+
+@router.post("/tokens", status_code=201, response_model=RoleTokenCreated, responses={
+    201: {"description": "the new role token (its secret in this response only)",
+          "links": {"RevokeToken": {
+              "operationId": "revoke_token", "parameters": {"token_id": "$response.body#/id"},
+              "description": "Revoke the token just created."}}},
+    **errors(401, 403, 413, 422, why={**WHY, 422: (
+        "invalid field(s), each named in error.fields: a team token without team, a "
+        "finance token with one")})}, openapi_extra=ADMIN_ONLY)
+def create_token_route(body: RoleTokenIn, request: Request, _admin: Admin) -> Any:
+    """A new read-only role token: ``finance`` reads every team, ``team`` one team."""
+    token, secret = create_role_token(context(request).runtime, body.role, body.team,
+                                      body.name)
+    return json_response({"id": token.id, "role": token.role, "team": token.team,
+                          "name": body.name, "token": secret}, 201)
+
+
+@router.get("/tokens", response_model=RoleTokenList, responses=errors(401, 403, why=WHY),
+            openapi_extra=ADMIN_ONLY)
+def list_tokens_route(request: Request, _admin: Admin) -> Any:
+    """Every role token (never the token or its hash)."""
+    with context(request).runtime.db.read() as conn:
+        tokens = store.list_role_tokens(conn)
+    for t in tokens:
+        t["created_at"] = iso_ms(t["created_at"])
+        t["revoked_at"] = iso_ms(t["revoked_at"]) if t["revoked_at"] else None
+    return json_response({"tokens": tokens})
+
+
+@router.delete("/tokens/{token_id}", response_model=RoleTokenRevoked, operation_id="revoke_token",
+               responses=errors(401, 403, 404, 409, 422, why={
+                   **WHY, 404: "no such token", 409: "the token is already revoked"}),
+               openapi_extra=ADMIN_ONLY)
+def revoke_token_route(token_id: str, request: Request, _admin: Admin) -> Any:
+    """Revoke a role token: it reads nothing from now on (401, as an unknown token)."""
+    revoke_role_token(context(request).runtime, token_id)
+    return json_response({"id": token_id, "revoked": True})

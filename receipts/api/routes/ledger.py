@@ -1,7 +1,9 @@
 """Ledger-level routes: the ledger file, keys, checkpoints, price books, health.
 
-Whether ``/v1/ledger``, ``/v1/keys`` and ``/v1/checkpoint`` need the admin token is a setting
-(``RECEIPTS_PUBLIC``; default: keys and checkpoint public, ledger admin-only).
+Whether ``/v1/ledger``, ``/v1/keys`` and ``/v1/checkpoint`` need the admin or a finance token
+is a setting (``RECEIPTS_PUBLIC``; default: keys and checkpoint public, the ledger not). A team
+token never reads them: the ledger holds every team's receipts, and a chain cannot be cut by
+team and still verify.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from receipts.api.dependencies import context
+from receipts.api.dependencies import check_role, context
 from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, ANY_TOKEN, errors
+from receipts.api.openapi import ALL_TEAMS, ANY_TOKEN, errors
 from receipts.api.schemas import Checkpoints, Health, Keys, PriceBookOut, PriceBooks
 from receipts.clock import now_ms
-from receipts.errors import Forbidden, NotFound, Unavailable
+from receipts.deployment.credentials import ADMIN, FINANCE
+from receipts.errors import NotFound, Unavailable
 from receipts.issuing.receipt_builder import checkpoint_payload
 from receipts.storage import queries as store
 from receipts.storage.export import ledger_chunks
@@ -29,19 +32,19 @@ from verifier.keys import fingerprint, public_key_pem
 
 router = APIRouter(tags=["ledger"])
 GATES = {"/v1/ledger": "ledger", "/v1/keys": "keys", "/v1/checkpoint": "checkpoint"}
-"""The routes ``RECEIPTS_PUBLIC`` can open to anyone; the others take the admin token. They are
-documented as admin-only, and :func:`receipts.api.openapi.document` drops the credential from
+"""The routes ``RECEIPTS_PUBLIC`` can open to anyone; the others take the admin or a finance
+token. They are documented so, and :func:`receipts.api.openapi.document` drops the credential from
 the ones this deployment makes public."""
 GATED_WHY = {401: "no credential, or an unknown or revoked one (not a public route here)",
-             403: "an agent key (this needs the admin token on this deployment)"}
+             403: "an agent key or a team token (this needs the admin or a finance token "
+                  "on this deployment)"}
 
 
 def _gate(request: Request, what: str) -> None:
     ctx = context(request)
     if what in ctx.runtime.settings.public:
         return
-    if not ctx.auth.principal_fresh(request.headers.get("authorization")).is_admin:
-        raise Forbidden(f"/v1/{what} needs the admin token on this deployment")
+    check_role(ctx.auth.principal_fresh(request.headers.get("authorization")), (ADMIN, FINANCE))
 
 
 def _b64(data: bytes) -> str:
@@ -53,7 +56,7 @@ def _b64(data: bytes) -> str:
                                                            "format": "binary"}}},
           "description": "the ledger file"},
     **errors(401, 403, 404, 422, why={**GATED_WHY, 404: "no such chain"})},
-    openapi_extra=ADMIN_ONLY)
+    openapi_extra=ALL_TEAMS)
 def get_ledger(request: Request, chain: str | None = None) -> Response:
     """The ledger file (the same as ``receipt export``), streamed: ``receipt verify`` it."""
     _gate(request, "ledger")
@@ -66,7 +69,7 @@ def get_ledger(request: Request, chain: str | None = None) -> Response:
 
 
 @router.get("/v1/keys", response_model=Keys, responses=errors(401, 403, why=GATED_WHY),
-            openapi_extra=ADMIN_ONLY)
+            openapi_extra=ALL_TEAMS)
 def get_keys(request: Request) -> Response:
     """The public signing key(s): PEM, key id, fingerprint, validity and the signed key item."""
     _gate(request, "keys")
@@ -84,7 +87,7 @@ def get_keys(request: Request) -> Response:
     200: {"content": {"application/cbor-seq": {"schema": {"type": "string",
                                                            "format": "binary"}}},
           "description": "signed checkpoints: JSON, or with format=cbor the checkpoint file"},
-    **errors(401, 403, 422, why=GATED_WHY)}, openapi_extra=ADMIN_ONLY)
+    **errors(401, 403, 422, why=GATED_WHY)}, openapi_extra=ALL_TEAMS)
 def get_checkpoint(request: Request, format: Literal["json", "cbor"] = "json") -> Response:
     """A freshly signed checkpoint of every chain. ``format=cbor`` gives the file that
     ``receipt verify LEDGER --since FILE`` takes, to prove a later ledger extends this one."""

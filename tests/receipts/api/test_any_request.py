@@ -46,6 +46,7 @@ json_values = st.recursive(
     max_leaves=8)
 names = st.sampled_from(["request_id", "provider", "model", "usage", "usage_format", "tags",
                          "runtime_ms", "status", "retry_of", "started_at", "service_tier",
+                         "provider_response_id",
                          "input_tokens", "output_tokens", "cache_read_tokens", "extra"])
 
 
@@ -231,6 +232,7 @@ def plausible_calls(draw: st.DrawFn, request_id: str) -> dict[str, Any]:
     optional = {
         "started_at": started_ats,
         "retry_of": edgy(256),
+        "provider_response_id": edgy(256),
         "service_tier": st.sampled_from(["batch", "flex", "priority", "default", "standard",
                                          "auto", "window:00:00-08:00Z"]) | edgy(32),
         "runtime_ms": often(st.integers(0, 100_000), st.sampled_from(

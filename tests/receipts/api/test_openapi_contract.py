@@ -5,7 +5,8 @@ generated cases, plus the coverage cases: boundaries, missing and wrong-typed pa
 undeclared methods, requests without credentials), then a stateful run chains operations
 (create an agent, read and revoke it; write a receipt, read it back). Every built-in check is
 on; requests carry the credential each operation declares (``AgentKey``: an agent key whose
-binding holds every required tag; ``AdminToken``: the admin token). Generation is
+binding holds every required tag; ``AdminToken``: the admin token; ``FinanceToken`` and
+``TeamToken``: role tokens). Generation is
 deterministic, so a failure here is reproducible and CI does not flake.
 
 What is declared rather than fixed, and why:
@@ -56,6 +57,20 @@ BUSINESS_RULES_422 = {
     # cursor is opaque (only one this API returned is valid); since/until are RFC 3339 or
     # epoch milliseconds no later than 9999-12-31.
     "GET /v1/receipts",
+    # an OTLP/JSON traces export is any object to the schema; its encoding (resourceSpans,
+    # scopeSpans and spans lists, AnyValue attributes, hex or base64 ids) is the reader's rule.
+    "POST /v1/otlp/v1/traces",
+    # A webhook needs a signing secret of at least 16 characters, PagerDuty a routing key,
+    # Slack none; the URL must be http(s) with a host and a port in range.
+    "POST /v1/alert-channels",
+    # a team token names its team, a finance token takes none (a rule between two fields).
+    "POST /v1/tokens",
+    # each rule's fields depend on its kind, and its names must be unique in the policy.
+    "PUT /v1/policy",
+    # since/until must fall on a quarter hour and until not before since, tz must name an IANA
+    # zone, a by name may not repeat or be a receipt field spend is not kept by, and a query
+    # spans at most 1,000 periods.
+    "GET /v1/spend",
     # Either both token maxima or estimated_cost (never both), and a model priced by the book
     # in force (a deployment's data); a budget's fixed window must end after it begins.
     "POST /v1/authorize", "POST /v1/budgets",
@@ -66,12 +81,15 @@ POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 @dataclass(frozen=True)
 class Contract:
-    """A deployment under test: its app and the two credentials."""
+    """A deployment under test: its app and its credentials."""
 
     deployment: Deployment
     app: Any
     agent_id: str
     agent_key: str
+    finance_token: str
+    team_token: str
+    token_ids: tuple[str, str]
 
     @property
     def admin_token(self) -> str:
@@ -86,22 +104,28 @@ def contract(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Contrac
         url = stack.enter_context(postgres_schema()) if request.param == "postgres" else None
         deployment = make_deployment(tmp_path, db_url=url, currency="GBP")
         agent_id, header = deployment.agent("search", project="ranker", environment="prod")
+        finance_id, finance = deployment.role_token("finance")
+        team_id, team = deployment.role_token("team", "search")
         app = create_app(deployment.settings)
         try:
-            yield Contract(deployment, app, agent_id, header["Authorization"].split()[1])
+            yield Contract(deployment, app, agent_id, header["Authorization"].split()[1],
+                           finance["Authorization"].split()[1],
+                           team["Authorization"].split()[1], (finance_id, team_id))
         finally:
             shutdown_lifespans()  # (schemathesis keeps each app it started running)
 
 
 def config_for(contract: Contract) -> SchemathesisConfig:
-    """Every check, both credentials, bounded and deterministic generation."""
+    """Every check, every credential, bounded and deterministic generation."""
     return SchemathesisConfig.from_dict({
         "checks": {"enabled": True},
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True,
                        "database": "none"},
         "phases": {"stateful": {"max-steps": 6}},
         "auth": {"openapi": {"AgentKey": {"bearer": contract.agent_key},
-                             "AdminToken": {"bearer": contract.admin_token}}},
+                             "AdminToken": {"bearer": contract.admin_token},
+                             "FinanceToken": {"bearer": contract.finance_token},
+                             "TeamToken": {"bearer": contract.team_token}}},
         "operations": [{"include-name": name, "checks": {"positive_data_acceptance": {
             "expected-statuses": [*POSITIVE_STATUSES, "422"]}}}
             for name in sorted(BUSINESS_RULES_422)],
@@ -196,13 +220,17 @@ def test_every_operation_keeps_its_documented_contract(case: Any) -> None:
 
 def test_chained_operations_keep_the_contract(contract: Contract, api_schema: Any) -> None:
     """Links between operations (an agent created, then read and revoked; a receipt written,
-    then read back); the key under test is never the one revoked."""
+    then read back; a role token created, then revoked); the credentials under test are never
+    the ones revoked."""
     protected = contract.agent_id
 
     class Machine(api_schema.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: Any) -> None:
             if case.path_parameters and case.path_parameters.get("agent_id") == protected:
                 case.path_parameters["agent_id"] = _throwaway_agent(contract)
+            if case.path_parameters and case.path_parameters.get("token_id") in \
+                    contract.token_ids:
+                case.path_parameters["token_id"] = contract.deployment.role_token("finance")[0]
 
         def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any,
                               ) -> None:

@@ -14,33 +14,50 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 PUBLIC = "public"
 AGENT = [{"AgentKey": []}]
 ADMIN = [{"AdminToken": []}]
-EITHER = [{"AgentKey": []}, {"AdminToken": []}]
+ANY = [{"AgentKey": []}, {"AdminToken": []}, {"FinanceToken": []}, {"TeamToken": []}]
+ALL_TEAMS = [{"AdminToken": []}, {"FinanceToken": []}]
+READERS = [{"AdminToken": []}, {"FinanceToken": []}, {"TeamToken": []}]
 
 OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     # operation: (credentials, every status it can answer), on the default settings
     "post /v1/receipts": (AGENT, {"200", "201", "401", "403", "409", "413", "422", "503"}),
     "post /v1/receipts/batch": (AGENT, {"200", "201", "401", "403", "409", "413", "422",
                                         "503"}),
-    "get /v1/receipts": (EITHER, {"200", "401", "403", "422"}),
-    "get /v1/receipts/{receipt_id}": (EITHER, {"200", "401", "404", "422"}),
+    "post /v1/otlp/v1/traces": (AGENT, {"200", "401", "403", "413", "422", "503"}),
+    "get /v1/receipts": (ANY, {"200", "401", "403", "422", "501"}),
+    "get /v1/receipts/{receipt_id}": (ANY, {"200", "401", "404", "422"}),
     "post /v1/agents": (ADMIN, {"201", "401", "403", "413", "422"}),
-    "get /v1/agents": (ADMIN, {"200", "401", "403"}),
+    "get /v1/agents": (ALL_TEAMS, {"200", "401", "403"}),
     "delete /v1/agents/{agent_id}": (ADMIN, {"200", "401", "403", "404", "409", "422"}),
     "put /v1/fx/{date}": (ADMIN, {"201", "401", "403", "413", "422"}),
-    "get /v1/fx": (ADMIN, {"200", "401", "403"}),
-    "get /v1/ledger": (ADMIN, {"200", "401", "403", "404", "422"}),
+    "get /v1/fx": (ALL_TEAMS, {"200", "401", "403"}),
+    "get /v1/ledger": (ALL_TEAMS, {"200", "401", "403", "404", "422"}),
     "get /v1/keys": (PUBLIC, {"200"}),
     "get /v1/checkpoint": (PUBLIC, {"200", "422"}),
-    "get /v1/price-books": (EITHER, {"200", "401"}),
-    "get /v1/price-books/{book_hash}": (EITHER, {"200", "401", "404", "422"}),
+    "get /v1/price-books": (ANY, {"200", "401"}),
+    "get /v1/price-books/{book_hash}": (ANY, {"200", "401", "404", "422"}),
     "get /healthz": (PUBLIC, {"200", "503"}),
-    "post /v1/budgets": (ADMIN, {"200", "201", "401", "403", "413", "422"}),
-    "get /v1/budgets": (ADMIN, {"200", "401", "403"}),
-    "delete /v1/budgets/{budget}": (ADMIN, {"200", "401", "403", "404", "422"}),
+    "get /v1/spend": (READERS, {"200", "401", "403", "422"}),
     "post /v1/authorize": (AGENT, {"200", "401", "403", "413", "422", "503"}),
-    "get /v1/approvals/{approval_id}": (EITHER, {"200", "401", "404", "422"}),
+    "get /v1/budgets": (ADMIN, {"200", "401", "403"}),
+    "post /v1/budgets": (ADMIN, {"200", "201", "401", "403", "413", "422"}),
+    "delete /v1/budgets/{budget}": (ADMIN, {"200", "401", "403", "404", "422"}),
+    "get /v1/approvals/{approval_id}": (ANY, {"200", "401", "404", "422"}),
     "post /v1/approvals/{approval_id}": (ADMIN, {"200", "401", "403", "404", "409", "413",
                                                  "422"}),
+    "post /v1/alert-channels": (ADMIN, {"201", "401", "403", "413", "422"}),
+    "get /v1/alert-channels": (ADMIN, {"200", "401", "403"}),
+    "delete /v1/alert-channels/{channel_id}": (ADMIN, {"200", "401", "403", "404", "409",
+                                                        "422"}),
+    "get /v1/alerts": (ADMIN, {"200", "401", "403", "422"}),
+    "post /v1/alerts/{alert_id}/retry": (ADMIN, {"200", "401", "403", "404", "422"}),
+    "post /v1/tokens": (ADMIN, {"201", "401", "403", "413", "422"}),
+    "get /v1/tokens": (ADMIN, {"200", "401", "403"}),
+    "delete /v1/tokens/{token_id}": (ADMIN, {"200", "401", "403", "404", "409", "422"}),
+    "get /v1/policy": (ANY, {"200", "401", "404", "422"}),
+    "put /v1/policy": (ADMIN, {"201", "401", "403", "413", "422"}),
+    "get /v1/policy/versions": (ANY, {"200", "401"}),
+    "get /v1/policy/flags": (READERS, {"200", "401", "403", "422"}),
 }
 
 
@@ -67,7 +84,8 @@ def test_each_operation_names_its_credential_and_every_answer(deployment: Deploy
         assert set(op["responses"]) == statuses, name
     schemes = doc["components"]["securitySchemes"]
     assert {k: (v["type"], v["scheme"]) for k, v in schemes.items()} == {
-        "AgentKey": ("http", "bearer"), "AdminToken": ("http", "bearer")}
+        "AgentKey": ("http", "bearer"), "AdminToken": ("http", "bearer"),
+        "FinanceToken": ("http", "bearer"), "TeamToken": ("http", "bearer")}
 
 
 def test_every_error_answer_is_the_one_error_body(deployment: Deployment) -> None:
@@ -107,7 +125,7 @@ def test_public_routes_follow_the_public_setting(deployment: Deployment) -> None
     opened = operations(document(deployment, public=frozenset({"keys", "checkpoint",
                                                                 "ledger"})))
     for name in ("get /v1/keys", "get /v1/checkpoint", "get /v1/ledger"):
-        assert closed[name]["security"] == ADMIN
+        assert closed[name]["security"] == ALL_TEAMS
         assert {"401", "403"} <= set(closed[name]["responses"])
         assert "security" not in opened[name]
         assert not {"401", "403"} & set(opened[name]["responses"])

@@ -96,6 +96,11 @@ def test_openai_responses_shape() -> None:
     assert detail == {"reasoning": 1024}
 
 
+def test_openai_embeddings_usage_has_no_output() -> None:
+    usage, detail, _ = norm("openai", {"prompt_tokens": 8, "total_tokens": 8})
+    assert (usage, detail) == ({"input": 8}, {})
+
+
 def test_openai_null_details_are_absent() -> None:
     usage, _, _ = norm("openai", {"prompt_tokens": 10, "completion_tokens": 2,
                                   "prompt_tokens_details": None,
@@ -117,6 +122,8 @@ def test_openai_null_details_are_absent() -> None:
      "prompt_tokens_details.audio_tokens", "exceeds prompt_tokens (100)"),
     ({"completion_tokens": 10}, "prompt_tokens", "missing"),
     ({"total_tokens": 10}, "prompt_tokens", "missing"),
+    ({"prompt_tokens": 8, "total_tokens": 9}, "completion_tokens", "missing"),
+    ({"prompt_tokens": 8}, "completion_tokens", "missing"),
     ({"prompt_tokens": 1, "completion_tokens": 1, "prompt_tokens_details": 3},
      "prompt_tokens_details", "must be an object"),
 ])

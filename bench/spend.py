@@ -1,0 +1,270 @@
+"""Benchmark of the spend aggregates (issue 13): what they cost the append, and how fast
+``GET /v1/spend`` answers over many receipts, on SQLite and PostgreSQL.
+
+1. **Issuance with and without the aggregates.** On a fresh deployment (40 agents of 4 teams,
+   10 models, a few unpriced calls and retries), two ``ReceiptService`` instances on the same
+   database append groups of calls in alternation: one maintains the aggregates (the product),
+   one does not (``spend_aggregates=False``, otherwise identical). Both run in this process on
+   the append path itself, without HTTP, so the aggregates' share is measured against the
+   smallest cost of a receipt (over HTTP each receipt costs more, and the share is smaller).
+   Groups of 1 (a lone call) and of 50 calls (group commit under load) are measured.
+2. **A large ledger.** The receipts signed in step 1 are replicated to ``--receipts`` receipts
+   (default 100,000; ``--receipts 1000000`` for the full run) spread over 90 days: each copy is
+   a signed receipt's payload with a new issue time, chain position and id, written through the
+   append's own statements (:meth:`AppendConnection.insert` and :meth:`add_spend` with
+   :class:`SpendDelta`, so the buckets are exactly what appending those receipts would make;
+   the copies' COSE items are their originals', so this database is for queries only, not for
+   ``receipt verify``).
+3. **Queries.** p50/p95 of a mix of ``GET /v1/spend`` queries (by tags, provider, model, agent;
+   day, week, month and quarter periods; UTC, New York and Kolkata; top N; CSV) and of
+   ``GET /v1/receipts?sort=-cost``, through the app in-process. Target: p95 < 200 ms at
+   1,000,000 receipts.
+
+    python bench/spend.py [--receipts N] [--db sqlite|postgresql] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from receipts.api.app import create_app  # noqa: E402
+from receipts.api.schemas import CallIn  # noqa: E402
+from receipts.deployment.credentials import Agent  # noqa: E402
+from receipts.deployment.runtime import create_agent, initialize, open_runtime  # noqa: E402
+from receipts.deployment.settings import Settings, default_db_url  # noqa: E402
+from receipts.issuing.outcome import Job  # noqa: E402
+from receipts.issuing.prepare import Prepared, prepare  # noqa: E402
+from receipts.issuing.service import ReceiptService  # noqa: E402
+from receipts.spend.buckets import SpendDelta  # noqa: E402
+from receipts.storage.append_sql import AppendConnection  # noqa: E402
+from receipts.storage.tables import cost_rank  # noqa: E402
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-4.1"),
+          ("openai", "o3"), ("anthropic", "claude-sonnet-4"), ("anthropic", "claude-opus-4"),
+          ("anthropic", "claude-3-5-haiku"), ("google", "gemini-2.5-flash"),
+          ("google", "gemini-2.5-pro"), ("openai", "a-model-no-book-prices")]
+TEAMS = ("search", "support", "ads", "research")
+DAYS = 90
+DAY_MS = 86_400_000
+
+
+def _agents(runtime: Any) -> list[Agent]:
+    out = []
+    for i in range(40):
+        team = TEAMS[i % 4]
+        tags = {"project": f"{team}-p{i % 3}", "cost_center": f"cc-{i % 5}"}
+        out.append(create_agent(runtime, team, tags)[0])
+    return out
+
+
+def _calls(agents: list[Agent], n: int, tag: str, rng: random.Random) -> list[Prepared]:
+    calls = []
+    for i in range(n):
+        provider, model = MODELS[rng.randrange(len(MODELS)) if rng.random() > 0.02 else -1]
+        body = {"request_id": f"{tag}-{i}", "provider": provider, "model": model,
+                "usage": {"input_tokens": rng.randint(100, 20_000),
+                          "output_tokens": rng.randint(10, 2_000),
+                          "cache_read_tokens": rng.choice((0, 0, 50))},
+                "tags": {"environment": rng.choice(("prod", "prod", "staging"))}}
+        if rng.random() < 0.03:
+            body["retry_of"] = f"earlier-{i}"
+        calls.append(prepare(rng.choice(agents), CallIn.model_validate(body),
+                             ("team", "project", "environment")))
+    return calls
+
+
+def issuance(runtime: Any, agents: list[Agent], rounds: int, group: int,
+             rng: random.Random) -> tuple[float, float, list[dict[str, Any]]]:
+    """Receipts/s (with aggregates, without) appending ``rounds`` groups per mode in
+    alternation; and the payloads signed."""
+    facts, settings = runtime.facts, runtime.settings
+    services = {mode: ReceiptService(runtime.db, runtime.signer, issuer=facts.issuer,
+                                     reporting_currency=facts.reporting_currency,
+                                     chain_ids=settings.chain_ids, spend_aggregates=mode)
+                for mode in (True, False)}
+    seconds = {True: 0.0, False: 0.0}
+    payloads: list[dict[str, Any]] = []
+    for service in services.values():
+        service.load_pricing()
+        service.append([Job(_calls(agents, group, f"warm{group}-{service.spend_aggregates}",
+                                   rng))])
+    for r in range(rounds):
+        for mode in ((True, False) if r % 2 else (False, True)):
+            jobs = [Job(_calls(agents, group, f"g{group}-{r}-{mode}", rng))]
+            start = time.perf_counter()
+            services[mode].append(jobs)
+            seconds[mode] += time.perf_counter() - start
+            payloads += [o.payload for j in jobs for o in j.outcomes if o.payload is not None]
+    for service in services.values():
+        service.close()
+    n = rounds * group
+    return n / seconds[True], n / seconds[False], payloads
+
+
+def replicate(runtime: Any, templates: list[dict[str, Any]], n: int) -> float:
+    """Write ``n`` copies of signed payloads over the last 90 days; seconds taken."""
+    start = time.perf_counter()
+    now = int(time.time() * 1000)
+    first = now - DAYS * DAY_MS
+    items = {p["id"]: p for p in templates}
+    del items
+    conn = AppendConnection(runtime.db.engine.raw_connection(), runtime.db.is_sqlite)
+    chunk = 20_000
+    try:
+        for base in range(0, n, chunk):
+            rows, delta = [], SpendDelta()
+            for i in range(base, min(n, base + chunk)):
+                t = templates[i % len(templates)]
+                issued_at = first + (i * DAYS * DAY_MS) // n
+                p = {**t, "issued_at": issued_at, "chain": "bench", "seq": i,
+                     "id": f"bench-{i:08d}"}
+                delta.add(p)
+                rows.append(("bench", i, p["id"], p["agent"], f"bench-{i}", b"", issued_at,
+                             p["tags"].get("team"), p["tags"].get("project"), p["provider"],
+                             p["model"], None, cost_rank(p["cost_reporting"]), t["_item"]))
+            conn.begin()
+            conn.insert(rows)
+            conn.add_spend(delta)
+            conn.commit()
+    finally:
+        conn.close()
+    return time.perf_counter() - start
+
+
+def _queries(now_ms: int) -> list[str]:
+    last30 = f"since={(now_ms - 30 * DAY_MS) // 900_000 * 900_000}"
+    return [
+        "/v1/spend?by=team&period=month",
+        "/v1/spend?by=team&by=project&period=week",
+        f"/v1/spend?by=model&period=day&{last30}",
+        "/v1/spend?by=agent&top=10",
+        f"/v1/spend?by=team&period=day&tz=America/New_York&{last30}",
+        "/v1/spend?by=environment&by=provider&period=quarter&tz=Asia/Kolkata",
+        "/v1/spend?by=cost_center&period=month&currency=native&format=csv",
+        "/v1/receipts?sort=-cost&limit=20",
+    ]
+
+
+def query_latencies(settings: Settings, repeats: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    app = create_app(settings.with_overrides(self_check=False))
+    with TestClient(app) as client:
+        token = settings.data_dir.joinpath("admin-token").read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        queries = _queries(int(time.time() * 1000))
+        for q in queries:  # warm caches once
+            r = client.get(q, headers=headers)
+            assert r.status_code == 200, (q, r.text[:300])
+        for _ in range(repeats):
+            for q in queries:
+                start = time.perf_counter()
+                r = client.get(q, headers=headers)
+                out.setdefault(q, []).append((time.perf_counter() - start) * 1000)
+                assert r.status_code == 200
+    return out
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def run(db: str, receipts: int, rounds: int, repeats: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="receipts-spend-") as tmp:
+        data = Path(tmp) / "data"
+        schema = None
+        url = default_db_url(data)
+        if db == "postgresql":
+            import psycopg
+
+            schema = "receipts_spend_bench_" + secrets.token_hex(4)
+            try:
+                with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
+                                     autocommit=True, connect_timeout=3) as c:
+                    c.execute(f'CREATE SCHEMA "{schema}"')
+            except Exception as e:
+                print(f"PostgreSQL not reachable ({type(e).__name__}); skipped")
+                return
+            url = f"{PG}?options=-csearch_path%3D{schema}"
+        try:
+            settings = Settings(data_dir=data, db_url=url)
+            made = initialize(settings, issuer="bench", reporting_currency="USD",
+                              price_book="shipped")
+            data.joinpath("admin-token").write_text(made.admin_token)
+            runtime = open_runtime(settings)
+            try:
+                rng = random.Random(13)
+                agents = _agents(runtime)
+                templates: list[dict[str, Any]] = []
+                for group in (1, 50):
+                    n_rounds = rounds * (4 if group == 1 else 1)
+                    with_rate, without_rate, signed = issuance(runtime, agents, n_rounds,
+                                                               group, rng)
+                    templates += signed
+                    print(f"{db:10} append, groups of {group:2}: {with_rate:7.0f} receipts/s "
+                          f"with aggregates, {without_rate:7.0f} without: "
+                          f"{100 * (1 - with_rate / without_rate):5.1f}% fewer (target <= 10%)",
+                          flush=True)
+                _attach_items(runtime, templates)
+                took = replicate(runtime, templates, receipts)
+                print(f"{db:10} wrote {receipts:,} receipts and their buckets in {took:.1f} s "
+                      f"(replicas of {len(templates):,} signed)", flush=True)
+            finally:
+                runtime.close()
+            latencies = query_latencies(settings, repeats)
+            every = [v for vs in latencies.values() for v in vs]
+            for q, vs in latencies.items():
+                print(f"{db:10}   p50 {_pct(vs, 50):7.1f} ms  p95 {_pct(vs, 95):7.1f} ms  {q}")
+            print(f"{db:10} all queries at {receipts:,} receipts: p50 {_pct(every, 50):.1f} ms, "
+                  f"p95 {_pct(every, 95):.1f} ms (target p95 < 200 ms); mean "
+                  f"{statistics.mean(every):.1f} ms", flush=True)
+        finally:
+            if schema:
+                import psycopg
+
+                with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
+                                     autocommit=True) as c:
+                    c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _attach_items(runtime: Any, templates: list[dict[str, Any]]) -> None:
+    """Each template's signed item (its copies carry it)."""
+    from receipts.storage import queries as store
+
+    with runtime.db.read() as conn:
+        for t in templates:
+            found = store.receipt_by_id(conn, t["id"])
+            assert found is not None
+            t["_item"] = found[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--receipts", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=40, help="groups per mode (x4 for "
+                                                               "groups of 1)")
+    parser.add_argument("--repeats", type=int, default=10, help="runs of each query")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), action="append")
+    args = parser.parse_args()
+    print(f"spend benchmark on {os.cpu_count()} cores")
+    for db in args.db or ["sqlite", "postgresql"]:
+        run(db, args.receipts, args.rounds, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Bringing a database made before the spend aggregates up to date, once, when it is opened.
+
+New tables appear by themselves (``create_schema``), but they start empty while the receipts
+are already there, and ``receipts_receipt`` lacks the ``cost_rank`` column. So on open, unless
+the meta fact :data:`SPEND_AGGREGATES` says it is done, one write transaction (holding every
+chain head, so no append runs meanwhile) adds the column and its index if missing, then reads
+every stored receipt, fills its ``cost_rank`` and builds its buckets exactly as the append would
+(:class:`receipts.spend.buckets.SpendDelta`), and records the fact. ``receipt init`` records it
+on a new database, which has no receipt to account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from receipts.spend.buckets import SpendDelta
+from receipts.spend.query import BUCKET, GROUP
+from receipts.spend.upsert_sql import SpendWriter
+from receipts.storage import queries as store
+from receipts.storage.database import Database
+from receipts.storage.tables import cost_rank
+from verifier import cose
+from verifier.encoding import decode_strict
+
+SPEND_AGGREGATES = "spend_aggregates"
+"""Meta key, ``"1"`` once the aggregates account for every stored receipt."""
+PAGE = 5000
+
+
+def mark_current(conn: Connection) -> None:
+    """Record that the aggregates are complete (a new, empty database)."""
+    store.set_meta(conn, SPEND_AGGREGATES, "1")
+
+
+def _has_cost_rank(conn: Connection) -> bool:
+    return any(c["name"] == "cost_rank" for c in sa.inspect(conn).get_columns("receipts_receipt"))
+
+
+def ensure_current(db: Database) -> int | None:
+    """Build the aggregates of a database that predates them; the receipts accounted, or None
+    when they were already current."""
+    with db.read() as conn:
+        if store.get_meta(conn).get(SPEND_AGGREGATES) == "1":
+            return None
+    with db.write() as conn:
+        store.lock_all_chains(conn)
+        if store.get_meta(conn).get(SPEND_AGGREGATES) == "1":  # another process did it
+            return None
+        if not _has_cost_rank(conn):
+            conn.exec_driver_sql("ALTER TABLE receipts_receipt ADD COLUMN cost_rank BIGINT")
+            conn.exec_driver_sql("CREATE INDEX ix_receipt_cost ON receipts_receipt "
+                                 "(cost_rank, id)")
+        conn.execute(sa.delete(BUCKET))
+        conn.execute(sa.delete(GROUP))
+        count = _account_all(conn)
+        mark_current(conn)
+    return count
+
+
+def _account_all(conn: Connection) -> int:
+    """Fill ``cost_rank`` and the buckets from every stored receipt, a page at a time."""
+    receipt = store.RECEIPT
+    writer = SpendWriter(conn.connection.driver_connection, db_is_sqlite(conn))
+    count = 0
+    for head in store.heads(conn):
+        for start in range(0, head.size, PAGE):
+            items = store.chain_items(conn, head.chain, start, min(start + PAGE, head.size))
+            delta = SpendDelta()
+            ranks: list[dict[str, Any]] = []
+            for seq, item in enumerate(items, start):
+                payload = decode_strict(cose.parse(item).payload)
+                delta.add(payload)
+                ranks.append({"c": head.chain, "s": seq,
+                              "r": cost_rank(payload["cost_reporting"])})
+            if ranks:
+                conn.execute(sa.update(receipt).where(
+                    receipt.c.chain == sa.bindparam("c"), receipt.c.seq == sa.bindparam("s"))
+                    .values(cost_rank=sa.bindparam("r")), ranks)
+            writer.write(delta)
+            count += len(items)
+    return count
+
+
+def db_is_sqlite(conn: Connection) -> bool:
+    """Whether ``conn`` is on SQLite."""
+    return conn.dialect.name == "sqlite"

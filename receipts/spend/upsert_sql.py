@@ -1,0 +1,104 @@
+# ruff: noqa: S608 - SQL text holds only fixed names and driver placeholders, never values
+"""Writing a :class:`~receipts.spend.buckets.SpendDelta` in the append transaction.
+
+Runs on the append's raw driver connection (:class:`receipts.storage.append_sql.AppendConnection`)
+with fixed SQL text, like the rest of the append: new groups are inserted (``ON CONFLICT DO
+NOTHING``: another chain's writer may have inserted the same group), bucket rows upserted with
+``ON CONFLICT DO UPDATE`` adding the delta, the low half of each money sum carried into the high
+half (SQL ``SET`` expressions all read the row as it was, so ``lo`` is summed once for both;
+shifts and masks rather than ``/`` and ``%``, which psycopg would read as a placeholder).
+Both dialects run the same statements; only the placeholder differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receipts.spend.buckets import LO_BITS, LO_MOD, SpendDelta
+
+LO_MASK = LO_MOD - 1
+
+GROUP_COLUMNS = ("id", "team", "agent", "provider", "model", "tags_json", "currency",
+                 "fx_currency", "retry")
+BUCKET_KEY = ("span", "start", "group_id", "chain", "category")
+BUCKET_VALUES = ("receipts", "priced", "priced_reporting", "tokens", "cost_hi", "cost_lo",
+                 "reporting_hi", "reporting_lo")
+
+
+def _sums(money: str) -> str:
+    hi, lo = f"{money}_hi", f"{money}_lo"
+    both = f"receipts_spend_bucket.{lo} + excluded.{lo}"
+    return (f"{hi} = receipts_spend_bucket.{hi} + excluded.{hi} + (({both}) >> {LO_BITS}), "
+            f"{lo} = ({both}) & {LO_MOD - 1}")
+
+
+def statements(placeholder: str) -> tuple[str, str]:
+    """(insert groups, upsert buckets) SQL for a driver's placeholder (``?`` or ``%s``)."""
+    p = placeholder
+    groups = (f"INSERT INTO receipts_spend_group ({', '.join(GROUP_COLUMNS)}) VALUES "
+              f"({', '.join([p] * len(GROUP_COLUMNS))}) ON CONFLICT (id) DO NOTHING")
+    return groups, _upsert(f"VALUES ({', '.join([p] * len(BUCKET_COLUMNS))})")
+
+
+BUCKET_COLUMNS = BUCKET_KEY + BUCKET_VALUES
+PG_TYPES = ("int8", "int8", "int8", "varchar", "varchar", *["int8"] * len(BUCKET_VALUES))
+PG_BUCKETS = f"""SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in PG_TYPES)})"""
+"""PostgreSQL: every row of a delta in one statement, as one array per column (one round
+trip and one statement however many rows, where ``executemany`` ran one per row)."""
+
+
+def _upsert(source: str) -> str:
+    counts = ", ".join(f"{c} = receipts_spend_bucket.{c} + excluded.{c}"
+                       for c in ("receipts", "priced", "priced_reporting", "tokens"))
+    return (f"INSERT INTO receipts_spend_bucket ({', '.join(BUCKET_COLUMNS)}) {source} "
+            f"ON CONFLICT ({', '.join(BUCKET_KEY)}) "
+            f"DO UPDATE SET {counts}, {_sums('cost')}, {_sums('reporting')}")
+
+
+class SpendWriter:
+    """Writes deltas on one append connection; remembers the groups known to be stored.
+
+    A group id is remembered only once the transaction that inserted it (or found it) has
+    committed: :meth:`committed` is called after the commit, and a rolled-back group is
+    inserted again next time.
+    """
+
+    def __init__(self, driver: Any, is_sqlite: bool) -> None:
+        self.driver = driver
+        self.is_sqlite = is_sqlite
+        self.sql_groups, self.sql_buckets = statements("?" if is_sqlite else "%s")
+        self.pg_buckets = _upsert(PG_BUCKETS)
+        self.known: set[int] = set()
+        self._pending: set[int] = set()
+
+    def write(self, delta: SpendDelta) -> None:
+        """Insert the delta's new groups and add its rows into the buckets."""
+        cur = self.driver.cursor()
+        # in id order: two writers inserting the same new groups wait for each other in one order
+        new = sorted((g for gid, g in delta.groups.items() if gid not in self.known),
+                     key=lambda g: g.id)
+        if new:
+            cur.executemany(self.sql_groups, [
+                (g.id, g.team, g.agent, g.provider, g.model, g.tags_json, g.currency,
+                 g.fx_currency, g.retry) for g in new])
+            self._pending.update(g.id for g in new)
+        rows = []
+        for key, (receipts, priced, priced_rep, tokens, cost, reporting) in delta.rows.items():
+            rows.append((*key, receipts, int(priced), int(priced_rep), tokens,
+                         cost >> LO_BITS, cost & LO_MASK, reporting >> LO_BITS,
+                         reporting & LO_MASK))
+        if not rows:
+            return
+        if self.is_sqlite:
+            cur.executemany(self.sql_buckets, rows)
+        else:
+            cur.execute(self.pg_buckets, [list(column) for column in zip(*rows, strict=True)])
+
+    def committed(self) -> None:
+        """The transaction committed: its groups are stored."""
+        self.known |= self._pending
+        self._pending = set()
+
+    def rolled_back(self) -> None:
+        """The transaction was abandoned: its groups may not be stored."""
+        self._pending = set()
