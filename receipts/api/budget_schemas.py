@@ -97,7 +97,9 @@ HoldSeconds = Annotated[int, Field(ge=1, le=86_400, strict=True)]
 
 
 class AuthorizeIn(_Strict):
-    """A call about to be made: priced from its maximum tokens, or by the caller's estimate."""
+    """A call about to be made: priced from its maximum tokens (both ``max_input_tokens`` and
+    ``max_output_tokens``, priced by the book in force: a model it does not price is a 422
+    naming ``model``), or by the caller's ``estimated_cost``; never both (422)."""
 
     request_id: Text | None = Field(None, description=(
         "Makes the request idempotent: the same agent and request_id get the same reservation "

@@ -180,11 +180,12 @@ class CallIn(_Strict):
     provider_response_id: Text | None = Field(None, description=(
         "The provider's id of the response (OpenAI chatcmpl-…/resp_…, Anthropic msg_…), kept "
         "in the receipt so it can be matched with the provider's logs."))
-    reservation: Annotated[str, StringConstraints(min_length=1, max_length=64), NO_NUL] | None = (
-        Field(None, description=(
+    reservation: Annotated[str, StringConstraints(pattern=r"^rs_[0-9a-f]{24}$")] | None = Field(
+        None, description=(
             "The reservation id POST /v1/authorize returned for this call: the receipt settles "
             "it at the actual cost (releasing the estimate held against each budget). Not part "
-            "of the signed receipt.")))
+            "of the signed receipt. Another agent's reservation is a 422; one the service does "
+            "not hold (long expired, or lost) settles nothing and the receipt is recorded."))
 
 
 class DocumentedAs:

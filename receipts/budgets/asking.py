@@ -40,7 +40,7 @@ def ask_for(service: ReceiptService, agent: Agent, *, provider: str, model: str,
     call = Prepared(agent_id=agent.id, request_id=request_id or "authorize", provider=provider,
                     model=model, tags=bound, usage=usage, service_tier=None, runtime_ms=None,
                     status="ok", retry_of=None, started_at=None, body_hash=b"")
-    billed_provider, billed_model, cost = service.estimate(call)
+    billed_provider, billed_model, cost = service.estimate(call, estimated_cost is None)
     if estimated_cost is not None:
         estimate = parse_money(estimated_cost, "estimated_cost", positive=False)
     elif cost is None:

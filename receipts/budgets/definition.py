@@ -13,11 +13,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from receipts.api.tag_keys import TAG_KEY_RULE, is_tag_key
 from receipts.budgets.periods import Calendar, calendar_window
 from receipts.errors import FieldProblem, Invalid
+from verifier.jsonview import iso_ms
 from verifier.money import COST_SCALE, format_amount, parse_amount
 
 AtLimit = Literal["notify", "approve", "deny"]
@@ -31,6 +33,10 @@ MAX_LIMIT = 10**15 * 10**COST_SCALE
 DEFAULT_THRESHOLDS = (50, 80, 100)
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_SCOPE_KEYS = 16
+
+
+_LAST_WINDOW: dict[str, tuple[int, int]] = {}
+"""The last window computed per calendar period (periods are the same for every budget)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,11 @@ class Budget:
         if isinstance(self.period, tuple):
             start, end = self.period
             return (start, end) if start <= at_ms < end else None
-        return calendar_window(self.period, at_ms)
+        last = _LAST_WINDOW.get(self.period)
+        if last is not None and last[0] <= at_ms < last[1]:
+            return last  # (every call of a group asks about nearly the same instant)
+        window = _LAST_WINDOW[self.period] = calendar_window(self.period, at_ms)
+        return window
 
     def covers(self, agent: str, provider: str, model: str, tags: Mapping[str, str]) -> bool:
         """Whether a receipt (or a call about to be made) with these fields is in scope."""
@@ -86,16 +96,15 @@ class Budget:
                 "created_at": iso(self.created_at)}
 
 
+@lru_cache(maxsize=4096)
 def money(units: int) -> str:
-    """10^-12 units as the API's decimal string."""
+    """10^-12 units as the API's decimal string (remembered: most answers repeat a few)."""
     return format_amount(units, COST_SCALE)
 
 
 def iso(ms: int) -> str:
-    """Milliseconds as RFC 3339 UTC (``2026-03-01T00:00:00Z``)."""
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if ms % 1000 \
-        else moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Milliseconds as RFC 3339 UTC, as receipts show times (``2026-03-01T00:00:00.000Z``)."""
+    return iso_ms(ms)
 
 
 def parse_time(value: Any, field: str) -> int:

@@ -50,9 +50,9 @@ def forecast(spent: int, days: Mapping[int, int], start: int, end: int, now: int
         return Forecast(spent, spent, spent, 0, 0)
     with localcontext() as ctx:
         ctx.prec = 50
-        rate = Decimal(spent) / elapsed  # per ms
+        per_day = Decimal(spent * DAY_MS) / elapsed
         remaining = Decimal(end - now)
-        projected = Decimal(spent) + rate * remaining
+        projected = Decimal(spent * (elapsed + end - now)) / elapsed
         first = max(day_of(start) + (DAY_MS if start % DAY_MS else 0), start)
         complete = [days.get(d, 0) for d in range(first, day_of(now), DAY_MS)
                     if d + DAY_MS <= now]
@@ -61,8 +61,13 @@ def forecast(spent: int, days: Mapping[int, int], start: int, end: int, now: int
             mean = Decimal(sum(complete)) / n
             s = (sum((Decimal(b) - mean) ** 2 for b in complete) / Decimal(n - 1)).sqrt()
         else:
-            s = rate * DAY_MS
+            s = per_day
         margin = Z95 * s * (remaining / DAY_MS).sqrt()
         low = max(Decimal(spent), projected - margin)
         high = projected + margin
-        return Forecast(int(projected), int(low), int(high), int(rate * DAY_MS), n)
+        return Forecast(_units(projected), _units(low), _units(high), _units(per_day), n)
+
+
+def _units(amount: Decimal) -> int:
+    """To whole 10^-12 units, half to even (as every amount in the ledger is rounded)."""
+    return int(amount.to_integral_value())

@@ -65,6 +65,10 @@ class Answer:
 _COLUMNS = "id, agent_id, request_id, estimate, state, created_at, expires_at"
 
 
+RESERVATION_ID_PATTERN = r"^rs_[0-9a-f]{24}$"
+"""What reservation ids look like (``rs_`` and 24 hex digits)."""
+
+
 def _reservation(row: Sequence[object]) -> Reservation:
     r = list(row)
     return Reservation(str(r[0]), str(r[1]), str(r[2]), int(str(r[3])), str(r[4]),
@@ -141,10 +145,14 @@ def holds_json(raw: Raw, reservation_id: str) -> list[tuple[str, int, int]]:
 
 
 def check_named(db: Database, agent_id: str, reservation_id: str) -> None:
-    """422 naming ``reservation`` unless it is one of this agent's reservations."""
+    """422 naming ``reservation`` when it is another agent's reservation.
+
+    One the service does not hold is accepted and settles nothing: the receipt records real
+    spend, which must not be refused because its authorization was lost (a reservation's
+    commit does not wait for the disk, see ``budgets.gate``). Ids that are not reservation
+    ids at all are refused by the request schema."""
     with db.read() as conn:
         found = by_id(Raw.of(conn), reservation_id)
-    if found is None or found.agent_id != agent_id:
-        raise Invalid("unknown reservation", [FieldProblem(
-            "reservation", f"{reservation_id!r} is not a reservation of this agent "
-                           "(POST /v1/authorize makes one)")])
+    if found is not None and found.agent_id != agent_id:
+        raise Invalid("another agent's reservation", [FieldProblem(
+            "reservation", f"{reservation_id!r} is not a reservation of this agent")])

@@ -72,7 +72,7 @@ class Draft:
     active: set[str]  # those agents not revoked
     rows: list[tuple[Any, ...]]  # the new receipts, in RECEIPT_COLUMNS order
     old_size: int
-    spends: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    budget_spends: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
     """Each new receipt's payload and the reservation its request named (budgets count them)."""
     spend: SpendDelta = field(default_factory=SpendDelta)  # what they add to the aggregates
 

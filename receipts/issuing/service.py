@@ -195,12 +195,15 @@ class ReceiptService:
         if problem is not None:
             raise Invalid(problem, [FieldProblem("usage", problem)])
 
-    def estimate(self, p: Prepared) -> tuple[str, str, int | None]:
+    def estimate(self, p: Prepared, price: bool = True) -> tuple[str, str, int | None]:
         """The billed provider and model of a call not yet made, and what it would cost in the
-        reporting currency (None: unpriced, or no FX rate), priced exactly as its receipt
-        would be under the book and rates in force now."""
+        reporting currency (None: unpriced, no FX rate, or ``price`` false: names only),
+        priced exactly as its receipt would be under the book and rates in force now."""
         at = now_ms()
         book = self._book_in_force(at)
+        if not price:
+            resolved = self.pricing.names_for(book).resolve(p.provider, p.model)
+            return resolved.provider, resolved.model, None
         call = self._call(p, book, at, "estimate", None)
         pricing = price_fields(call, book, self._rates_from(book.currency)[0],
                                self.reporting_currency)
@@ -298,7 +301,7 @@ class ReceiptService:
             head.size += 1
             head.head = link_hash(item)
             outcome.item, outcome.payload = item, payload
-            draft.spends.append((payload, p.reservation))
+            draft.budget_spends.append((payload, p.reservation))
         return draft
 
     def _write(self, conn: AppendConnection, draft: Draft) -> None:
@@ -306,7 +309,7 @@ class ReceiptService:
         if not draft.rows:
             return
         conn.insert(draft.rows)
-        budget_spend.record(conn.driver, conn.is_sqlite, draft.spends)
+        budget_spend.record(conn.driver, conn.is_sqlite, draft.budget_spends)
         if self.spend_aggregates:
             conn.add_spend(draft.spend)
         conn.save_head(draft.locked)

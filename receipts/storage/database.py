@@ -85,12 +85,28 @@ class Database:
             yield conn
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A transaction that may append (SQLite: takes the writer lock at BEGIN)."""
+    def write(self, durable: bool = True) -> Iterator[Connection]:
+        """A transaction that may append (SQLite: takes the writer lock at BEGIN).
+
+        ``durable=False`` is for soft state that expires on its own (budget reservations):
+        the commit survives the process being killed but not the machine losing power
+        (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit = off``), and costs no
+        disk flush. Receipts never go this way.
+        """
         with self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+            relaxed = not durable and self.is_sqlite
+            driver: Any = conn.connection.driver_connection
+            if relaxed:  # (SQLite refuses to change it inside a transaction)
+                driver.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.begin():
+                    if not durable and not self.is_sqlite:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield conn
+            finally:
+                if relaxed:
+                    driver.execute("PRAGMA synchronous=FULL")
 
     def dispose(self) -> None:
         """Close pooled connections."""

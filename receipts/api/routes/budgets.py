@@ -37,7 +37,7 @@ from receipts.api.routes.receipts import Reader, Writer
 from receipts.budgets import approvals, authorize, manage
 from receipts.budgets.asking import ask_for
 from receipts.budgets.definition import parse_budget
-from receipts.budgets.gate import Gate
+from receipts.budgets.gate import Gate, refresh_when_changed
 from receipts.budgets.raw import Raw
 from receipts.clock import now_ms
 from receipts.deployment.credentials import ADMIN, TEAM, Principal
@@ -75,7 +75,8 @@ def gate_of(request: Request) -> Gate:
     gate: Gate | None = getattr(request.app.state, "budget_gate", None)
     if gate is None:
         runtime = context(request).runtime
-        gate = Gate(runtime.db, _currency(runtime), runtime.service.pricing.refresh)
+        gate = Gate(runtime.db, _currency(runtime),
+                    refresh_when_changed(runtime.service.pricing))
         request.app.state.budget_gate = gate
     return gate
 

@@ -71,12 +71,9 @@ BUSINESS_RULES_422 = {
     # zone, a by name may not repeat or be a receipt field spend is not kept by, and a query
     # spans at most 1,000 periods.
     "GET /v1/spend",
-    # either estimated_cost or both token maxima, not both and not neither; tags follow the
-    # tag key syntax and the agent's bound tags.
-    "POST /v1/authorize",
-    # a budget's period is month, week, quarter or a window whose end follows its start; the
-    # thresholds are increasing percentages.
-    "POST /v1/budgets",
+    # Either both token maxima or estimated_cost (never both), and a model priced by the book
+    # in force (a deployment's data); a budget's fixed window must end after it begins.
+    "POST /v1/authorize", "POST /v1/budgets",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """schemathesis' default for positive_data_acceptance (5xx is not_a_server_error's job)."""

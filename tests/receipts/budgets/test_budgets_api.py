@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from tests.receipts.conftest import Deployment, call
 
@@ -108,6 +108,8 @@ def test_bad_input_is_a_422_naming_the_field(dep: Deployment) -> None:
         by_agent = client.post("/v1/budgets", json=_budget(), headers=agent)
         bad_reservation = client.post("/v1/receipts", headers=agent,
                                       json=call("r1", reservation="rs_nope"))
+        unknown_reservation = client.post("/v1/receipts", headers=agent,
+                                          json=call("r2", reservation="rs_" + "0" * 24))
     fields = {r: [f["field"] for f in r.json()["error"].get("fields", [])]
               for r in (neither, unknown, bad_limit, bad_window, bad_scope, bad_reservation)}
     assert neither.status_code == 422 and fields[neither] == ["max_input_tokens",
@@ -118,6 +120,7 @@ def test_bad_input_is_a_422_naming_the_field(dep: Deployment) -> None:
     assert bad_scope.status_code == 422 and fields[bad_scope][0].startswith("scope")
     assert by_agent.status_code == 403
     assert bad_reservation.status_code == 422 and fields[bad_reservation] == ["reservation"]
+    assert unknown_reservation.status_code == 201  # spend is recorded; nothing to settle
 
 
 def test_set_again_replaces_and_delete_removes(dep: Deployment) -> None:
@@ -130,3 +133,45 @@ def test_set_again_replaces_and_delete_removes(dep: Deployment) -> None:
         assert gone.json() == {"id": first["id"], "name": "search-ranker", "deleted": True}
         assert client.get("/v1/budgets", headers=dep.admin).json() == {"budgets": []}
         assert client.delete("/v1/budgets/search-ranker", headers=dep.admin).status_code == 404
+
+
+def test_batch_items_settle_their_reservations(dep: Deployment) -> None:
+    _, agent = dep.agent("search")
+    _, other = dep.agent("search")
+    with dep.client() as client:
+        client.post("/v1/budgets", json=_budget(limit="10"), headers=dep.admin)
+        ids = [client.post("/v1/authorize", headers=agent, json={
+            "provider": "openai", "model": "gpt-4o", "estimated_cost": "1",
+            "tags": {"project": "ranker"}}).json()["reservation"]["id"] for _ in range(2)]
+        stolen = client.post("/v1/receipts", headers=other, json=call("x", reservation=ids[0]))
+        assert stolen.status_code == 422
+        batch = client.post("/v1/receipts/batch", headers=agent, json={"calls": [
+            call("b1", reservation=ids[0]), call("b2", reservation=ids[1])]})
+        assert batch.status_code == 201, batch.text
+        (budget,) = client.get("/v1/budgets", headers=dep.admin).json()["budgets"]
+    costs = [Decimal(r["receipt"]["cost_reporting"]) for r in batch.json()["results"]]
+    assert Decimal(budget["reserved"]) == 0 and Decimal(budget["spent"]) == sum(costs)
+
+
+def test_the_client_reads_every_decision(dep: Deployment) -> None:
+    """``receipts.client`` reads the answers as the service gives them."""
+    from receipts.client.wire import authorize_body, call_body, read_decision
+
+    _, agent = dep.agent("search")
+    body = authorize_body(provider="openai", model="gpt-4o", tags={"project": "ranker"},
+                          max_input_tokens=None, max_output_tokens=None,
+                          estimated_cost="0.6", request_id=None)
+    with dep.client() as client:
+        client.post("/v1/budgets", json=_budget(at_limit="approve"), headers=dep.admin)
+        allowed = read_decision(cast(Any, client.post("/v1/authorize", headers=agent,
+                                                      json=body)))
+        asked = read_decision(cast(Any, client.post("/v1/authorize", headers=agent,
+                                                    json={**body, "request_id": "second"})))
+        made = client.post("/v1/receipts", headers=agent, json=call_body(
+            provider="openai", model="gpt-4o", usage={"input_tokens": 10, "output_tokens": 1},
+            usage_format=None, tags={"project": "ranker", "environment": "prod"},
+            request_id=None, extra={"reservation": allowed.reservation_id}))
+    assert allowed.allowed and allowed.reservation_id is not None
+    assert asked.decision == "approval_required" and not asked.allowed
+    assert asked.raw["approval"]["status"] == "pending"
+    assert made.status_code == 201, made.text
