@@ -190,11 +190,16 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
     b, g = BUCKET.c, GROUP.c
     native = q.currency == "native"
     sqlite = conn.dialect.name == "sqlite"
-    keys = [_key_column(name, sqlite) for name in q.by]
-    keys.append(g.currency if native else g.fx_currency)
+    # each group's keys, read once per group (materialized: not once per joined row)
+    keyed_select = sa.select(g.id, g.agent, g.retry, *(
+        _key_column(name, sqlite).label(f"k{i}") for i, name in enumerate(q.by)),
+        (g.currency if native else g.fx_currency).label("cur"))
+    if q.team is not None:
+        keyed_select = keyed_select.where(g.team == q.team)
+    keyed = keyed_select.cte("keyed").prefix_with("MATERIALIZED")
+    keys = [keyed.c[f"k{i}"] for i in range(len(q.by))] + [keyed.c.cur]
     money = (b.cost_hi, b.cost_lo) if native else (b.reporting_hi, b.reporting_lo)
-    # first per (window, group, category) on integer keys, then per requested key: the tag
-    # values are read once per group and window, not once per bucket row
+    # first per (window, group, category) on integer keys, then per requested key
     per_group = sa.select(
         piece.c.w, b.group_id, b.category, sa.func.sum(b.receipts).label("receipts"),
         sa.func.sum(b.priced if native else b.priced_reporting).label("priced"),
@@ -210,9 +215,9 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
     query = sa.select(
         s.c.w, *keys, s.c.category, sa.func.sum(s.c.receipts), sa.func.sum(s.c.priced),
         sa.func.sum(s.c.tokens), sa.func.sum(s.c.hi), sa.func.sum(s.c.lo),
-        sa.func.sum(sa.case((g.retry, s.c.receipts), else_=0)),
-        sa.func.count(sa.distinct(sa.case((s.c.category == TOTALS, g.agent)))),
-    ).select_from(s.join(GROUP, g.id == s.c.group_id)
+        sa.func.sum(sa.case((keyed.c.retry, s.c.receipts), else_=0)),
+        sa.func.count(sa.distinct(sa.case((s.c.category == TOTALS, keyed.c.agent)))),
+    ).select_from(s.join(keyed, keyed.c.id == s.c.group_id)
                   ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
     width = len(keys)
     for found in conn.execute(query):
