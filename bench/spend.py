@@ -121,8 +121,6 @@ def replicate(runtime: Any, templates: list[dict[str, Any]], n: int) -> float:
     start = time.perf_counter()
     now = int(time.time() * 1000)
     first = now - DAYS * DAY_MS
-    items = {p["id"]: p for p in templates}
-    del items
     conn = AppendConnection(runtime.db.engine.raw_connection(), runtime.db.is_sqlite)
     chunk = 20_000
     try:
