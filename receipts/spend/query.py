@@ -114,7 +114,7 @@ def bounds(conn: Connection, q: SpendQuery) -> tuple[int, int] | None:
         if row is None or row[0] is None:
             return None
         since = row[0] if since is None else since
-        until = row[1] + QUARTER_HOUR_MS if until is None else until
+        until = max(row[1] + QUARTER_HOUR_MS, since) if until is None else until
     if until < since:
         raise Invalid("until is before since", [FieldProblem("until", "before since")])
     return since, until

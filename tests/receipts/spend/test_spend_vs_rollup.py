@@ -138,6 +138,7 @@ def test_week_quarter_and_time_zone_boundaries(seeded: tuple[Deployment, TestCli
         ("2027-03", 2), ("2027-04", 7), ("2028-01", 3)]
     assert periods(period="day", since="2027-04-01T00:00:00Z", until="2027-04-02T00:00:00Z") \
         == [("2027-04-01", 2)]
+    assert periods(period="day", since="2030-01-01T00:00:00Z") == []  # after everything
 
 
 def test_top_share_previous_and_unattributed(seeded: tuple[Deployment, TestClient]) -> None:
