@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from receipts.api.spend_schemas import SpendAnswer
 from receipts.cli.main import main as receipt_main
 from receipts.deployment.runtime import open_runtime, publish_fx_rate
 from receipts.issuing import service as service_module
@@ -144,6 +145,9 @@ def test_week_quarter_and_time_zone_boundaries(seeded: tuple[Deployment, TestCli
 def test_top_share_previous_and_unattributed(seeded: tuple[Deployment, TestClient]) -> None:
     dep, client = seeded
     everything = client.get("/v1/spend?by=agent&currency=native", headers=dep.admin).json()
+    for answer in (everything, client.get("/v1/spend?by=team&by=project&period=week",
+                                          headers=dep.admin).json()):
+        SpendAnswer.model_validate(answer)  # what the OpenAPI document declares
     top = client.get("/v1/spend?by=agent&currency=native&top=2", headers=dep.admin).json()
     costs = sorted((row["cost"] for row in everything["rows"]), key=float, reverse=True)
     assert [row["cost"] for row in top["rows"]] == costs[:2]
