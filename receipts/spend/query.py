@@ -199,26 +199,18 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
     keyed = keyed_select.cte("keyed").prefix_with("MATERIALIZED")
     keys = [keyed.c[f"k{i}"] for i in range(len(q.by))] + [keyed.c.cur]
     money = (b.cost_hi, b.cost_lo) if native else (b.reporting_hi, b.reporting_lo)
-    # first per (window, group, category) on integer keys, then per requested key
-    per_group = sa.select(
-        piece.c.w, b.group_id, b.category, sa.func.sum(b.receipts).label("receipts"),
-        sa.func.sum(b.priced if native else b.priced_reporting).label("priced"),
-        sa.func.sum(b.tokens).label("tokens"), sa.func.sum(money[0]).label("hi"),
-        sa.func.sum(money[1]).label("lo"),
-    ).select_from(piece.join(BUCKET, sa.and_(b.span == piece.c.span, b.start >= piece.c.lo,
-                                             b.start < piece.c.hi))
-                  ).group_by(piece.c.w, b.group_id, b.category)
-    if q.team is not None:
-        per_group = per_group.where(b.group_id.in_(
-            sa.select(g.id).where(g.team == q.team)))
-    s = per_group.subquery("per_group")
+    # one pass: each bucket row joined to its group's keys, summed per window, key, category
     query = sa.select(
-        s.c.w, *keys, s.c.category, sa.func.sum(s.c.receipts), sa.func.sum(s.c.priced),
-        sa.func.sum(s.c.tokens), sa.func.sum(s.c.hi), sa.func.sum(s.c.lo),
-        sa.func.sum(sa.case((keyed.c.retry, s.c.receipts), else_=0)),
-        sa.func.count(sa.distinct(sa.case((s.c.category == TOTALS, keyed.c.agent)))),
-    ).select_from(s.join(keyed, keyed.c.id == s.c.group_id)
-                  ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
+        piece.c.w, *keys, b.category, sa.func.sum(b.receipts),
+        sa.func.sum(b.priced if native else b.priced_reporting), sa.func.sum(b.tokens),
+        sa.func.sum(money[0]), sa.func.sum(money[1]),
+        sa.func.sum(sa.case((keyed.c.retry, b.receipts), else_=0)),
+        sa.func.count(sa.distinct(sa.case((b.category == TOTALS, keyed.c.agent)))),
+    ).select_from(
+        piece.join(BUCKET, sa.and_(b.span == piece.c.span, b.start >= piece.c.lo,
+                                   b.start < piece.c.hi))
+        .join(keyed, keyed.c.id == b.group_id)
+    ).group_by(*(sa.literal_column(str(i + 1)) for i in range(len(keys) + 2)))
     width = len(keys)
     for found in conn.execute(query):
         key: RowKey = tuple(found[1:1 + width])
