@@ -60,14 +60,17 @@ def grouping(require: tuple[str, ...]) -> tuple[str, ...]:
 def month_bounds(month: str) -> tuple[dt.date, dt.date, dt.date]:
     """(first day read, first day of the month, first day of the next month): facts are read
     from January of the month's year, or from the previous month when it is January."""
-    bad = Invalid(f"month {month!r} is not a month YYYY-MM",
-                  [FieldProblem("month", "not a month YYYY-MM (2026-11)")])
-    if len(month) != 7:
+    bad = Invalid(f"month {month!r} is not a month YYYY-MM from 1970-01 to 9998-12",
+                  [FieldProblem("month", "not a month YYYY-MM (2026-11) from 1970-01 to "
+                                         "9998-12")])
+    if len(month) != 7 or month[4] != "-":
         raise bad
     try:
         first = dt.date.fromisoformat(month + "-01")
     except ValueError:
         raise bad from None
+    if not 1970 <= first.year <= 9998:
+        raise bad
     nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
     previous = dt.date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
     return min(previous, dt.date(first.year, 1, 1)), first, nxt
