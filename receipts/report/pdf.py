@@ -30,8 +30,8 @@ def _percent(share: str | None) -> str:
 
 def _table(pdf: Any, head: list[str], rows: list[list[str]], widths: list[int]) -> None:
     pdf.set_font("Helvetica", "B", 9)
-    for text, w in zip(head, widths, strict=True):
-        pdf.cell(w, 6, _text(text), border="B")
+    for i, (text, w) in enumerate(zip(head, widths, strict=True)):
+        pdf.cell(w, 6, _text(text), border="B", align="L" if i == 0 else "R")
     pdf.ln()
     pdf.set_font("Helvetica", "", 9)
     for row in rows:
@@ -72,9 +72,15 @@ def _chart(pdf: Any, report: dict[str, Any]) -> None:
                      float(h), style="F")
     pdf.set_y(float(y0) + height + 1)
     pdf.set_font("Helvetica", "", 7)
-    legend = "  ".join(f"{_text(t or '(no team)')}" for t in teams[:10])
-    pdf.cell(0, 4, f"{days[0]['day']} .. {days[-1]['day']}   {legend}",
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(40, 4, f"{days[0]['day']} .. {days[-1]['day']}")
+    for index, team in enumerate(teams[:10]):
+        rgb = colour(index).lstrip("#")
+        pdf.set_fill_color(*(int(rgb[k:k + 2], 16) for k in (0, 2, 4)))
+        pdf.rect(pdf.get_x(), pdf.get_y() + 0.8, 2.5, 2.5, style="F")
+        pdf.cell(3.5, 4, "")
+        pdf.cell(pdf.get_string_width(_text(team or "(no team)")) + 4, 4,
+                 _text(team or "(no team)"))
+    pdf.ln()
     pdf.ln(2)
 
 

@@ -4,6 +4,7 @@ and from the deployment, every format, exact money, a team's report limited to i
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from receipts.cli.main import main
-from tests.receipts.conftest import Deployment, call, make_deployment
+from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
 
 PROD = {"environment": "prod"}
 CALLS: list[tuple[str, dict[str, Any]]] = [
@@ -43,10 +44,20 @@ class Made:
     ads_token: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
+                                                                 marks=pytest.mark.postgres)])
+def made(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Made]:
     tmp = tmp_path_factory.mktemp("report")
-    dep = make_deployment(tmp)
+    if request.param == "postgres":
+        with postgres_schema() as url:
+            yield _make(tmp, url)
+    else:
+        yield _make(tmp, None)
+
+
+def _make(tmp: Path, db_url: str | None) -> Made:
+    dep = make_deployment(tmp, db_url)
     agents = {"search": dep.agent("search")[1], "ads": dep.agent("ads")[1]}
     _, ads_lead = dep.role_token("team", "ads")
     costs: dict[str, Decimal] = {}
