@@ -26,7 +26,7 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
                  tags={**PROD, "project": "bidder", "cost_center": "marketing"})),
     ("ads", call("a2", tags={**PROD, "project": "bidder"})),
 ]
-BUDGET = "0.05"
+BUDGET = "0.01"
 
 
 def receipt(*args: str) -> Result:
@@ -115,7 +115,11 @@ def test_ledger_alone_gives_the_numbers_of_the_deployment(made: Made) -> None:
     centers = {c["cost_center"]: c for c in b["cost_centers"]}
     assert set(centers) == {"eng", "marketing", None}
     eng = centers["eng"]
-    assert eng["budget"] == "0.050000000000"
+    assert eng["budget"] == "0.010000000000"
+    # the budget crossed its thresholds: the month's alerts are in the anomaly review
+    kinds = {(a["kind"], a["scope"]) for a in b["anomalies"]}
+    assert ("budget_threshold", "cost_center=eng") in kinds
+    assert all(a["created_at"].startswith(made.month) for a in b["anomalies"])
     assert Decimal(eng["remaining"]) == Decimal(BUDGET) - Decimal(eng["cost"])
     assert Decimal(eng["cost"]) == made.costs["search"]
     assert {c["cost_center"]: c["budget"] for c in a["cost_centers"]}["eng"] is None
@@ -215,6 +219,8 @@ def test_the_api_serves_every_format_and_scopes_a_team(made: Made) -> None:
         assert [t["team"] for t in team["teams"]] == ["ads"]
         assert Decimal(team["summary"]["cost"]) == made.costs["ads"]
         assert all(c["budget"] is None for c in team["cost_centers"])  # eng is not theirs
+        assert team["anomalies"] == []  # the eng budget's alerts name no team of theirs
+        assert whole.json()["anomalies"]
         for fmt, media in (("csv", "text/csv"), ("html", "text/html"),
                            ("pdf", "application/pdf")):
             r = client.get(f"/v1/reports/{made.month}?format={fmt}", headers=made.dep.admin)
