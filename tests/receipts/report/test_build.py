@@ -82,3 +82,16 @@ def test_alerts_of_the_month_only_and_outputs_deterministic() -> None:
     again = build(shuffled, Inputs("2026-11", ("team",), "EUR", alerts=alerts))
     assert to_json(r) == to_json(again) and to_csv(r) == to_csv(again)
     assert b"10.000000000001" in to_csv(r)
+
+
+def test_tag_values_are_escaped_in_html_and_defused_in_csv() -> None:
+    from receipts.report.render import to_html
+
+    facts = Facts(BY, (fact("2026-11-02", UNIT, team="<script>x</script>",
+                            center="=HYPERLINK(1)"),), "hand")
+    r = build(facts, Inputs("2026-11", ("team",), "EUR"))
+    page = to_html(r).decode()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    rows = to_csv(r).decode().splitlines()
+    centers = [line for line in rows if line.startswith("cost_center,")]
+    assert centers and all(line.startswith("cost_center,'=HYPERLINK(1),") for line in centers)
