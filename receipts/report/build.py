@@ -24,7 +24,7 @@ import calendar
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -70,7 +70,8 @@ class Totals:
 @dataclass
 class Inputs:
     """What the report is asked: the month, required tags, currency; budgets (limit per cost
-    center, None when the source has none) and the month's alerts (None: not available)."""
+    center, None when the source has none), the month's alerts (None: not available) and the
+    one team it is for (None: every team)."""
 
     month: str
     require: tuple[str, ...]
@@ -78,7 +79,6 @@ class Inputs:
     budgets: Mapping[str, int] | None = None
     alerts: Sequence[Mapping[str, Any]] | None = None
     team: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _sum(facts: Iterable[Fact]) -> Totals:
