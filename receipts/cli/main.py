@@ -20,6 +20,7 @@ from receipts.cli.focus import focus
 from receipts.cli.keygen import keygen
 from receipts.cli.policy import policy
 from receipts.cli.reconcile import reconcile
+from receipts.cli.report import report
 from receipts.cli.spool import spool
 from receipts.cli.tokens import token
 from receipts.errors import ReceiptsError
@@ -59,6 +60,7 @@ def build_cli() -> click.Group:
          audit,
          focus,
          reconcile,
+         report,
          keygen,
          *service_commands.COMMANDS,
          prices.prices,

@@ -39,6 +39,7 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "get /v1/price-books/{book_hash}": (ANY, {"200", "401", "404", "422"}),
     "get /healthz": (PUBLIC, {"200", "503"}),
     "get /v1/spend": (READERS, {"200", "401", "403", "422"}),
+    "get /v1/reports/{month}": (READERS, {"200", "401", "403", "422", "501"}),
     "post /v1/authorize": (AGENT, {"200", "401", "403", "413", "422", "503"}),
     "get /v1/budgets": (READERS, {"200", "401", "403"}),
     "post /v1/budgets": (ADMIN, {"200", "201", "401", "403", "413", "422"}),

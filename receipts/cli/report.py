@@ -1,0 +1,72 @@
+"""``receipt report --month YYYY-MM (--ledger FILE --key PUB | --data DIR)``: the monthly
+spend report as HTML, PDF, CSV or JSON.
+
+From a ledger the report verifies it first against the pinned key, and every number is
+recomputed from the verified receipts; from a deployment it reads the spend API (the same
+numbers) and adds the month's budgets and alerts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from receipts.cli.options import data_option, db_option
+from receipts.errors import FieldProblem, Invalid
+
+
+def _required(text: str) -> tuple[str, ...]:
+    tags = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if not tags:
+        raise Invalid("--require names no tag", [FieldProblem("require", "empty")])
+    return tags
+
+
+@click.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The UTC calendar month.")
+@click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
+              help="A ledger file, verified first (with --key).")
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False,
+              path_type=Path), help="The issuer's public key (PEM) the ledger must verify with.")
+@data_option
+@db_option
+@click.option("--format", "fmt", type=click.Choice(("html", "pdf", "csv", "json")),
+              default="html", show_default=True)
+@click.option("--require", "require", default="team", show_default=True,
+              help="Tags spend must carry to count as attributed (comma-separated).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE [default: standard output].")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Verification processes (0 = one per core).")
+def report(month: str, ledger: Path | None, key_paths: tuple[Path, ...],
+           data_dir: Path | None, db_url: str | None, fmt: str, require: str,
+           output: Path | None, workers: int) -> None:
+    """The monthly spend report: summary, cost centers, teams and projects, anomalies,
+    forecast, unallocated spend and attribution confidence."""
+    from receipts.report.render import RENDERERS
+
+    required = _required(require)
+    if (ledger is None) == (data_dir is None and db_url is None):
+        raise Invalid("give either --ledger FILE with --key, or --data DIR (not both)",
+                      [FieldProblem("ledger", "or --data")])
+    if ledger is not None:
+        from receipts.reconcile.ledger import load_keys
+        from receipts.report.sources import ledger_report
+
+        if not key_paths:
+            raise Invalid(f"{ledger}: --key PUB is required: a report for finance trusts only "
+                          "the issuer's pinned key", [FieldProblem("key", "missing")])
+        body = ledger_report(ledger, load_keys(key_paths), month, required, workers)
+    else:
+        from receipts.cli.options import opened_runtime
+        from receipts.report.sources import database_report
+
+        with opened_runtime(data_dir, db_url) as runtime, runtime.db.read() as conn:
+            body = database_report(conn, month, required, runtime.facts.reporting_currency,
+                                   None, f"--data {data_dir or '$RECEIPTS_DATA'}")
+    data = RENDERERS[fmt](body)
+    if output is None:
+        click.echo(data, nl=False)
+    else:
+        output.write_bytes(data)
