@@ -25,6 +25,7 @@ threshold and the factor, in the reporting currency.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
@@ -56,7 +57,18 @@ RECENT_MINUTES = 15
 RELOAD_MS = 86_400_000
 """The holder rebuilds its detectors from the stored window once a day (bounded memory)."""
 SCALE = 12
+MAX_SCOPE = 512
+"""The alert table's scope column (a longer scope, of long tag values, is cut; the payload
+keeps it whole)."""
 MINUTE_MS = 60_000
+
+
+def dedup_key(scope: str, minute: int) -> str:
+    """One alert per scope and incident (its first minute); a long scope by its digest, to
+    fit the column."""
+    if len(scope) > 400:
+        scope = "sha256:" + hashlib.sha256(scope.encode()).hexdigest()
+    return f"anomaly:{scope}:{minute}"
 
 
 class AnomalyRunner:
@@ -242,8 +254,8 @@ class AnomalyRunner:
                 self.detectors = None
                 return 0
             for scope, anomaly in unique.values():
-                alert = raise_alert(conn, "anomaly", scope,
-                                    f"anomaly:{scope}:{anomaly.minute}",
+                alert = raise_alert(conn, "anomaly", scope[:MAX_SCOPE],
+                                    dedup_key(scope, anomaly.minute),
                                     self.payload(scope, anomaly), at=now)
                 raised += alert.created_at == now
         return raised
