@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from receipts.anomaly.lease import LeaseRow
@@ -26,8 +27,8 @@ def _anomalies(url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
     return [a for a in r.json()["alerts"] if a["kind"] == "anomaly"]
 
 
-def test_spike_alerted_within_a_minute_once_across_workers(tmp_path: Path) -> None:
-    dep = make_deployment(tmp_path)
+def _scenario(tmp_path: Path, db_url: str | None) -> None:
+    dep = make_deployment(tmp_path, db_url)
     agent, key = dep.agent("search", project="ranker")
     server = Server(dep, workers=2, chains=2)
     try:
@@ -59,3 +60,13 @@ def test_spike_alerted_within_a_minute_once_across_workers(tmp_path: Path) -> No
         assert [r.name for r in leases] == ["anomaly"]
     finally:
         server.stop()
+
+
+def test_spike_alerted_within_a_minute_once_across_workers_sqlite(tmp_path: Path) -> None:
+    _scenario(tmp_path, None)
+
+
+@pytest.mark.postgres
+def test_spike_alerted_within_a_minute_once_across_workers_postgres(tmp_path: Path,
+                                                                   pg_url: str) -> None:
+    _scenario(tmp_path, pg_url)
