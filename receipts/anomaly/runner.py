@@ -63,6 +63,10 @@ keeps it whole)."""
 MINUTE_MS = 60_000
 
 
+class LeaseLost(Exception):
+    """Another worker holds the lease now: this one drops its state."""
+
+
 def dedup_key(scope: str, minute: int) -> str:
     """One alert per scope and incident (its first minute); a long scope by its digest, to
     fit the column."""
@@ -88,6 +92,7 @@ class AnomalyRunner:
         self.done = 0
         """Every minute before this one has been fed to the detectors."""
         self.loaded_at = 0
+        self._renewed = 0
         self._pending: dict[int, dict[int, int]] = {}
         """The minutes read last (the one under way included)."""
         self._stop = threading.Event()
@@ -131,11 +136,16 @@ class AnomalyRunner:
         if not held:
             self.detectors = None
             return 0
+        self._renewed = now_ms()
         settled = (now - SETTLE_MS) // MINUTE_MS
-        if self.detectors is None or now - self.loaded_at > RELOAD_MS:
-            found = self._load(settled, now)
-        else:
-            found = self._advance(settled)
+        try:
+            if self.detectors is None or now - self.loaded_at > RELOAD_MS:
+                found = self._load(settled, now)
+            else:
+                found = self._advance(settled)
+        except LeaseLost:
+            self.detectors = None
+            return 0
         peeked = self._peek(settled)
         return self._raise(found + peeked, now)
 
@@ -174,6 +184,8 @@ class AnomalyRunner:
         assert self.detectors is not None
         found = []
         for minute in range(self.done, settled):
+            if minute % MINUTES_PER_HOUR == 0:
+                self._keep_lease()
             by_group = minutes.get(minute, {})
             self.recent[minute] = by_group
             self.recent.pop(minute - MINUTES_PER_HOUR, None)
@@ -187,6 +199,19 @@ class AnomalyRunner:
         self.done = max(self.done, settled)
         self._pending = minutes
         return found
+
+    def _keep_lease(self) -> None:
+        """Renew the lease during a long replay (weeks of minutes for many scopes take
+        seconds): a lapse would let another worker start its own replay, and the two would
+        take the lease from each other forever."""
+        now = now_ms()
+        if now - self._renewed < LEASE_MS // 3:
+            return
+        with self.db.write() as conn:
+            held = lease.take(conn, LEASE, self.token, now, LEASE_MS)
+        if not held:
+            raise LeaseLost
+        self._renewed = now
 
     def _peek(self, settled: int) -> list[tuple[str, Anomaly]]:
         """What the minute under way already shows (it is fed once it settles)."""
