@@ -210,6 +210,31 @@ class Detector:
             return None
         return Anomaly(minute, horizon, spend, limit.baseline, limit.limit, limit.basis)
 
+    def peek(self, cost: int) -> Anomaly | None:
+        """The anomaly :meth:`observe` would start if the next minute's cost were ``cost``,
+        without taking it. The service peeks at the minute still under way: its cost only
+        grows, so an anomaly seen early is the one the full minute starts (same minute, same
+        incident), and the alert need not wait for the minute to end."""
+        if self._incident_quiet_for is not None:
+            return None
+        minute = self.now
+        if self._minute_limit is None or minute % MINUTES_PER_HOUR == 0:
+            minute_limit, hour_limit = self._thresholds(minute)
+        else:
+            assert self._hour_limit is not None
+            minute_limit, hour_limit = self._minute_limit, self._hour_limit
+        i = len(self.costs)
+        trailing = self._trailing + cost
+        if i >= MINUTES_PER_HOUR:
+            trailing -= self.costs[i - MINUTES_PER_HOUR]
+        if cost > minute_limit.limit:
+            return Anomaly(minute, "minute", cost, minute_limit.baseline, minute_limit.limit,
+                           minute_limit.basis)
+        if trailing > hour_limit.limit:
+            return Anomaly(minute, "hour", trailing, hour_limit.baseline, hour_limit.limit,
+                           hour_limit.basis)
+        return None
+
     def _hours_back(self, hour_start: int, period: int, periods: int) -> list[int]:
         """Indexes (into ``costs``) of the first minutes of the same hour and the hours on
         either side, one ``period`` (a day, a week) back, two back... ``periods`` back."""

@@ -21,6 +21,7 @@ from receipts import __version__
 from receipts.alerts.outbox import RetryPolicy
 from receipts.alerts.sealing import Sealer
 from receipts.alerts.worker import DeliveryWorker
+from receipts.anomaly.runner import AnomalyRunner
 from receipts.api import errors, openapi
 from receipts.api.body_limits import BodyLimit
 from receipts.api.dependencies import AppContext, Authenticator
@@ -95,6 +96,15 @@ def delivery_worker(runtime: Runtime) -> DeliveryWorker:
     return DeliveryWorker(runtime.db, Sealer(runtime.signer), runtime.facts.issuer, policy)
 
 
+def anomaly_runner(runtime: Runtime) -> AnomalyRunner | None:
+    """This process's detector loop (every worker process runs one; only the holder of the
+    database lease works), or None when detection is off."""
+    s = runtime.settings
+    if not s.anomaly_detection:
+        return None
+    return AnomalyRunner(runtime.db, runtime.facts.reporting_currency, s.anomaly_tag_sets)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
@@ -113,10 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(runtime.service.load_pricing)
             alerts = delivery_worker(runtime)
             alerts.start()
+            detector = anomaly_runner(runtime)
+            if detector is not None:
+                detector.start()
             try:
                 with frozen_heap():
                     yield
             finally:
+                if detector is not None:
+                    await run_in_threadpool(detector.stop)
                 await run_in_threadpool(alerts.stop)
             await appender.close()
             if not settings.unsigned_baseline:

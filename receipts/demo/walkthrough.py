@@ -5,7 +5,9 @@ service under uvicorn on a free loopback port (in a thread of this process), thr
 (each key bound to its team) sending simulated calls to three providers over HTTP, a retry that
 is answered with the original receipt, an attempt to charge another team that is refused, a
 published FX rate, then ``GET /v1/ledger``, ``receipt verify`` and ``receipt rollup`` on the
-downloaded file, and the commands to run next.
+downloaded file, and the commands to run next. Between the traffic and the export: a budget
+that denies at its limit, an authorization it refuses, and a runaway loop the anomaly detector
+alerts on (:mod:`receipts.demo.acting`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import httpx
 import uvicorn
 
 from receipts.api.app import create_app
+from receipts.demo.acting import show_anomaly, show_budget_and_denial
 from receipts.demo.traffic import TEAMS, SimulatedCall, simulated_calls
 from receipts.deployment.runtime import create_agent, initialize, open_runtime
 from receipts.deployment.settings import Settings, default_db_url
@@ -157,6 +160,10 @@ def _demo(calls: int, workdir: Path, started: float, receipt: click.Command) -> 
         _say(f"{sum(counts)} calls from 3 teams x 3 providers receipted in {elapsed:.1f} s "
              f"(singles and batches of {BATCH})")
         _show_guarantees(url, keys, per_team, now)
+        teams = list(keys)
+        show_budget_and_denial(url, admin, keys[teams[0]], teams[0], _say)
+        alerted = show_anomaly(url, admin, keys[teams[1]], teams[1],
+                               TEAMS[teams[1]]["projects"][0], _say)
         with httpx.stream("GET", f"{url}/v1/ledger", headers=admin, timeout=60) as response:
             response.raise_for_status()
             with ledger.open("wb") as out:
@@ -165,6 +172,9 @@ def _demo(calls: int, workdir: Path, started: float, receipt: click.Command) -> 
         _say(f"GET /v1/ledger -> {ledger} ({ledger.stat().st_size} bytes)")
     _say(f"receipt verify {ledger}")
     status = _cli(receipt, "verify", str(ledger), "--key", str(made.public_key))
+    if not alerted:
+        click.echo("error: the runaway loop raised no anomaly alert", err=True)
+        return 1
     if status != 0:
         click.echo("error: the exported ledger did not verify", err=True)
         return 1

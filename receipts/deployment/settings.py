@@ -38,6 +38,8 @@ ENV_BASELINE = "RECEIPTS_UNSIGNED_BASELINE"
 ENV_ALERT_MAX_ATTEMPTS = "RECEIPTS_ALERT_MAX_ATTEMPTS"
 ENV_ALERT_RETRY_BASE_MS = "RECEIPTS_ALERT_RETRY_BASE_MS"
 ENV_ALERT_LEASE_MS = "RECEIPTS_ALERT_LEASE_MS"
+ENV_ANOMALY = "RECEIPTS_ANOMALY"
+ENV_ANOMALY_TAG_SETS = "RECEIPTS_ANOMALY_TAG_SETS"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class Settings:
     up to 5 minutes, with jitter), and how long a worker's claim on a delivery lasts (a worker
     killed mid-delivery is replaced after this): :class:`receipts.alerts.outbox.RetryPolicy`."""
     alert_lease_ms: int = 60_000
+    anomaly_detection: bool = True
+    """Run the spend anomaly detector (once across workers: :mod:`receipts.anomaly.runner`)."""
+    anomaly_tag_sets: tuple[tuple[str, ...], ...] = ()
+    """Tag sets watched as scopes besides team, project, agent and model (``cost_center``,
+    ``team,environment``); ``RECEIPTS_ANOMALY_TAG_SETS`` separates the sets with ``;``."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.chains <= MAX_CHAINS:
@@ -85,6 +92,11 @@ class Settings:
             raise ConfigError("alert_retry_base_ms must be between 10 and 3600000")
         if not 1000 <= self.alert_lease_ms <= 3_600_000:
             raise ConfigError("alert_lease_ms must be between 1000 and 3600000")
+        bad_sets = [s for s in self.anomaly_tag_sets
+                    if not s or not all(is_tag_key(t) for t in s)]
+        if bad_sets:
+            raise ConfigError(f"anomaly tag sets must be non-empty lists of tag names "
+                              f"({TAG_KEY_RULE}): {bad_sets}")
 
     @property
     def chain_ids(self) -> tuple[str, ...]:
@@ -114,6 +126,8 @@ class Settings:
             ENV_ALERT_MAX_ATTEMPTS: str(self.alert_max_attempts),
             ENV_ALERT_RETRY_BASE_MS: str(self.alert_retry_base_ms),
             ENV_ALERT_LEASE_MS: str(self.alert_lease_ms),
+            ENV_ANOMALY: "1" if self.anomaly_detection else "0",
+            ENV_ANOMALY_TAG_SETS: ";".join(",".join(s) for s in self.anomaly_tag_sets),
         }
 
 
@@ -178,6 +192,10 @@ def load_settings(data_dir: Path | None = None, db_url: str | None = None,
         alert_max_attempts=_int(env, ENV_ALERT_MAX_ATTEMPTS, 20),
         alert_retry_base_ms=_int(env, ENV_ALERT_RETRY_BASE_MS, 1000),
         alert_lease_ms=_int(env, ENV_ALERT_LEASE_MS, 60_000),
+        anomaly_detection=_flag(env, ENV_ANOMALY, True),
+        anomaly_tag_sets=tuple(_list(part) for part in
+                               (env.get(ENV_ANOMALY_TAG_SETS) or "").split(";")
+                               if part.strip()),
     )
     clean = {k: v for k, v in overrides.items() if v is not None}
     return settings.with_overrides(**clean) if clean else settings

@@ -27,6 +27,8 @@ SPANS = (WEEK_MS, DAY_MS, HOUR_MS, QUARTER_HOUR_MS)
 """Every receipt is counted in one bucket of each span, so a query window is covered by whole
 weeks in its middle, whole days, hours and then quarter hours at its edges (any UTC offset in
 use today is a whole number of quarter hours)."""
+MINUTE_MS = 60_000
+"""The span of the anomaly detector's series (``receipts_spend_minute``): reporting cost only."""
 MONDAY_MS = 4 * DAY_MS
 """Weeks start on Mondays (1970-01-05 was one), so UTC ISO weeks are whole buckets; the other
 spans start at the epoch."""
@@ -114,6 +116,8 @@ class SpendDelta:
 
     groups: dict[int, GroupKey] = field(default_factory=dict)
     rows: dict[BucketKey, Values] = field(default_factory=dict)
+    minutes: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    """(minute number since the epoch, group id, chain): reporting cost (priced receipts)."""
 
     def add(self, payload: Mapping[str, Any]) -> None:
         """Account one receipt payload in every span."""
@@ -128,6 +132,9 @@ class SpendDelta:
             converted = convert(term, fx["rate"]) if reporting is not None else 0
             parts.append((category, [0, 0, 0, count, term, converted]))
         issued_at, chain, rows = payload["issued_at"], payload["chain"], self.rows
+        if reporting:
+            minute = (issued_at // MINUTE_MS, gid, chain)
+            self.minutes[minute] = self.minutes.get(minute, 0) + reporting
         for span in SPANS:
             start = bucket_start(span, issued_at)
             for category, values in parts:

@@ -11,13 +11,14 @@ on a new database, which has no receipt to account.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from receipts.spend.buckets import SpendDelta
 from receipts.spend.query import BUCKET, GROUP
+from receipts.spend.tables import SpendMinuteRow
 from receipts.spend.upsert_sql import SpendWriter
 from receipts.storage import queries as store
 from receipts.storage.database import Database
@@ -28,6 +29,7 @@ from verifier.encoding import decode_strict
 SPEND_AGGREGATES = "spend_aggregates"
 """Meta key, ``"1"`` once the aggregates account for every stored receipt."""
 PAGE = 5000
+MINUTE = cast(sa.Table, SpendMinuteRow.__table__)  # type: ignore[attr-defined]
 
 
 def mark_current(conn: Connection) -> None:
@@ -54,6 +56,7 @@ def ensure_current(db: Database) -> int | None:
             conn.exec_driver_sql("CREATE INDEX ix_receipt_cost ON receipts_receipt "
                                  "(cost_rank, id)")
         conn.execute(sa.delete(BUCKET))
+        conn.execute(sa.delete(MINUTE))
         conn.execute(sa.delete(GROUP))
         count = _account_all(conn)
         mark_current(conn)

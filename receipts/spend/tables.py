@@ -58,3 +58,24 @@ class SpendBucketRow(SQLModel, table=True):
     cost_lo: int = Field(sa_type=sa.BigInteger)
     reporting_hi: int = Field(sa_type=sa.BigInteger)
     reporting_lo: int = Field(sa_type=sa.BigInteger)
+
+
+class SpendMinuteRow(SQLModel, table=True):
+    """A group's cost in the reporting currency over one UTC minute on one chain: the series
+    the anomaly detector reads (:mod:`receipts.anomaly.series`).
+
+    One row per (minute, group, chain) that had a priced receipt, written in the append
+    transaction like the buckets, so the series is exact and no receipt is missed or counted
+    twice. Money is ``hi * 2^40 + lo`` as in :class:`SpendBucketRow`. Rows older than the
+    detector's window are pruned by the detector loop.
+    """
+
+    __tablename__ = "receipts_spend_minute"
+    __table_args__ = {"sqlite_with_rowid": False}
+    minute: int = Field(primary_key=True, sa_type=sa.BigInteger,
+                        sa_column_kwargs={"autoincrement": False})
+    group_id: int = Field(primary_key=True, sa_type=sa.BigInteger,
+                          sa_column_kwargs={"autoincrement": False})
+    chain: str = Field(primary_key=True, max_length=64)
+    cost_hi: int = Field(sa_type=sa.BigInteger)
+    cost_lo: int = Field(sa_type=sa.BigInteger)

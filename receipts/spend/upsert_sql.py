@@ -47,6 +47,19 @@ PG_BUCKETS = f"""SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in PG_TYPES)
 trip and one statement however many rows, where ``executemany`` ran one per row)."""
 
 
+MINUTE_KEY = ("minute", "group_id", "chain")
+
+
+def minute_statement(placeholder: str) -> str:
+    """Upsert one (minute, group, chain) cost row, adding to what is there."""
+    both = "receipts_spend_minute.cost_lo + excluded.cost_lo"
+    values = ", ".join([placeholder] * 5)
+    return (f"INSERT INTO receipts_spend_minute ({', '.join(MINUTE_KEY)}, cost_hi, cost_lo) "
+            f"VALUES ({values}) ON CONFLICT ({', '.join(MINUTE_KEY)}) DO UPDATE SET "
+            f"cost_hi = receipts_spend_minute.cost_hi + excluded.cost_hi + (({both}) >> "
+            f"{LO_BITS}), cost_lo = ({both}) & {LO_MASK}")
+
+
 def _upsert(source: str) -> str:
     counts = ", ".join(f"{c} = receipts_spend_bucket.{c} + excluded.{c}"
                        for c in ("receipts", "priced", "priced_reporting", "tokens"))
@@ -68,6 +81,7 @@ class SpendWriter:
         self.is_sqlite = is_sqlite
         self.sql_groups, self.sql_buckets = statements("?" if is_sqlite else "%s")
         self.pg_buckets = _upsert(PG_BUCKETS)
+        self.sql_minutes = minute_statement("?" if is_sqlite else "%s")
         self.known: set[int] = set()
         self._pending: set[int] = set()
 
@@ -82,6 +96,10 @@ class SpendWriter:
                 (g.id, g.team, g.agent, g.provider, g.model, g.tags_json, g.currency,
                  g.fx_currency, g.retry) for g in new])
             self._pending.update(g.id for g in new)
+        if delta.minutes:  # (a few rows: one per group and chain in the batch's minutes)
+            cur.executemany(self.sql_minutes, [
+                (minute, gid, chain, cost >> LO_BITS, cost & LO_MASK)
+                for (minute, gid, chain), cost in sorted(delta.minutes.items())])
         rows = []
         for key, (receipts, priced, priced_rep, tokens, cost, reporting) in delta.rows.items():
             rows.append((*key, receipts, int(priced), int(priced_rep), tokens,

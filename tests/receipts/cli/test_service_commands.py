@@ -106,9 +106,13 @@ def test_base_install_runs_verify_and_hints_for_service_commands(tmp_path: Path)
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = run("demo", "--calls", "60", "--keep", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    assert "VALID" in result.stdout and "receipts: 60" in result.stdout
+    assert "VALID" in result.stdout and "receipts: 66" in result.stdout  # (60 + the loop's 6)
     assert "HTTP 200: the original receipt" in result.stdout
     assert "HTTP 403" in result.stdout
+    assert "POST /v1/budgets: search-monthly" in result.stdout
+    assert "decision 'deny': budget 'search-monthly'" in result.stdout
+    assert "Spend anomaly on team=support" in result.stdout
+    assert "employee dev-7, project triage-bot, model gpt-4o" in result.stdout
     for team in ("search", "support", "research"):
         assert team in result.stdout
     assert "receipt serve" in result.stdout.splitlines()[-4]
