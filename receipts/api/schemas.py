@@ -225,8 +225,7 @@ class ReceiptOut(BaseModel):
     """A receipt: its payload as JSON (money as decimal strings) and the signed COSE bytes."""
 
     receipt: dict[str, Any]
-    cose: str | None = Field(description="base64 of the tagged COSE_Sign1, exactly as in the "
-                                         "ledger (null only in the benchmark baseline mode)")
+    cose: str = Field(description="base64 of the tagged COSE_Sign1, exactly as in the ledger")
 
 
 class FieldError(BaseModel):

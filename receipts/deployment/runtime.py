@@ -207,8 +207,7 @@ def open_runtime(settings: Settings) -> Runtime:
     service = ReceiptService(db, signer, issuer=facts.issuer,
                              reporting_currency=facts.reporting_currency,
                              chain_ids=settings.chain_ids,
-                             checkpoint_every=settings.checkpoint_every,
-                             unsigned_baseline=settings.unsigned_baseline)
+                             checkpoint_every=settings.checkpoint_every)
     return Runtime(settings, db, signer, facts, service)
 
 
