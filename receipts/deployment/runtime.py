@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from receipts.api.schemas import RATE_PATTERN
+from receipts.api.admin_schemas import RATE_PATTERN
 from receipts.api.tag_keys import TAG_KEY_RULE, is_tag_key
 from receipts.clock import now_ms
 from receipts.deployment.credentials import (

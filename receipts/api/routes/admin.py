@@ -13,16 +13,7 @@ from receipts.api.access_schemas import (
     RoleTokenList,
     RoleTokenRevoked,
 )
-from receipts.api.body_reading import authenticated_first
-from receipts.api.dependencies import (
-    AdminPrincipal,
-    AllTeamsPrincipal,
-    authenticate_admin,
-    context,
-)
-from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, ALL_TEAMS, errors
-from receipts.api.schemas import (
+from receipts.api.admin_schemas import (
     DATE_PATTERN,
     AgentCreated,
     AgentIn,
@@ -32,6 +23,15 @@ from receipts.api.schemas import (
     FxRateOut,
     FxRates,
 )
+from receipts.api.body_reading import authenticated_first
+from receipts.api.dependencies import (
+    AdminPrincipal,
+    AllTeamsPrincipal,
+    authenticate_admin,
+    context,
+)
+from receipts.api.errors import json_response
+from receipts.api.openapi import ADMIN_ONLY, ALL_TEAMS, errors
 from receipts.clock import now_ms
 from receipts.deployment.role_tokens import create_role_token, revoke_role_token
 from receipts.deployment.runtime import create_agent, publish_fx_rate

@@ -24,7 +24,8 @@ from receipts.api.dependencies import (
 )
 from receipts.api.errors import error_of, json_response
 from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
-from receipts.api.schemas import BatchIn, BatchOut, CallIn, ReceiptOut, ReceiptPage, parse_model
+from receipts.api.receipt_schemas import BatchIn, BatchOut, ReceiptOut, ReceiptPage
+from receipts.api.schemas import CallIn, parse_model
 from receipts.api.time_params import time_param
 from receipts.budgets.reservations import check_named
 from receipts.deployment.credentials import Agent, Principal
