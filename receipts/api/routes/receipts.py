@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from receipts.api import csv_export
-from receipts.api.body_reading import authenticated_first
+from receipts.api.body_reading import authenticating_router
 from receipts.api.dependencies import (
     AGENT_SCOPE_KEY,
     AppContext,
@@ -49,8 +49,7 @@ from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.schema import MAX_TIME_MS
 
-router = APIRouter(prefix="/v1", tags=["receipts"],
-                   route_class=authenticated_first(authenticate_writer))
+router = authenticating_router("receipts", authenticate_writer)
 """Its routes with a body write receipts: the agent is authenticated before the body is read."""
 
 WRITE_WHY = {
