@@ -1,7 +1,7 @@
 """Benchmark of the receipt service (issue 3): receipts/s and latency through real HTTP.
 
 For each database (SQLite; PostgreSQL at 127.0.0.1:5432/test when reachable), each worker count
-and each mode it starts ``receipt serve`` on a fresh deployment and measures, with concurrent
+and each mode it starts a server on a fresh deployment and measures, with concurrent
 keep-alive clients (bench/loadgen.py):
 
 * single-call throughput (closed loop, 32 connections) with p50/p99 latency;
@@ -12,11 +12,12 @@ keep-alive clients (bench/loadgen.py):
 (each run's connections open over its first 20 ms, not in one instant, so that they spread
 over the workers: see ``loadgen.RAMP_SECONDS``)
 
-in two modes on the same request path: ``signed`` (the product: priced, CBOR-encoded, signed,
-hash-chained) and ``baseline`` (the same HTTP, auth, validation, pricing, group commit and
-database insert, but storing an unsigned, unchained JSON row). Figures are printed, never
-asserted. Targets (issue 3, this 2-core machine): signed <= 1.5x baseline cost, >= 1,500
-receipts/s single-call and >= 10,000 batched on SQLite, p99 < 25 ms at half the maximum rate.
+in two modes on the same request path: ``signed`` (the product, ``receipt serve``: priced,
+CBOR-encoded, signed, hash-chained) and ``baseline`` (bench/baseline_service.py: the same HTTP,
+auth, validation, pricing, group commit and database insert, but storing an unsigned, unchained
+JSON row). Figures are printed, never asserted. Targets (issue 3, this 2-core machine): signed
+<= 1.5x baseline cost, >= 1,500 receipts/s single-call and >= 10,000 batched on SQLite, p99 < 25
+ms at half the maximum rate.
 
     python bench/issue.py [--quick] [--workers 1,2] [--no-postgres] [--db sqlite|postgresql]
                           [--chains workers|N]
@@ -39,7 +40,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 
-ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HOST = "127.0.0.1"
 
@@ -103,7 +105,6 @@ def measure(db: str, workers: int, mode: str, quick: bool, chains: int) -> Figur
     schema = None
     with tempfile.TemporaryDirectory(prefix="receipts-bench-") as tmp:
         env = {**os.environ, "RECEIPTS_DATA": str(Path(tmp) / "data"),
-               "RECEIPTS_UNSIGNED_BASELINE": "1" if mode == "baseline" else "0",
                "RECEIPTS_CHAINS": str(chains)}
         if db == "postgresql":
             schema = _pg_schema()
@@ -114,10 +115,12 @@ def measure(db: str, workers: int, mode: str, quick: bool, chains: int) -> Figur
             _receipt("init", env=env)
             key = _receipt("agent", "create", "--team", "bench", env=env)
             port = _free_port()
+            serve = (["-m", "receipts", "serve"] if mode == "signed"
+                     else [str(BENCH / "baseline_service.py")])
             server = subprocess.Popen(
-                [sys.executable, "-m", "receipts", "serve", "--port", str(port), "--workers",
-                 str(workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True)
+                [sys.executable, *serve, "--port", str(port), "--workers", str(workers)],
+                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
             try:
                 loadgen.wait_for_port(HOST, port)
                 time.sleep(1.0 + workers * 0.5)  # all workers up

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -105,13 +105,18 @@ def anomaly_runner(runtime: Runtime) -> AnomalyRunner | None:
     return AnomalyRunner(runtime.db, runtime.facts.reporting_currency, s.anomaly_tag_sets)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application for ``settings`` (default: from the environment)."""
+def create_app(settings: Settings | None = None, *,
+               open_deployment: Callable[[Settings], Runtime] = open_runtime) -> FastAPI:
+    """The application for ``settings`` (default: from the environment).
+
+    ``open_deployment`` opens the deployment at start-up (:func:`open_runtime`); a benchmark
+    may pass one that measures another append path behind the same HTTP edge.
+    """
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await run_in_threadpool(open_runtime, settings)
+        runtime = await run_in_threadpool(open_deployment, settings)
         try:
             if settings.self_check:
                 checked = await run_in_threadpool(self_check, runtime)
@@ -134,8 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await run_in_threadpool(detector.stop)
                 await run_in_threadpool(alerts.stop)
             await appender.close()
-            if not settings.unsigned_baseline:
-                await run_in_threadpool(_checkpoint_all, runtime)
+            await run_in_threadpool(_checkpoint_all, runtime)
         finally:
             runtime.close()
 

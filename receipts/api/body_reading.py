@@ -19,7 +19,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -101,3 +101,10 @@ def authenticated_first(authenticate: Authenticate) -> type[APIRoute]:
             return authenticated_then_read
 
     return AuthenticatedFirst
+
+
+def authenticating_router(tag: str, authenticate: Authenticate, prefix: str = "/v1",
+                          ) -> APIRouter:
+    """A router of the API (``tag`` in the OpenAPI document) whose routes with a body run
+    ``authenticate`` before the body is read (:func:`authenticated_first`)."""
+    return APIRouter(prefix=prefix, tags=[tag], route_class=authenticated_first(authenticate))

@@ -1,8 +1,14 @@
-"""The HTTP API's request and response models (pydantic), and turning their errors into fields.
+"""The HTTP API's shared models (pydantic): field types, a call's input, the error body, and
+turning validation errors into fields.
+
+Each group of routes has its models beside this module (``receipt_schemas``, ``admin_schemas``,
+``ledger_schemas``, ``budget_schemas`` ...); what they share is here: the text, tag and token
+field types, :class:`CallIn` (taken by the receipt, OTLP, policy and budget routes) and
+:class:`ErrorBody` (every error answer).
 
 Models are strict: a token count must be a JSON integer (not ``1.0``, not ``"1"``, not ``true``),
 unknown fields are refused (a typo such as ``input_token`` must not silently price a call at
-zero), and every limit is stated here, where the OpenAPI schema at ``/docs`` shows it.
+zero), and every limit is stated in the models, where the OpenAPI schema at ``/docs`` shows it.
 """
 
 from __future__ import annotations
@@ -188,48 +194,6 @@ class CallIn(_Strict):
             "not hold (long expired, or lost) settles nothing and the receipt is recorded."))
 
 
-class DocumentedAs:
-    """Annotation: validate as the annotated type, document as ``model`` (a ``$ref`` to it).
-
-    Batch items arrive as plain objects and are validated one by one with ``model`` (so that
-    one bad item of a non-atomic batch does not refuse the others); the schema still says what
-    each item must be, by pointing at the very model a single call is validated with.
-    """
-
-    def __init__(self, model: type[BaseModel]) -> None:
-        self.model = model
-
-    def __get_pydantic_json_schema__(self, _schema: CoreSchema, handler: GetJsonSchemaHandler,
-                                     ) -> JsonSchemaValue:
-        core = self.model.__pydantic_core_schema__
-        ref = core.get("ref")
-        if ref is None:  # (pydantic gives every model a ref; inline it otherwise)
-            return handler(core)
-        return handler(cs.definitions_schema(cs.definition_reference_schema(ref), [core]))
-
-
-CallItem = Annotated[dict[str, Any], DocumentedAs(CallIn)]
-
-
-class BatchIn(_Strict):
-    """Up to ``max_batch`` calls (1,000 by default). Items are validated one by one."""
-
-    calls: list[CallItem] = Field(min_length=1, description=(
-        "Each item is a call exactly as POST /v1/receipts takes it. At most maxItems calls "
-        "(the deployment's limit; more is a 422 naming calls)."))
-    atomic: bool = Field(True, strict=True, description=(
-        "true: all calls are receipted or none (any bad item fails the batch); "
-        "false: per-item results."))
-
-
-class ReceiptOut(BaseModel):
-    """A receipt: its payload as JSON (money as decimal strings) and the signed COSE bytes."""
-
-    receipt: dict[str, Any]
-    cose: str | None = Field(description="base64 of the tagged COSE_Sign1, exactly as in the "
-                                         "ledger (null only in the benchmark baseline mode)")
-
-
 class FieldError(BaseModel):
     """One refused input field: its dotted path (``calls.3.usage.input_tokens``) and why."""
 
@@ -253,168 +217,6 @@ class ErrorBody(BaseModel):
     error: ErrorDetail = Field(examples=[{
         "code": "invalid_request", "message": "1 invalid field",
         "fields": [{"field": "usage.input_tokens", "reason": "Input should be an integer"}]}])
-
-
-class BatchItemOut(BaseModel):
-    """The outcome of one batch item: 201 new, 200 replay, or an error status with ``error``."""
-
-    index: int
-    status: int
-    receipt: dict[str, Any] | None = None
-    cose: str | None = None
-    error: ErrorDetail | None = None
-
-
-class BatchOut(BaseModel):
-    """Per-item results, in request order."""
-
-    results: list[BatchItemOut]
-
-
-class AgentIn(_Strict):
-    """A new agent key bound to a team and tags."""
-
-    team: TagValue = Field(min_length=1)
-    tags: Tags = Field(default_factory=dict, max_length=MAX_TAGS)
-
-
-RATE_PATTERN = r"^[0-9]+(\.[0-9]{1,9})?$"
-"""An FX rate as text: a plain decimal with at most 9 decimals (the format's 10^-9 scale), so
-it is stored exactly; floats such as ``1e-3`` are refused, not rounded."""
-
-
-class FxIn(_Strict):
-    """A daily FX rate: ``rate`` units of ``quote`` per one ``base`` (decimal string)."""
-
-    rate: Annotated[str, StringConstraints(pattern=RATE_PATTERN, max_length=32)] = Field(
-        description="Positive; at most 9 decimals.")
-    base: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
-        None, description="Default: the currency of the price book in force. Must differ "
-                          "from quote.")
-    quote: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
-        None, description="Must be the deployment's reporting currency (the default): "
-                          "receipts convert only to it.")
-    source: Text = "manual"
-
-
-DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-"""A calendar date, YYYY-MM-DD (one that does not exist, such as 2026-02-30, is a 422 too)."""
-
-
-
-class AgentOut(BaseModel):
-    """An agent as listed: never its key or the key's hash."""
-
-    id: str
-    team: str
-    tags: dict[str, str]
-    created_at: str
-    revoked_at: str | None
-
-
-class AgentList(BaseModel):
-    """Every agent, revoked ones included."""
-
-    agents: list[AgentOut]
-
-
-class AgentCreated(BaseModel):
-    """A new agent and its key (shown in this response only; stored as a hash)."""
-
-    id: str
-    team: str
-    tags: dict[str, str]
-    key: str
-
-
-class AgentRevoked(BaseModel):
-    """The agent whose key was revoked."""
-
-    id: str
-    revoked: bool
-
-
-class FxRateOut(BaseModel):
-    """A published FX rate (``rate`` units of ``quote`` per ``base``, 9 decimals)."""
-
-    base: str
-    quote: str
-    date: str
-    rate: str
-    source: str
-    published_at: str
-
-
-class FxRates(BaseModel):
-    """Every published rate, in publication order."""
-
-    rates: list[FxRateOut]
-
-
-class KeyOut(BaseModel):
-    """A public signing key and the signed key item that states its validity."""
-
-    kid: str
-    fingerprint: str
-    public_key_pem: str
-    valid_from: str
-    valid_until: str | None
-    cose: str
-
-
-class Keys(BaseModel):
-    """The issuer's public signing keys."""
-
-    keys: list[KeyOut]
-
-
-class CheckpointOut(BaseModel):
-    """A signed checkpoint of one chain: its payload as JSON and the COSE_Sign1 (base64)."""
-
-    checkpoint: dict[str, Any]
-    cose: str
-
-
-class Checkpoints(BaseModel):
-    """One freshly signed checkpoint per chain."""
-
-    checkpoints: list[CheckpointOut]
-
-
-class PriceBookSummary(BaseModel):
-    """A stored price book: its SHA-256, currency, start, source, size and signed item."""
-
-    id: str
-    currency: str
-    effective_from: str
-    source: str
-    models: int
-    cose: str
-
-
-class PriceBooks(BaseModel):
-    """Every stored price book."""
-
-    price_books: list[PriceBookSummary]
-
-
-class PriceBookOut(PriceBookSummary):
-    """One price book with its payload (prices in 10^-6 currency units per 1M tokens)."""
-
-    payload: dict[str, Any]
-
-
-class ReceiptPage(BaseModel):
-    """A page of receipts in issue order; ``next_cursor`` is null on the last page."""
-
-    receipts: list[ReceiptOut]
-    next_cursor: str | None
-
-
-class Health(BaseModel):
-    """The service is up and its database answers."""
-
-    status: Literal["ok"]
 
 
 def field_problems(error: PydanticValidationError, prefix: str = "") -> list[FieldProblem]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from receipts.api.schemas import RATE_PATTERN
+from receipts.api.admin_schemas import RATE_PATTERN
 from receipts.api.tag_keys import TAG_KEY_RULE, is_tag_key
 from receipts.clock import now_ms
 from receipts.deployment.credentials import (
@@ -207,8 +207,7 @@ def open_runtime(settings: Settings) -> Runtime:
     service = ReceiptService(db, signer, issuer=facts.issuer,
                              reporting_currency=facts.reporting_currency,
                              chain_ids=settings.chain_ids,
-                             checkpoint_every=settings.checkpoint_every,
-                             unsigned_baseline=settings.unsigned_baseline)
+                             checkpoint_every=settings.checkpoint_every)
     return Runtime(settings, db, signer, facts, service)
 
 

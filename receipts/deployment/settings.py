@@ -34,7 +34,6 @@ ENV_MAX_BODY = "RECEIPTS_MAX_BODY_BYTES"
 ENV_MAX_BATCH_BODY = "RECEIPTS_MAX_BATCH_BODY_BYTES"
 ENV_CHECKPOINT_EVERY = "RECEIPTS_CHECKPOINT_EVERY"
 ENV_SELF_CHECK = "RECEIPTS_SELF_CHECK"
-ENV_BASELINE = "RECEIPTS_UNSIGNED_BASELINE"
 ENV_ALERT_MAX_ATTEMPTS = "RECEIPTS_ALERT_MAX_ATTEMPTS"
 ENV_ALERT_RETRY_BASE_MS = "RECEIPTS_ALERT_RETRY_BASE_MS"
 ENV_ALERT_LEASE_MS = "RECEIPTS_ALERT_LEASE_MS"
@@ -56,8 +55,6 @@ class Settings:
     max_batch: int = 1000
     checkpoint_every: int = 10_000
     self_check: bool = True
-    unsigned_baseline: bool = False
-    """Benchmark only (bench/issue.py): store unsigned, unchained rows on the same path."""
     alert_max_attempts: int = 20
     alert_retry_base_ms: int = 1000
     """Alert delivery: attempts before a delivery is failed, the first retry's wait (doubling
@@ -122,7 +119,6 @@ class Settings:
             ENV_MAX_BATCH_BODY: str(self.max_batch_body_bytes),
             ENV_CHECKPOINT_EVERY: str(self.checkpoint_every),
             ENV_SELF_CHECK: "1" if self.self_check else "0",
-            ENV_BASELINE: "1" if self.unsigned_baseline else "0",
             ENV_ALERT_MAX_ATTEMPTS: str(self.alert_max_attempts),
             ENV_ALERT_RETRY_BASE_MS: str(self.alert_retry_base_ms),
             ENV_ALERT_LEASE_MS: str(self.alert_lease_ms),
@@ -188,7 +184,6 @@ def load_settings(data_dir: Path | None = None, db_url: str | None = None,
         max_batch_body_bytes=_int(env, ENV_MAX_BATCH_BODY, 4 * 1024 * 1024),
         checkpoint_every=_int(env, ENV_CHECKPOINT_EVERY, 10_000),
         self_check=_flag(env, ENV_SELF_CHECK, True),
-        unsigned_baseline=_flag(env, ENV_BASELINE, False),
         alert_max_attempts=_int(env, ENV_ALERT_MAX_ATTEMPTS, 20),
         alert_retry_base_ms=_int(env, ENV_ALERT_RETRY_BASE_MS, 1000),
         alert_lease_ms=_int(env, ENV_ALERT_LEASE_MS, 60_000),

@@ -30,7 +30,7 @@ class Outcome:
     source: Outcome | None = None
 
     def signed_item(self) -> bytes | None:
-        """The COSE bytes of the receipt (None in the unsigned baseline)."""
+        """The COSE bytes of the receipt (None until the group is signed)."""
         return self.source.signed_item() if self.source is not None else self.item
 
     def json_view(self) -> dict[str, Any]:

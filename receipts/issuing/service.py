@@ -11,7 +11,6 @@ head and commits. Only then are the callers answered, so an acknowledged receipt
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import threading
 from collections.abc import Sequence
@@ -49,10 +48,8 @@ from receipts.storage.tables import cost_rank
 from verifier import cose
 from verifier.chain import link_hash
 from verifier.encoding import encode
-from verifier.jsonview import receipt_json
 from verifier.money import COST_SCALE, FX_ONE
 from verifier.pricing import FxRate, PriceBook, latest_book
-from verifier.schema import ZERO_HASH
 
 
 class ReceiptService:
@@ -60,14 +57,13 @@ class ReceiptService:
 
     def __init__(self, db: Database, signer: Signer, *, issuer: str, reporting_currency: str,
                  chain_ids: Sequence[str], checkpoint_every: int = 10_000,
-                 unsigned_baseline: bool = False, spend_aggregates: bool = True) -> None:
+                 spend_aggregates: bool = True) -> None:
         self.db = db
         self.signer = signer
         self.issuer = issuer
         self.reporting_currency = reporting_currency
         self.chain_ids = tuple(chain_ids)
         self.checkpoint_every = checkpoint_every
-        self.unsigned_baseline = unsigned_baseline
         self.spend_aggregates = spend_aggregates  # off only to measure what they cost (bench)
         self.pricing = PricingCache()
         self._rates_memo: tuple[tuple[int, str] | None, list[FxRate], int] = (None, [], FX_ONE)
@@ -113,9 +109,7 @@ class ReceiptService:
                 try:
                     draft = self._draft_ahead(conn, jobs, billed)
                     conn.begin()
-                    if self.unsigned_baseline:
-                        self._append_baseline(conn, jobs, billed)
-                    elif draft is not None and self._still_holds(conn, draft):
+                    if draft is not None and self._still_holds(conn, draft):
                         self._write(conn, draft)
                     else:
                         self._append(conn, jobs, billed)
@@ -333,7 +327,7 @@ class ReceiptService:
         Without a chain of its own (one chain, or more workers than chains) a process drafts
         under the lock only, as drafting ahead would mostly be wasted.
         """
-        if not conn.is_sqlite or len(self.chain_ids) < 2 or self.unsigned_baseline:
+        if not conn.is_sqlite or len(self.chain_ids) < 2:
             return None
         if self._claim is None:
             self._claim = conn.claim_chain(self.chain_ids) or ("", -1)
@@ -361,29 +355,3 @@ class ReceiptService:
         item = self.checkpoint_item(chain, size, head, at)
         store.save_checkpoint(conn, chain, size, head, at, item)
         return item
-
-    def _append_baseline(self, conn: AppendConnection, jobs: Sequence[Job],
-                         ahead: BilledAhead | None) -> None:
-        """The benchmark baseline: same path, but an unsigned, unchained JSON row."""
-        self._refresh_pricing(conn)
-        calls = [c for j in jobs for c in j.calls]
-        found = conn.existing_baseline(c.key for c in calls)
-        existing = {k: Outcome(200, view=json.loads(v)) for k, (_, v) in found.items()}
-        hashes = {k: h for k, (h, _) in found.items()}
-        active = conn.active_agents(c.agent_id for c in calls)
-        to_store = plan(jobs, existing, hashes, active)
-        issued_at = now_ms()
-        book, rates = self._book_and_rates(issued_at)
-
-        def build(p: Prepared, receipt_id: str) -> tuple[Call, dict[str, Any]]:
-            call = self._call(p, book, issued_at, receipt_id, ahead)
-            return call, receipt_payload(call, "baseline", 0, ZERO_HASH, price_fields(
-                call, book, rates, self.reporting_currency))
-
-        rows = []
-        replan = partial(plan, jobs, existing, hashes, active)
-        for p, outcome, call, payload in checked(jobs, to_store, build, replan):
-            outcome.view = receipt_json(payload)
-            rows.append((call.receipt_id, p.agent_id, p.request_id, p.body_hash, issued_at,
-                         json.dumps(outcome.view)))
-        conn.insert_baseline(rows)

@@ -121,7 +121,7 @@ class AppendConnection:
         """PostgreSQL: the head's UPDATE and the COMMIT as one simple query, one round trip.
 
         A pipeline (``UPDATE``, ``COMMIT``, Sync) took two: psycopg syncs again when it leaves
-        pipeline mode, so the signed path's commit cost twice the baseline's plain ``COMMIT``
+        pipeline mode, so a commit cost twice a plain ``COMMIT``
         (measured 1.2 against 0.44 ms per group over HTTP). A client-side cursor binds the
         values (quoted by psycopg) so both statements travel in one message; if the UPDATE
         fails the server skips the COMMIT, and the caller rolls back as for any error.
@@ -284,28 +284,6 @@ class AppendConnection:
                         item: bytes) -> None:
         """Store a signed checkpoint taken inside this transaction."""
         self._cursor().execute(self.sql_checkpoint, (chain, size, head, time, item))
-
-    # --- the benchmark baseline: unsigned, unchained rows -------------------------------------
-
-    def existing_baseline(self, keys: Iterable[tuple[str, str]],
-                          ) -> dict[tuple[str, str], tuple[bytes, str]]:
-        """Stored baseline rows for (agent, request_id) pairs, looked up as :meth:`existing`
-        looks up receipts."""
-        return self._stored("receipts_baseline", "payload_json", keys)
-
-    def insert_baseline(self, rows: list[tuple[Any, ...]]) -> None:
-        """Insert (id, agent_id, request_id, body_hash, issued_at, payload_json) rows, the way
-        :meth:`insert` inserts receipts."""
-        if not rows:
-            return
-        columns = ("id", "agent_id", "request_id", "body_hash", "issued_at", "payload_json")
-        if not self.is_sqlite:
-            types = ("varchar", "varchar", "varchar", "bytea", "int8", "varchar")
-            self._copy("receipts_baseline", columns, types, rows)
-            return
-        self._cursor().executemany(
-            f"INSERT INTO receipts_baseline ({', '.join(columns)}) VALUES "
-            f"({', '.join(['?'] * len(columns))})", rows)
 
 
 def pg_stored_sql(table: str, column: str) -> str:

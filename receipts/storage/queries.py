@@ -27,7 +27,6 @@ from receipts.errors import Conflict, NotFound
 from receipts.issuing.receipt_builder import ChainHead
 from receipts.storage.tables import (
     AgentRow,
-    BaselineRow,
     ChainHeadRow,
     CheckpointRow,
     FxRateRow,
@@ -48,7 +47,6 @@ RECEIPT = table(ReceiptRow)
 BOOK = table(PriceBookRow)
 FX = table(FxRateRow)
 CHECKPOINT = table(CheckpointRow)
-BASELINE = table(BaselineRow)
 
 PRICING_VERSION = "pricing_version"
 IN_CHUNK = 400  # bind parameters per IN (...) query, below every driver's limit

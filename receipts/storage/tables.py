@@ -133,21 +133,6 @@ class CheckpointRow(SQLModel, table=True):
     item: bytes = Field(sa_type=sa.LargeBinary)
 
 
-class BaselineRow(SQLModel, table=True):
-    """Benchmark baseline only: the same receipt stored unsigned and unchained, as JSON."""
-
-    __tablename__ = "receipts_baseline"
-    __table_args__ = (
-        sa.UniqueConstraint("agent_id", "request_id", name="uq_baseline_agent_request"),
-    )
-    id: str = Field(primary_key=True, max_length=64)
-    agent_id: str = Field(max_length=64)
-    request_id: str = Field(max_length=256)
-    body_hash: bytes = Field(sa_type=sa.LargeBinary)
-    issued_at: int = Field(sa_type=sa.BigInteger)
-    payload_json: str
-
-
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model (the append path uses Core statements, not the ORM)."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 
 from receipts.api.access_schemas import (
     RoleTokenCreated,
@@ -13,16 +13,7 @@ from receipts.api.access_schemas import (
     RoleTokenList,
     RoleTokenRevoked,
 )
-from receipts.api.body_reading import authenticated_first
-from receipts.api.dependencies import (
-    AdminPrincipal,
-    AllTeamsPrincipal,
-    authenticate_admin,
-    context,
-)
-from receipts.api.errors import json_response
-from receipts.api.openapi import ADMIN_ONLY, ALL_TEAMS, errors
-from receipts.api.schemas import (
+from receipts.api.admin_schemas import (
     DATE_PATTERN,
     AgentCreated,
     AgentIn,
@@ -32,6 +23,15 @@ from receipts.api.schemas import (
     FxRateOut,
     FxRates,
 )
+from receipts.api.body_reading import authenticating_router
+from receipts.api.dependencies import (
+    AdminPrincipal,
+    AllTeamsPrincipal,
+    authenticate_admin,
+    context,
+)
+from receipts.api.errors import json_response
+from receipts.api.openapi import ADMIN_ONLY, ALL_TEAMS, errors
 from receipts.clock import now_ms
 from receipts.deployment.role_tokens import create_role_token, revoke_role_token
 from receipts.deployment.runtime import create_agent, publish_fx_rate
@@ -40,8 +40,7 @@ from verifier.jsonview import iso_ms
 from verifier.money import FX_RATE_SCALE, format_amount
 from verifier.pricing import FxRate
 
-router = APIRouter(prefix="/v1", tags=["admin"],
-                   route_class=authenticated_first(authenticate_admin))
+router = authenticating_router("admin", authenticate_admin)
 """Its routes with a body need the admin token, checked before the body is read."""
 
 Admin = AdminPrincipal
@@ -61,16 +60,20 @@ def create_agent_route(body: AgentIn, request: Request, _admin: Admin) -> Any:
                           "key": key}, 201)
 
 
+def _listed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored credentials (agent keys, role tokens) as listed: times in RFC 3339."""
+    for row in rows:
+        row["created_at"] = iso_ms(row["created_at"])
+        row["revoked_at"] = iso_ms(row["revoked_at"]) if row["revoked_at"] else None
+    return rows
+
+
 @router.get("/agents", response_model=AgentList, responses=errors(401, 403, why=READ_WHY),
             openapi_extra=ALL_TEAMS)
 def list_agents_route(request: Request, _reader: AllTeamsPrincipal) -> Any:
     """Every agent (never a key or its hash)."""
     with context(request).runtime.db.read() as conn:
-        agents = store.list_agents(conn)
-    for a in agents:
-        a["created_at"] = iso_ms(a["created_at"])
-        a["revoked_at"] = iso_ms(a["revoked_at"]) if a["revoked_at"] else None
-    return json_response({"agents": agents})
+        return json_response({"agents": _listed(store.list_agents(conn))})
 
 
 @router.delete("/agents/{agent_id}", response_model=AgentRevoked, operation_id="revoke_agent",
@@ -135,11 +138,7 @@ def create_token_route(body: RoleTokenIn, request: Request, _admin: Admin) -> An
 def list_tokens_route(request: Request, _admin: Admin) -> Any:
     """Every role token (never the token or its hash)."""
     with context(request).runtime.db.read() as conn:
-        tokens = store.list_role_tokens(conn)
-    for t in tokens:
-        t["created_at"] = iso_ms(t["created_at"])
-        t["revoked_at"] = iso_ms(t["revoked_at"]) if t["revoked_at"] else None
-    return json_response({"tokens": tokens})
+        return json_response({"tokens": _listed(store.list_role_tokens(conn))})
 
 
 @router.delete("/tokens/{token_id}", response_model=RoleTokenRevoked, operation_id="revoke_token",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from receipts.alerts.channels import Channel, add_channel, list_channels, remove_channel
 from receipts.alerts.listing import Status, list_alert_views
@@ -20,7 +20,7 @@ from receipts.api.alert_schemas import (
     AlertList,
     AlertRequeued,
 )
-from receipts.api.body_reading import authenticated_first
+from receipts.api.body_reading import authenticating_router
 from receipts.api.dependencies import ReaderScope, authenticate_admin, context
 from receipts.api.errors import json_response
 from receipts.api.openapi import ADMIN_ONLY, READERS, errors
@@ -29,8 +29,7 @@ from receipts.clock import now_ms
 from receipts.errors import NotFound
 from verifier.jsonview import iso_ms
 
-router = APIRouter(prefix="/v1", tags=["alerts"],
-                   route_class=authenticated_first(authenticate_admin))
+router = authenticating_router("alerts", authenticate_admin)
 
 
 def channel_json(channel: Channel) -> dict[str, Any]:

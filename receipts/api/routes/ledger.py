@@ -16,8 +16,8 @@ from starlette.responses import Response, StreamingResponse
 
 from receipts.api.dependencies import check_role, context
 from receipts.api.errors import json_response
+from receipts.api.ledger_schemas import Checkpoints, Health, Keys, PriceBookOut, PriceBooks
 from receipts.api.openapi import ALL_TEAMS, ANY_TOKEN, errors
-from receipts.api.schemas import Checkpoints, Health, Keys, PriceBookOut, PriceBooks
 from receipts.clock import now_ms
 from receipts.deployment.credentials import ADMIN, FINANCE
 from receipts.errors import NotFound, Unavailable

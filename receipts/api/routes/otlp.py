@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from starlette.responses import Response
 
-from receipts.api.body_reading import authenticated_first
+from receipts.api.body_reading import authenticating_router
 from receipts.api.dependencies import authenticate_writer, context
 from receipts.api.errors import json_response
 from receipts.api.openapi import AGENT_ONLY, errors
@@ -35,8 +35,7 @@ from receipts.issuing.prepare import Prepared, prepare
 from receipts.logs.otlp import OtlpError, genai_spans
 from receipts.logs.traces import span_request
 
-router = APIRouter(prefix="/v1/otlp", tags=["opentelemetry"],
-                   route_class=authenticated_first(authenticate_writer))
+router = authenticating_router("opentelemetry", authenticate_writer, prefix="/v1/otlp")
 
 @router.post("/v1/traces", responses={
     200: {"description": "OTLP ExportTraceServiceResponse: {} when every model-call span got "

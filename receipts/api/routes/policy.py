@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
-from receipts.api.body_reading import authenticated_first
+from receipts.api.body_reading import authenticating_router
 from receipts.api.dependencies import (
     AdminPrincipal,
     ReaderScope,
@@ -25,8 +25,7 @@ from receipts.policies.rules import parse_policy
 from receipts.policies.store import PolicyVersion
 from verifier.jsonview import iso_ms
 
-router = APIRouter(prefix="/v1", tags=["policy"],
-                   route_class=authenticated_first(authenticate_admin))
+router = authenticating_router("policy", authenticate_admin)
 """``PUT /v1/policy`` needs the admin token, checked before the body is read."""
 
 

@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from receipts.api import csv_export
-from receipts.api.body_reading import authenticated_first
+from receipts.api.body_reading import authenticating_router
 from receipts.api.dependencies import (
     AGENT_SCOPE_KEY,
     AppContext,
@@ -24,7 +24,8 @@ from receipts.api.dependencies import (
 )
 from receipts.api.errors import error_of, json_response
 from receipts.api.openapi import AGENT_ONLY, ANY_TOKEN, errors
-from receipts.api.schemas import BatchIn, BatchOut, CallIn, ReceiptOut, ReceiptPage, parse_model
+from receipts.api.receipt_schemas import BatchIn, BatchOut, ReceiptOut, ReceiptPage
+from receipts.api.schemas import CallIn, parse_model
 from receipts.api.time_params import time_param
 from receipts.budgets.reservations import check_named
 from receipts.deployment.credentials import Agent, Principal
@@ -48,8 +49,7 @@ from verifier import cose
 from verifier.encoding import decode_strict
 from verifier.schema import MAX_TIME_MS
 
-router = APIRouter(prefix="/v1", tags=["receipts"],
-                   route_class=authenticated_first(authenticate_writer))
+router = authenticating_router("receipts", authenticate_writer)
 """Its routes with a body write receipts: the agent is authenticated before the body is read."""
 
 WRITE_WHY = {
@@ -93,8 +93,8 @@ Reader = Annotated[Principal, Depends(reader)]
 def receipt_body(outcome: Outcome) -> dict[str, Any]:
     """``{"receipt": JSON view, "cose": base64}``."""
     item = outcome.signed_item()
-    return {"receipt": outcome.json_view(),
-            "cose": base64.b64encode(item).decode() if item is not None else None}
+    assert item is not None  # (an outcome is answered once its group is signed)
+    return {"receipt": outcome.json_view(), "cose": base64.b64encode(item).decode()}
 
 
 READ_BACK = {"links": {"GetReceipt": {

@@ -14,7 +14,7 @@ from receipts.errors import ConfigError
 def test_defaults_are_sqlite_in_the_data_directory_with_the_self_check_on(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, env={})
     assert settings.db_url == f"sqlite:///{tmp_path.resolve() / 'receipts.db'}"
-    assert settings.self_check and not settings.unsigned_baseline and settings.chains == 1
+    assert settings.self_check and settings.chains == 1
     assert load_settings(tmp_path, env=settings.to_env()) == settings  # what workers read back
 
 
@@ -23,7 +23,6 @@ def test_defaults_are_sqlite_in_the_data_directory_with_the_self_check_on(tmp_pa
     ({"RECEIPTS_DB": "sqlite:///:memory:"}, "a file"),  # would lose acknowledged receipts
     ({"RECEIPTS_DB": "mysql://db/x"}, "or postgresql"),
     ({"RECEIPTS_SELF_CHECK": "maybe"}, "must be 0 or 1"),  # was read as on, silently
-    ({"RECEIPTS_UNSIGNED_BASELINE": "yes"}, "must be 0 or 1"),  # was read as off, silently
     ({"RECEIPTS_CHAINS": "abc"}, "must be an integer"),
     ({"RECEIPTS_CHAINS": "0"}, "between 1 and 64"),
     ({"RECEIPTS_MAX_BODY_BYTES": "-5"}, "body limits"),
@@ -38,6 +37,6 @@ def test_malformed_or_unsafe_settings_are_refused(tmp_path: Path, env: dict[str,
 
 
 def test_flags_take_0_and_1(tmp_path: Path) -> None:
-    off = load_settings(tmp_path, env={"RECEIPTS_SELF_CHECK": "0",
-                                       "RECEIPTS_UNSIGNED_BASELINE": "1"})
-    assert not off.self_check and off.unsigned_baseline
+    off = load_settings(tmp_path, env={"RECEIPTS_SELF_CHECK": "0"})
+    on = load_settings(tmp_path, env={"RECEIPTS_SELF_CHECK": "1"})
+    assert not off.self_check and on.self_check

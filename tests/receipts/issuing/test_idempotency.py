@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from receipts.api.schemas import CallIn
 from receipts.deployment.credentials import Agent
 from receipts.issuing.prepare import prepare, receipt_ids
-from tests.receipts.conftest import Deployment, call, make_deployment
+from tests.receipts.conftest import Deployment, call
 
 PINNED_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"request_id": "r1", "provider": "openai", "model": "gpt-4o",
@@ -198,31 +197,3 @@ def test_concurrent_duplicates_in_one_group_make_one_receipt(deployment: Deploym
     responses = asyncio.run(run())
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["receipt"]["id"] for r in responses}) == 1
-
-
-def _baseline_replays(dep: Deployment) -> None:
-    _, auth = dep.agent()
-    with dep.client(unsigned_baseline=True) as client:
-        first = client.post("/v1/receipts", json=call("b1"), headers=auth)
-        again = client.post("/v1/receipts", json=call("b1"), headers=auth)
-        other = client.post("/v1/receipts", json=call("b1", runtime_ms=1), headers=auth)
-        batch = client.post("/v1/receipts/batch", headers=auth, json={
-            "atomic": False, "calls": [call("b1"), call("b2"), call("b1", runtime_ms=2),
-                                       *(call(f"n{i}") for i in range(450))]})
-    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 409)
-    assert again.json() == first.json() and first.json()["cose"] is None
-    statuses = [r["status"] for r in batch.json()["results"]]
-    assert statuses[:3] == [200, 201, 409] and set(statuses[3:]) == {201}
-    assert batch.json()["results"][0]["receipt"] == first.json()["receipt"]
-
-
-def test_benchmark_baseline_replays_like_the_service(deployment: Deployment) -> None:
-    """The unsigned baseline of bench/issue.py answers replays and conflicts as the real path
-    does (its lookups are batched the same way, past one IN chunk)."""
-    _baseline_replays(deployment)
-
-
-@pytest.mark.postgres
-def test_benchmark_baseline_replays_like_the_service_on_postgres(tmp_path: Path,
-                                                                 pg_url: str) -> None:
-    _baseline_replays(make_deployment(tmp_path, pg_url))
