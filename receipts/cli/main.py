@@ -17,6 +17,7 @@ from receipts.cli.alerts import alerts
 from receipts.cli.audit import audit
 from receipts.cli.budgets import budget
 from receipts.cli.focus import focus
+from receipts.cli.imports import import_logs
 from receipts.cli.keygen import keygen
 from receipts.cli.policy import policy
 from receipts.cli.reconcile import reconcile
@@ -59,6 +60,7 @@ def build_cli() -> click.Group:
          audit,
          focus,
          reconcile,
+         import_logs,
          keygen,
          *service_commands.COMMANDS,
          prices.prices,
