@@ -23,6 +23,7 @@ from receipts.api.schemas import Text, _Strict
 from receipts.imports.backfill import designated_agents, run_import
 from receipts.imports.reading import read_log
 from receipts.issuing.outcome import Job
+from receipts.logs.tabular import parse_map
 
 router = APIRouter(prefix="/v1", tags=["import"],
                    route_class=authenticated_first(authenticate_admin))
@@ -58,7 +59,8 @@ async def import_log(body: ImportIn, request: Request,
     """Backfill receipts from a usage log; sending the same log again adds nothing."""
     ctx = context(request)
     runtime = ctx.runtime
-    log = read_log(body.name, body.content.encode("utf-8"), body.map)
+    mapping = parse_map(tuple(f"{k}={v}" for k, v in body.map.items())) if body.map else None
+    log = read_log(body.name, body.content.encode("utf-8"), mapping)
     with runtime.db.read() as conn:
         agents = designated_agents(conn, body.agents)
 
