@@ -183,8 +183,9 @@ def _refused(name: str, number: int, reason: str) -> dict[str, Any]:
 
 
 def designated_agents(conn: Any, agent_ids: Sequence[str]) -> list[Agent]:
-    """The active agents named (one per team), or a 422 naming the one that is not."""
-    from receipts.errors import FieldProblem, Invalid
+    """The active agents named, one per team: 404 for one unknown or revoked, 409 for two of
+    the same team (which of them a line goes to would be a guess)."""
+    from receipts.errors import Conflict, FieldProblem, Invalid, NotFound
     from receipts.storage import queries as store
 
     if not agent_ids:
@@ -194,11 +195,11 @@ def designated_agents(conn: Any, agent_ids: Sequence[str]) -> list[Agent]:
     for agent_id in agent_ids:
         agent = store.active_agent(conn, agent_id)
         if agent is None:
-            raise Invalid(f"no active agent {agent_id}",
-                          [FieldProblem("agents", f"{agent_id}: unknown or revoked")])
+            raise NotFound(f"no active agent {agent_id}",
+                           [FieldProblem("agents", f"{agent_id}: unknown or revoked")])
         if agent.team in teams:
-            raise Invalid(f"two agents given for team {agent.team}",
-                          [FieldProblem("agents", "at most one agent per team")])
+            raise Conflict(f"two agents given for team {agent.team}",
+                           [FieldProblem("agents", "at most one agent per team")])
         teams.add(agent.team)
         agents.append(agent)
     return agents

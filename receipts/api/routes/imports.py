@@ -23,7 +23,6 @@ from receipts.api.schemas import Text, _Strict
 from receipts.imports.backfill import designated_agents, run_import
 from receipts.imports.reading import read_log
 from receipts.issuing.outcome import Job
-from receipts.logs.tabular import parse_map
 
 router = APIRouter(prefix="/v1", tags=["import"],
                    route_class=authenticated_first(authenticate_admin))
@@ -36,9 +35,8 @@ class ImportIn(_Strict):
         "Agent ids, one per team: a line goes to the agent of its team, or to the only one."))
     name: Text = Field("log", description="The log's name, as refused lines are reported.")
     content: str = Field(description="The log as text: JSON lines, one JSON document or CSV "
-                                     "(the formats receipt audit reads).")
-    map: dict[Text, Text] | None = Field(None, description="CSV column map, column -> field "
-                                                           "(as receipt audit --map).")
+                                     "(the formats receipt audit reads; a CSV without "
+                                     "LiteLLM's columns needs receipt import --map).")
 
 
 class ImportOut(_Strict):
@@ -50,17 +48,17 @@ class ImportOut(_Strict):
 
 
 @router.post("/import", response_model=ImportOut, responses={
-    **errors(401, 403, 413, 422, 503, why={
+    **errors(401, 403, 404, 409, 413, 422, 503, why={
         403: "an agent key, a finance or a team token (this needs the admin token)",
-        422: "a malformed body, or an agent that is unknown or revoked (error.fields names "
-             "agents)"})}, openapi_extra=ADMIN_ONLY)
+        404: "an agent that is unknown or revoked (error.fields names agents)",
+        409: "two agents of the same team", 422: "a malformed body"})},
+    openapi_extra=ADMIN_ONLY)
 async def import_log(body: ImportIn, request: Request,
                      _admin: AdminPrincipal) -> Any:
     """Backfill receipts from a usage log; sending the same log again adds nothing."""
     ctx = context(request)
     runtime = ctx.runtime
-    mapping = parse_map(tuple(f"{k}={v}" for k, v in body.map.items())) if body.map else None
-    log = read_log(body.name, body.content.encode("utf-8"), mapping)
+    log = read_log(body.name, body.content.encode("utf-8"))
     with runtime.db.read() as conn:
         agents = designated_agents(conn, body.agents)
 

@@ -132,7 +132,7 @@ def test_post_import_needs_the_admin_token(deployment: Deployment) -> None:
     assert (first.json()["added"], first.json()["already_imported"]) == (6, 1)
     assert (second.json()["added"], second.json()["already_imported"]) == (0, 7)
     assert [r["line"] for r in second.json()["refused"]] == [4, 6, 7, 11]
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404
     assert [f["field"] for f in unknown.json()["error"]["fields"]] == ["agents"]
     receipts = _receipts(ledger)
     assert len(receipts) == 6
