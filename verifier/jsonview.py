@@ -69,6 +69,8 @@ def receipt_json(p: dict[str, Any]) -> dict[str, Any]:
     out["issued_at"] = iso_ms(p["issued_at"])
     if "started_at" in p:
         out["started_at"] = iso_ms(p["started_at"])
+    if "imported" in p:
+        out["imported"] = {"sha256": p["imported"]["sha256"].hex(), "line": p["imported"]["line"]}
     out["unit_prices"] = _unit_prices(p["unit_prices"])
     out["cost"] = _money(p["cost"], COST_SCALE)
     out["cost_reporting"] = _money(p["cost_reporting"], COST_SCALE)

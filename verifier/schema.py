@@ -26,7 +26,7 @@ RECEIPT_REQUIRED = frozenset(
      "cost", "pricing_status", "fx", "cost_reporting", "runtime_ms", "status"}
 )
 RECEIPT_OPTIONAL = frozenset({"retry_of", "usage_detail", "service_tier", "started_at",
-                              "provider_response_id"})
+                              "provider_response_id", "imported"})
 RECEIPT_FIELDS = RECEIPT_REQUIRED | RECEIPT_OPTIONAL
 _REQUIRED_COUNT = len(RECEIPT_REQUIRED)
 
@@ -151,7 +151,7 @@ def check_receipt(p: Any) -> None:
 def _optional_fields(p: dict[str, Any]) -> int:
     """How many of RECEIPT_OPTIONAL ``p`` has (spelled out: this runs once per receipt)."""
     return ("retry_of" in p) + ("usage_detail" in p) + ("service_tier" in p) \
-        + ("started_at" in p) + ("provider_response_id" in p)
+        + ("started_at" in p) + ("provider_response_id" in p) + ("imported" in p)
 
 
 def _check_receipt_fields(p: dict[str, Any]) -> None:
@@ -228,6 +228,20 @@ def _check_receipt_fields(p: dict[str, Any]) -> None:
         _time(p, "started_at")
     if "provider_response_id" in p:
         _text(p, "provider_response_id")
+    if "imported" in p:
+        _imported(p["imported"])
+
+
+def _imported(value: Any) -> None:
+    """``imported`` (spec §6.1): the SHA-256 of the log file a backfilled receipt was read from
+    and the line (1-based) it was read at."""
+    if type(value) is not dict or value.keys() != {"sha256", "line"}:
+        raise _fail("imported", "must be a map {sha256, line}")
+    if type(value["sha256"]) is not bytes or len(value["sha256"]) != HASH_BYTES:
+        raise _fail("imported.sha256", "must be a 32-byte bstr")
+    line = value["line"]
+    if type(line) is not int or line < 1 or line > MAX_UINT:
+        raise _fail("imported.line", "must be an unsigned integer of at least 1")
 
 
 def check_header(p: Any) -> None:

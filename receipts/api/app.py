@@ -31,6 +31,7 @@ from receipts.api.routes.alerts import router as alerts_router
 from receipts.api.routes.budgets import admin_router as budgets_admin_router
 from receipts.api.routes.budgets import agent_router as budgets_agent_router
 from receipts.api.routes.budgets import approver_router as budgets_approver_router
+from receipts.api.routes.imports import router as import_router
 from receipts.api.routes.ledger import GATES
 from receipts.api.routes.ledger import router as public_router
 from receipts.api.routes.otlp import router as otlp_router
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(receipts_router)
     app.include_router(otlp_router)
     app.include_router(admin_router)
+    app.include_router(import_router)
     app.include_router(alerts_router)
     app.include_router(budgets_agent_router)
     app.include_router(budgets_admin_router)

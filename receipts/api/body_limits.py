@@ -13,8 +13,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BATCH_PATH = "/v1/receipts/batch"
-BATCH_PATHS = frozenset({BATCH_PATH, "/v1/otlp/v1/traces"})
-"""Endpoints that take many calls in one body (a batch, an OTLP traces export)."""
+BATCH_PATHS = frozenset({BATCH_PATH, "/v1/otlp/v1/traces", "/v1/import"})
+"""Endpoints that take many calls in one body (a batch, an OTLP traces export, a log import)."""
 
 
 def _body(limit: int) -> bytes:

@@ -17,6 +17,7 @@ from receipts.cli.alerts import alerts
 from receipts.cli.audit import audit
 from receipts.cli.budgets import budget
 from receipts.cli.focus import focus
+from receipts.cli.imports import import_logs
 from receipts.cli.keygen import keygen
 from receipts.cli.policy import policy
 from receipts.cli.reconcile import reconcile
@@ -61,6 +62,7 @@ def build_cli() -> click.Group:
          focus,
          reconcile,
          report,
+         import_logs,
          keygen,
          *service_commands.COMMANDS,
          prices.prices,

@@ -29,7 +29,7 @@ REQUEST_FIELD: Mapping[str, str] = {
     "unit_prices": "usage", "cost": "usage", "cost_reporting": "usage",
     "runtime_ms": "runtime_ms", "status": "status", "retry_of": "retry_of",
     "service_tier": "service_tier", "started_at": "started_at",
-    "provider_response_id": "provider_response_id",
+    "provider_response_id": "provider_response_id", "imported": "imported",
 }
 """Which request field each receipt field is made from. The others (``chain``, ``seq``,
 ``prev``, ``id``, ``issued_at``, ``price_book``, ``currency``, ``fx``, ...) are the service's

@@ -63,6 +63,8 @@ class Prepared:
     started_at: int | None
     body_hash: bytes
     provider_response_id: str | None = None
+    imported: tuple[bytes, int] | None = None
+    """(SHA-256 of the log file, line) of a call backfilled by ``receipt import``."""
     reservation: str | None = None
     """The authorization this call's receipt settles (not part of the signed payload)."""
 

@@ -41,6 +41,8 @@ class Call:
     service_tier: str | None = None
     started_at: int | None = None
     provider_response_id: str | None = None
+    imported: tuple[bytes, int] | None = None
+    """(SHA-256 of the log file, line) of a call backfilled from a usage log."""
 
 
 def price_fields(
@@ -94,6 +96,8 @@ def receipt_payload(call: Call, chain: str, seq: int, prev: bytes,
         payload["started_at"] = call.started_at
     if call.provider_response_id is not None:
         payload["provider_response_id"] = call.provider_response_id
+    if call.imported is not None:
+        payload["imported"] = {"sha256": call.imported[0], "line": call.imported[1]}
     return payload
 
 

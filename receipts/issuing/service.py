@@ -172,7 +172,7 @@ class ReceiptService:
                     runtime_ms=p.runtime_ms, status=p.status, retry_of=p.retry_of,
                     usage_detail=billed.usage_detail or None,
                     service_tier=billed.service_tier, started_at=p.started_at,
-                    provider_response_id=p.provider_response_id)
+                    provider_response_id=p.provider_response_id, imported=p.imported)
 
     def refuse_unrepresentable_cost(self, p: Prepared) -> None:
         """422 for a call whose cost would not fit a receipt (:mod:`receipts.issuing.cost_range`),

@@ -177,6 +177,17 @@ def _guarded(value: Any, where: str) -> Iterator[LogCall]:
 
 def _csv(first: int, header: str, lines: Iterator[tuple[int, str]], name: str,
          mapping: Mapping[str, str] | None) -> Iterator[LogCall]:
+    for row in csv_rows(first, header, lines, name, mapping):
+        if isinstance(row, UnreadableLog):
+            raise row
+        yield row
+
+
+def csv_rows(first: int, header: str, lines: Iterator[tuple[int, str]], name: str,
+             mapping: Mapping[str, str] | None) -> Iterator[LogCall | UnreadableLog]:
+    """Every row of a CSV log as its call, or as why it cannot be read (the rows after a bad
+    one are still read: ``receipt import`` lists each refused row). A header no reader knows
+    raises at once."""
     rows = csv.reader(itertools.chain([header], (line for _, line in lines)))
     columns = [c.strip() for c in next(rows)]
     if mapping:
@@ -193,14 +204,15 @@ def _csv(first: int, header: str, lines: Iterator[tuple[int, str]], name: str,
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(columns):
-            raise UnreadableLog(f"{where}: {len(cells)} cells, the header has {len(columns)}")
+            yield UnreadableLog(f"{where}: {len(cells)} cells, the header has {len(columns)}")
+            continue
         row = dict(zip(columns, cells, strict=True))
         try:
             yield reader.call(row, where) if reader else litellm.spend_log_call(row, where)
         except ShapeError as e:
-            raise UnreadableLog(str(e)) from e
+            yield UnreadableLog(str(e))
         except UsageFormatError as e:
-            raise UnreadableLog(f"{where}: {e}") from e
+            yield UnreadableLog(f"{where}: {e}")
 
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)

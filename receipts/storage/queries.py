@@ -97,6 +97,13 @@ def agent_by_hash(conn: Connection, key_hash: bytes) -> Agent | None:
     return _agent(row) if row is not None else None
 
 
+def active_agent(conn: Connection, agent_id: str) -> Agent | None:
+    """The agent ``agent_id`` if its key is active (None: unknown or revoked)."""
+    row = conn.execute(sa.select(AGENT).where(AGENT.c.id == agent_id,
+                                              AGENT.c.revoked_at.is_(None))).first()
+    return _agent(row) if row is not None else None
+
+
 def list_agents(conn: Connection) -> list[dict[str, Any]]:
     """Every agent, revoked ones included (never their key or its hash)."""
     rows = conn.execute(sa.select(AGENT).order_by(AGENT.c.created_at, AGENT.c.id))

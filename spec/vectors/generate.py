@@ -329,12 +329,13 @@ def _with_options(i: int, call: Call) -> Call:
         call, started_at=call.issued_at - 1500,
         provider_response_id=f"chatcmpl-vectors{i:04d}" if call.provider == "openai"
         else f"msg_vectors{i:04d}",
-        retry_of=_call(i - 2).receipt_id if i >= 2 else None)
+        retry_of=_call(i - 2).receipt_id if i >= 2 else None,
+        imported=(hashlib.sha256(b"vectors usage log").digest(), i + 1) if i % 2 else None)
 
 
 def optional_fields_ledger() -> bytes:
     """Valid: the reference ledger with the optional fields set (``started_at``,
-    ``provider_response_id``, ``retry_of``)."""
+    ``provider_response_id``, ``retry_of``, ``imported`` on the odd receipts)."""
     return build(call_hook=_with_options).ledger()
 
 

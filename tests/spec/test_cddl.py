@@ -104,7 +104,10 @@ WRONG: list[tuple[str, Any]] = [
     ("usage", {"input": "1"}), ("unit_prices", {"input": "1"}), ("pricing_status", "free"),
     ("fx", {}), ("status", ""), ("retry_of", ""), ("retry_of", 7), ("service_tier", "x" * 129),
     ("started_at", -5), ("usage_detail", {"reasoning": None}), ("provider_response_id", ""),
-    ("provider_response_id", "x" * 1025), ("provider_response_id", 7), ("extra", 1),
+    ("provider_response_id", "x" * 1025), ("provider_response_id", 7),
+    ("imported", {"sha256": bytes(32)}), ("imported", {"sha256": bytes(31), "line": 1}),
+    ("imported", {"sha256": bytes(32), "line": 0}), ("imported", {"sha256": "00", "line": 1}),
+    ("imported", {"sha256": bytes(32), "line": 1, "extra": 1}), ("extra", 1),
 ]
 
 
@@ -131,6 +134,7 @@ def test_the_three_pricing_shapes_pass_and_their_mixtures_fail() -> None:
                 "cost_reporting": None}
     options = {**priced, "retry_of": "r-0000", "service_tier": "flex", "started_at": 1,
                "provider_response_id": "chatcmpl-1",
+               "imported": {"sha256": bytes(32), "line": 7},
                "usage_detail": {"reasoning": 3}, "tags": {"empty": ""}}
     for good in (priced, without_fx, unpriced, {**unpriced, "fx": None}, options):
         assert payload_problem("receipt", _dumps(good)) is None

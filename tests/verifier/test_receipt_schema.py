@@ -115,3 +115,20 @@ def test_a_signed_receipt_with_currency_swapped_out_is_a_schema_violation() -> N
         check_receipt_item(ctx, item)
     assert failure.value.code == "schema_violation"
 
+
+
+@pytest.mark.parametrize("value", [
+    {"sha256": bytes(32)}, {"sha256": bytes(31), "line": 1}, {"sha256": bytes(32), "line": 0},
+    {"sha256": "00" * 32, "line": 1}, {"sha256": bytes(32), "line": True},
+    {"sha256": bytes(32), "line": 1, "extra": 1}, [bytes(32), 1]])
+def test_a_malformed_imported_field_is_a_schema_violation(value: Any) -> None:
+    payload = _payload()
+    payload["imported"] = value
+    with pytest.raises(SchemaError, match="imported"):
+        check_receipt(payload)
+
+
+def test_a_well_formed_imported_field_passes() -> None:
+    payload = _payload()
+    payload["imported"] = {"sha256": bytes(range(32)), "line": 12}
+    check_receipt(payload)

@@ -28,6 +28,8 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "get /v1/receipts": (ANY, {"200", "401", "403", "422", "501"}),
     "get /v1/receipts/{receipt_id}": (ANY, {"200", "401", "404", "422"}),
     "post /v1/agents": (ADMIN, {"201", "401", "403", "413", "422"}),
+    "post /v1/import": (ADMIN, {"200", "401", "403", "404", "409", "413", "422",
+                                 "503"}),
     "get /v1/agents": (ALL_TEAMS, {"200", "401", "403"}),
     "delete /v1/agents/{agent_id}": (ADMIN, {"200", "401", "403", "404", "409", "422"}),
     "put /v1/fx/{date}": (ADMIN, {"201", "401", "403", "413", "422"}),

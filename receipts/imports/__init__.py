@@ -1,0 +1,1 @@
+"""Backfilling receipts from usage logs (``receipt import``, ``POST /v1/import``)."""
