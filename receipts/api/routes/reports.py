@@ -41,7 +41,7 @@ def _require(names: list[str]) -> tuple[str, ...]:
 def get_report(
     request: Request, scope: ReaderScope,
     month: Annotated[str, Path(description="UTC calendar month YYYY-MM",
-                               pattern=r"^[0-9]{4}-[0-9]{2}$")],
+                               pattern=r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$")],
     format: Format = "json",
     require: Annotated[list[str], Query(description="tags spend must carry to count as "
                                                     "attributed (repeatable; default team)",
