@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -19,14 +19,15 @@ from sqlalchemy.engine import Connection
 from receipts.alerts.sealing import Sealer
 from receipts.alerts.tables import AlertChannelRow, AlertDeliveryRow
 from receipts.errors import Conflict, FieldProblem, Invalid, NotFound
+from receipts.storage.tables import table
 
 KINDS = ("webhook", "slack", "pagerduty")
 MAX_URL = 2048
 MIN_WEBHOOK_SECRET = 16
 MAX_SECRET = 256
 
-_CHANNEL = cast(sa.Table, AlertChannelRow.__table__)  # type: ignore[attr-defined]
-_DELIVERY = cast(sa.Table, AlertDeliveryRow.__table__)  # type: ignore[attr-defined]
+_CHANNEL = table(AlertChannelRow)
+_DELIVERY = table(AlertDeliveryRow)
 
 
 @dataclass(frozen=True)

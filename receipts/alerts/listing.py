@@ -8,7 +8,7 @@ channel answered 2xx, else ``pending`` (being retried, or waiting for a first ch
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,13 +18,14 @@ from receipts.alerts.messages import alert_json
 from receipts.alerts.outbox import DELIVERED, FAILED
 from receipts.alerts.store import Alert
 from receipts.alerts.tables import AlertDeliveryRow, AlertRow
+from receipts.storage.tables import table
 from verifier.jsonview import iso_ms
 
 Status = Literal["pending", "delivered", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "delivered", "failed")
 
-_ALERT = cast(sa.Table, AlertRow.__table__)  # type: ignore[attr-defined]
-_DELIVERY = cast(sa.Table, AlertDeliveryRow.__table__)  # type: ignore[attr-defined]
+_ALERT = table(AlertRow)
+_DELIVERY = table(AlertDeliveryRow)
 
 
 def _has(*conditions: sa.ColumnElement[bool]) -> sa.Exists:

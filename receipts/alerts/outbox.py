@@ -20,17 +20,17 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from receipts.alerts.tables import AlertChannelRow, AlertDeliveryRow, AlertOutboxRow
+from receipts.storage.tables import table
 
-_OUTBOX = cast(sa.Table, AlertOutboxRow.__table__)  # type: ignore[attr-defined]
-_DELIVERY = cast(sa.Table, AlertDeliveryRow.__table__)  # type: ignore[attr-defined]
-_CHANNEL = cast(sa.Table, AlertChannelRow.__table__)  # type: ignore[attr-defined]
+_OUTBOX = table(AlertOutboxRow)
+_DELIVERY = table(AlertDeliveryRow)
+_CHANNEL = table(AlertChannelRow)
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 _JITTER = random.Random()

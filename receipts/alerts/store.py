@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,9 +18,10 @@ from sqlalchemy.engine import Connection
 
 from receipts.alerts.tables import AlertOutboxRow, AlertRow
 from receipts.clock import now_ms
+from receipts.storage.tables import table
 
-_ALERT = cast(sa.Table, AlertRow.__table__)  # type: ignore[attr-defined]
-_OUTBOX = cast(sa.Table, AlertOutboxRow.__table__)  # type: ignore[attr-defined]
+_ALERT = table(AlertRow)
+_OUTBOX = table(AlertOutboxRow)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ work it does under it: a holder whose lease lapsed meanwhile does nothing.
 
 from __future__ import annotations
 
-from typing import cast
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
+
+from receipts.storage.tables import table
 
 
 class LeaseRow(SQLModel, table=True):
@@ -30,7 +30,7 @@ class LeaseRow(SQLModel, table=True):
     lease_until: int = Field(sa_type=sa.BigInteger)
 
 
-_LEASE = cast(sa.Table, LeaseRow.__table__)  # type: ignore[attr-defined]
+_LEASE = table(LeaseRow)
 
 
 def take(conn: Connection, name: str, holder: str, now: int, lease_ms: int) -> bool:

@@ -20,16 +20,17 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from receipts.spend.buckets import joined
 from receipts.spend.tables import SpendGroupRow, SpendMinuteRow
+from receipts.storage.tables import table
 
-_MINUTE = cast(sa.Table, SpendMinuteRow.__table__)  # type: ignore[attr-defined]
-_GROUP = cast(sa.Table, SpendGroupRow.__table__)  # type: ignore[attr-defined]
+_MINUTE = table(SpendMinuteRow)
+_GROUP = table(SpendGroupRow)
 
 ATTRIBUTES = ("agent", "employee", "project", "model", "team")
 """What an alert names the top contributor of."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,9 +18,10 @@ from sqlalchemy.engine import Connection
 from receipts.policies.evaluate import Violation
 from receipts.policies.rules import Policy, canonical_json, parse_policy, sha256_hex
 from receipts.policies.tables import PolicyFlagRow, PolicyVersionRow
+from receipts.storage.tables import table
 
-VERSION = cast(sa.Table, PolicyVersionRow.__table__)  # type: ignore[attr-defined]
-FLAG = cast(sa.Table, PolicyFlagRow.__table__)  # type: ignore[attr-defined]
+VERSION = table(PolicyVersionRow)
+FLAG = table(PolicyFlagRow)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ on a new database, which has no receipt to account.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,14 +22,14 @@ from receipts.spend.tables import SpendMinuteRow
 from receipts.spend.upsert_sql import SpendWriter
 from receipts.storage import queries as store
 from receipts.storage.database import Database
-from receipts.storage.tables import cost_rank
+from receipts.storage.tables import cost_rank, table
 from verifier import cose
 from verifier.encoding import decode_strict
 
 SPEND_AGGREGATES = "spend_aggregates"
 """Meta key, ``"1"`` once the aggregates account for every stored receipt."""
 PAGE = 5000
-MINUTE = cast(sa.Table, SpendMinuteRow.__table__)  # type: ignore[attr-defined]
+MINUTE = table(SpendMinuteRow)
 
 
 def mark_current(conn: Connection) -> None:
