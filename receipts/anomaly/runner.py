@@ -14,6 +14,9 @@ database. The holder keeps one :class:`~receipts.anomaly.detector.Detector` per 
   receipt issued in it has committed) to every scope's detector, and *peeks*
   (:meth:`~receipts.anomaly.detector.Detector.peek`) at the minute under way: a runaway
   is alerted within seconds of the receipts that make it, not at the end of its minute.
+  (In a minute's first ``SETTLE_MS`` the previous minute has not settled yet, so the peek
+  is still at that one: receipts of the new minute are seen as soon as it settles, at most
+  ``SETTLE_MS`` plus a pass later.)
 
 An anomaly becomes an alert (kind ``anomaly``) whose dedup key is the scope and the incident's
 first minute, raised in the same transaction that renews the lease: a replay, a peek and the
