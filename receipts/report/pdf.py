@@ -151,4 +151,34 @@ def render_pdf(report: dict[str, Any]) -> bytes:
     _table(pdf, ["Required tags", "Attributed", "Total", "Confidence"], [
         [", ".join(a["required_tags"]), amount(a["attributed"]), amount(a["total"]),
          _percent(a["confidence"])]], [60, 40, 40, 30])
+    _chargeback(pdf, report["chargeback"])
     return bytes(pdf.output())
+
+
+def _chargeback(pdf: Any, c: dict[str, Any]) -> None:
+    _heading(pdf, "Showback and chargeback")
+    pdf.set_font("Helvetica", "", 8)
+    variance = (f"|variance| at most {c['variance_max_percent']}% against "
+                f"{', '.join(c['invoices'])} ({c['invoice_currency']})" if c["invoices"]
+                is not None else f"no invoice reconciled (variance, at most "
+                                 f"{c['variance_max_percent']}%, not checked)")
+    pdf.multi_cell(0, 4, _text(f"Chargeback-ready: at least {c['attributable_min_percent']}% "
+                               f"of spend attributable; {variance}. {c['ready']} of "
+                               f"{len(c['teams'])} teams ready."),
+                   new_x="LMARGIN", new_y="NEXT")
+    rows = []
+    for t in c["teams"]:
+        v = t["variance"]
+        shown = "-" if v is None else ("not invoiced" if v["met"] is None else
+                                       _pct4(v["percent"]))
+        rows.append([_text(t["team"]), "ready" if t["status"] == "chargeback_ready" else
+                     "showback", _pct4(t["attributable"]["percent"]), shown])
+    _table(pdf, ["Team", "Status", "Attributable", "|Variance|"], rows, [70, 35, 35, 40])
+    pdf.set_font("Helvetica", "", 8)
+    for t in c["teams"]:
+        for why in t["why_not"]:
+            pdf.multi_cell(0, 4, _text(f"{t['team']}: {why}"), new_x="LMARGIN", new_y="NEXT")
+
+
+def _pct4(value: str | None) -> str:
+    return "-" if value is None else f"{value}%"
