@@ -38,8 +38,8 @@ from receipts.api.routes.otlp import router as otlp_router
 from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
 from receipts.api.routes.reports import router as reports_router
-from receipts.api.routes.statements import router as statements_router
 from receipts.api.routes.spend import router as spend_router
+from receipts.api.routes.statements import router as statements_router
 from receipts.clock import now_ms
 from receipts.dashboard import routes as dashboard
 from receipts.deployment.runtime import Runtime, open_runtime

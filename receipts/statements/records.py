@@ -59,8 +59,8 @@ class Ask:
     def wants(self, payload: dict[str, Any]) -> bool:
         """Whether a receipt is the tenant's and issued in the month."""
         low, high = self.window_ms
-        return (payload["tags"].get(self.tag) == self.tenant
-                and low <= payload["issued_at"] < high)
+        issued: int = payload["issued_at"]
+        return payload["tags"].get(self.tag) == self.tenant and low <= issued < high
 
 
 def _ms(day: dt.date) -> int:
