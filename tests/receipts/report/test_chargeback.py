@@ -145,3 +145,48 @@ def test_bad_thresholds_and_invoices_are_one_line() -> None:
     out = receipt("report", *LEDGER[:-2], "--month", "2025-11", *GOOGLE, "--format", "json")
     assert out.exit_code != 0 and "no charge in 2025-11" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_deployment_is_reconciled_from_its_own_ledger(tmp_path: Path) -> None:
+    from tests.receipts.conftest import call, make_deployment
+
+    dep = make_deployment(tmp_path)
+    agents = {t: dep.agent(t)[1] for t in ("search", "ads")}
+    tags = {"project": "p", "environment": "prod"}
+    billed: dict[tuple[str, str, str], Decimal] = {}
+    with dep.client() as client:
+        for n, team in enumerate(("search", "search", "ads")):
+            got = client.post("/v1/receipts", json=call(f"r{n}", tags=tags),
+                              headers=agents[team]).json()["receipt"]
+            key = (got["issued_at"][:10], got["provider"], got["model"])
+            billed[key] = billed.get(key, Decimal(0)) + Decimal(got["cost"])
+        month = got["issued_at"][:7]
+        over = client.get(f"/v1/reports/{month}?chargeback_attributable=100",
+                          headers=dep.admin)
+        assert over.status_code == 200
+        assert over.json()["chargeback"]["attributable_min_percent"] == "100"
+        bad = client.get(f"/v1/reports/{month}?chargeback_attributable=101",
+                         headers=dep.admin)
+        assert bad.status_code == 422 and "chargeback_attributable" in bad.text
+    # the invoice bills every cell 5% above the receipts: each team is 4.76% off, over 2%
+    invoice = tmp_path / "bill.csv"
+    rows = ["date,provider,model,amount,currency"]
+    rows += [f"{d},{p},{m},{amount * Decimal('1.05'):f},USD" for (d, p, m), amount in
+             billed.items()]
+    invoice.write_text("\n".join(rows) + "\n")
+    plain = ["--map", "date=date", "--map", "provider=provider", "--map", "model=model",
+             "--map", "amount=amount", "--map", "currency=currency"]
+    out = receipt("report", "--month", month, "--data", str(dep.settings.data_dir), "--db",
+                  dep.settings.db_url, "--invoice", str(invoice), *plain, "--format", "json")
+    assert out.exit_code == 0, out.output
+    got_teams = teams(json.loads(out.stdout))
+    for team in ("search", "ads"):
+        v = got_teams[team]["variance"]
+        # 5% over on every cell, charged in proportion: each team's |variance| is 5/105
+        assert Decimal(v["percent"]) == (Decimal(5) * 100 / 105).quantize(Decimal("0.0001"))
+        assert got_teams[team]["status"] == "showback"
+    ok = receipt("report", "--month", month, "--data", str(dep.settings.data_dir), "--db",
+                 dep.settings.db_url, "--invoice", str(invoice), *plain, "--format", "json",
+                 "--chargeback-variance", "5")
+    assert {t["status"] for t in teams(json.loads(ok.stdout)).values()} == {
+        "chargeback_ready"}
