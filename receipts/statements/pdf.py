@@ -66,6 +66,25 @@ def render_pdf(statement: dict[str, Any], categories: list[str]) -> bytes:
     heading(pdf, "Receipts by line")
     pdf.set_font("Helvetica", "", 6)
     for line in statement["lines"]:
-        pdf.multi_cell(0, 3, latin1(f"{line['line']}: " + ", ".join(line["receipt_ids"])),
-                       new_x="LMARGIN", new_y="NEXT")
+        for row in _packed(pdf, f"{line['line']}:", line["receipt_ids"]):
+            pdf.cell(0, 3, row, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def _packed(pdf: Any, label: str, ids: list[str]) -> list[str]:
+    """The ids in rows as wide as the page, packed in one pass (fpdf2's ``multi_cell`` on
+    one long text takes seconds for a few thousand ids); an id wider than the page is cut
+    there in the PDF alone."""
+    room = pdf.epw
+    rows, row = [], latin1(label)
+    width = pdf.get_string_width(row)
+    for rid in ids:
+        text = " " + latin1(rid)
+        w = pdf.get_string_width(text)
+        if width + w > room:
+            rows.append(row)
+            row, width = "   " + text, pdf.get_string_width("   " + text)
+        else:
+            row, width = row + text, width + w
+    rows.append(row)
+    return rows

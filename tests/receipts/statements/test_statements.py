@@ -174,6 +174,8 @@ def test_html_and_pdf_round_for_people(made: Made, tmp_path: Path) -> None:
     assert pdf.exit_code == 0 and pdf.stdout_bytes.startswith(b"%PDF-")
     assert f"({rounded(total, 'USD')})".encode() in pdf.stdout_bytes
     assert _data(made, "pdf").stdout_bytes == pdf.stdout_bytes
+    assert all(i.encode() in pdf.stdout_bytes for line in s["lines"]
+               for i in line["receipt_ids"])
 
 
 def test_a_tampered_or_changing_ledger_makes_no_statement(made: Made, tmp_path: Path,
