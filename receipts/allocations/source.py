@@ -33,7 +33,7 @@ from verifier.money import COST_SCALE, format_amount
 from verifier.rollup import FIELD_GROUPS
 from verifier.schema import MAX_UINT
 
-SCALE = 10**COST_SCALE
+SCALE: int = 10**COST_SCALE
 DECIMAL = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,12})?$")
 """An amount as written: optional minus, digits, at most 12 decimals (no exponent, no ``+``)."""
 SET_FIELDS = frozenset({"name", "effective_from", "by", "rounding", "currency", "rules"})
@@ -84,7 +84,8 @@ def unit_text(amount: int, places: int = 0) -> str:
 
 def default_rounding(currency: str) -> int:
     """One minor unit of ``currency`` in 10^-12 units (a cent: 10^10)."""
-    return 10 ** (COST_SCALE - minor_unit_exponent(currency))
+    step: int = 10 ** (COST_SCALE - minor_unit_exponent(currency))
+    return step
 
 
 def _rounding(value: Any, field: str) -> int:

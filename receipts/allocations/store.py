@@ -9,7 +9,6 @@ ledger carries the very bytes that were recorded.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 

@@ -1,8 +1,8 @@
 """Write ledger files (spec §7): a CBOR sequence whose every item is signed.
 
 Order: header, public keys, price books, FX rates, allocation sets, receipts (each chain in seq
-order), then one checkpoint per chain in the header's order. The writer streams: receipts are written as they
-come, so exporting a large ledger needs memory for one receipt at a time.
+order), then one checkpoint per chain in the header's order. The writer streams: receipts are
+written as they come, so exporting a large ledger needs memory for one receipt at a time.
 """
 
 from __future__ import annotations
