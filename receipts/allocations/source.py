@@ -104,8 +104,8 @@ def _multiple(amount: int, step: int, field: str) -> None:
 def _label(data: dict[str, Any], field: str, where: str = "") -> str:
     value = data.get(field)
     name = where + field
-    if not isinstance(value, str) or not value or len(value) > 64:
-        raise _problem(name, "must be non-empty text of at most 64 characters")
+    if not isinstance(value, str) or not value or len(value) > 64 or "\x00" in value:
+        raise _problem(name, "must be non-empty text of at most 64 characters, without NUL")
     if value in UNGROUPED:
         raise _problem(name, f"{value!r} is a receipt field the spend aggregates do not group "
                              "by (use a tag, provider, model or agent)")
@@ -114,8 +114,9 @@ def _label(data: dict[str, Any], field: str, where: str = "") -> str:
 
 def _text(data: dict[str, Any], field: str, where: str = "") -> str:
     value = data.get(field)
-    if not isinstance(value, str) or not value or len(value) > 256:
-        raise _problem(where + field, "must be non-empty text of at most 256 characters")
+    if not isinstance(value, str) or not value or len(value) > 256 or "\x00" in value:
+        raise _problem(where + field, "must be non-empty text of at most 256 characters, "
+                                      "without NUL")
     return value
 
 
@@ -126,8 +127,8 @@ def _counts(value: Any, field: str, *, positive: bool, allow_empty: bool = False
         raise _problem(field, "must be a non-empty map of group to whole number")
     out: dict[str, int] = {}
     for group, number in value.items():
-        if not isinstance(group, str) or not 0 < len(group) <= 256:
-            raise _problem(field, "groups must be text of 1..256 characters")
+        if not isinstance(group, str) or not 0 < len(group) <= 256 or "\x00" in group:
+            raise _problem(field, "groups must be text of 1..256 characters, without NUL")
         low = 1 if positive else 0
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number \
                 <= MAX_UINT:
@@ -145,8 +146,8 @@ def _texts(value: Any, field: str, *, allow_empty: bool) -> dict[str, str]:
                               + ("" if allow_empty else ", with at least one entry"))
     out: dict[str, str] = {}
     for name in value:
-        if not isinstance(name, str) or not 0 < len(name) <= 64:
-            raise _problem(field, "names must be text of 1..64 characters")
+        if not isinstance(name, str) or not 0 < len(name) <= 64 or "\x00" in name:
+            raise _problem(field, "names must be text of 1..64 characters, without NUL")
         if name in UNGROUPED:
             raise _problem(f"{field}.{name}", "a receipt field the spend aggregates do not "
                                               "group by (use a tag, provider, model or agent)")
