@@ -143,7 +143,7 @@ def test_versions_are_kept_and_the_ledger_lists_them_all(dep: Deployment,
     shown = json.loads(receipt("allocations", "show", second[:12], *on(dep)).stdout)
     assert shown["rules"][0]["unit_price"] == "35.00"
     ledger = export(dep, tmp_path / "after.cbor")
-    _, item = list(split_sequence(read_chunks(ledger)))[0]
+    _, item = next(iter(split_sequence(read_chunks(ledger))))
     counts = _header(item)["counts"]
     assert counts["allocations"] == 2
     assert receipt("verify", str(ledger), "--key", str(dep.made.public_key)).exit_code == 0
@@ -157,7 +157,7 @@ def _header(item: bytes) -> dict[str, Any]:
 def test_a_ledger_without_sets_has_no_allocations_count(dep: Deployment,
                                                        tmp_path: Path) -> None:
     ledger = export(dep, tmp_path / "plain.cbor")
-    _, item = list(split_sequence(read_chunks(ledger)))[0]
+    _, item = next(iter(split_sequence(read_chunks(ledger))))
     assert set(_header(item)["counts"]) == {"keys", "price_books", "fx_rates"}
 
 
