@@ -3,7 +3,8 @@
 A ledger file holds receipts only: its report has no budgets and no alerts (shown as such).
 A deployment also gives the month's budgets per cost center (``receipts.budgets``) and its
 alerts (``receipts.alerts.listing``, the listing ``GET /v1/alerts`` reads), each limited to
-what a team token may see when the report is for one team.
+what a team token may see when the report is for one team. Both add the allocations section
+(:mod:`receipts.report.allocations`) when an allocation set is in force for the month.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from receipts.report import allocations
 from receipts.report.build import Inputs, build
 from receipts.report.facts import Facts, from_ledger, from_spend
 from verifier.keys import PublicKey
@@ -27,7 +29,9 @@ def ledger_report(path: Path, keys: tuple[PublicKey, ...], month: str,
 
     facts = from_ledger(path, keys, month, require, workers)
     reporting, _ = preamble(path)
-    return build(facts, Inputs(month, require, reporting or "USD"))
+    body = build(facts, Inputs(month, require, reporting or "USD"))
+    body["allocations"] = allocations.from_ledger(path, keys, month, workers)
+    return body
 
 
 def _budgets(conn: Connection, facts: Facts, team: str | None) -> dict[str, int]:
@@ -54,5 +58,7 @@ def database_report(conn: Connection, month: str, require: tuple[str, ...], curr
 
     facts = from_spend(conn, month, require, team, source)
     alerts = list_alert_views(conn, limit=1000, team=team)
-    return build(facts, Inputs(month, require, currency, _budgets(conn, facts, team), alerts,
+    body = build(facts, Inputs(month, require, currency, _budgets(conn, facts, team), alerts,
                                team))
+    body["allocations"] = allocations.from_database(conn, month, team)
+    return body
