@@ -34,8 +34,9 @@ from verifier.rollup import FIELD_GROUPS
 from verifier.schema import MAX_UINT
 
 SCALE: int = 10**COST_SCALE
-DECIMAL = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,12})?$")
-"""An amount as written: optional minus, digits, at most 12 decimals (no exponent, no ``+``)."""
+DECIMAL = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,40})?$")
+"""An amount as written: optional minus, digits, decimals (no exponent, no ``+``); digits past
+the 12th decimal must be zeros (the format's unit is 10^-12)."""
 SET_FIELDS = frozenset({"name", "effective_from", "by", "rounding", "currency", "rules"})
 KIND_FIELDS = {
     "fixed": frozenset({"unit_price", "quantities", "credit"}),
@@ -65,8 +66,11 @@ def units(value: Any, field: str) -> int:
                               "exact)")
     text = str(value)
     if not DECIMAL.match(text):
-        raise _problem(field, "must be a decimal with at most 12 decimals, e.g. \"30.00\"")
+        raise _problem(field, "must be a decimal string such as \"30.00\"")
     whole, _, fraction = text.removeprefix("-").partition(".")
+    if fraction[COST_SCALE:].strip("0"):
+        raise _problem(field, "has more than 12 decimals (the format's unit is 10^-12)")
+    fraction = fraction[:COST_SCALE]
     amount = int(whole) * SCALE + int(fraction.ljust(COST_SCALE, "0"))
     if amount > MAX_UINT:
         raise _problem(field, f"is too large (at most {unit_text(MAX_UINT)})")
