@@ -203,3 +203,12 @@ def test_http_post_and_get(dep: Deployment) -> None:
         assert [s["id"] for s in listed.json()["allocation_sets"]] == [made.json()["id"]]
         assert client.get("/v1/allocations", headers=team).status_code == 403
         assert client.get("/v1/allocations").status_code == 401
+
+
+def test_the_example_file_is_a_valid_set(dep: Deployment) -> None:
+    example = Path(__file__).resolve().parents[3] / "examples" / "allocations.toml"
+    result = receipt("allocations", "set", str(example), *on(dep))
+    assert result.exit_code == 0, result.output
+    assert "from 2026-11, by team, USD, 4 rule(s)" in result.stdout
+    assert "distribute credit 'OpenAI volume discount' [discount]: 5.00 by spend" in \
+        result.stdout
