@@ -6,9 +6,8 @@ arithmetic is the verifier's own (:func:`verifier.allocate.allocate`), fed the s
 either source, so a report made from the ledger alone gives the numbers of the one made from
 the database:
 
-* From a ledger: the sets the verification authenticated and a rollup grouped as they need,
-  recomputed from the verified receipts (a second verification pass, made only when the
-  ledger's header counts allocation sets; the report's other facts are grouped otherwise).
+* From a ledger: the sets the verification authenticated, and the report's own verified facts
+  (its one verification pass also groups by every name the sets read), summed per month.
 * From a deployment: the stored sets and the month's spend (the spend API, reporting currency)
   grouped by every name the sets read, turned into the same rollup cells.
 
@@ -26,13 +25,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from receipts.errors import LedgerInvalid
-from receipts.report.facts import month_bounds
+from receipts.report.facts import Facts, month_bounds
 from verifier.allocate import AllocatedRow, allocate, allocation_spec
 from verifier.allocation import AllocationSet, Distribute, Fixed, in_force
 from verifier.jsonview import iso_ms
-from verifier.keys import PublicKey
 from verifier.money import COST_SCALE, format_amount, parse_amount
-from verifier.rollup import Group, Rollup, RollupSpec
+from verifier.rollup import Group, Rollup
 
 Section = dict[str, Any] | None
 
@@ -77,37 +75,52 @@ def section(rows: Sequence[AllocatedRow], sets: Sequence[AllocationSet], month: 
     }
 
 
-def _has_sets(path: Path) -> bool:
-    """Whether the ledger's header counts allocation sets (read, not yet trusted: the
-    verification that follows authenticates everything the section uses)."""
+def names_in(path: Path) -> tuple[str, ...]:
+    """Every name the ledger's allocation sets read, from its preamble as written: only what
+    the report's one verification pass groups by; the sets the section applies are the ones
+    that verification authenticates (:func:`from_facts`)."""
     from verifier import cose
     from verifier.encoding import decode_strict, split_sequence
     from verifier.errors import VerifierError
     from verifier.verify import read_chunks
 
+    names: list[str] = []
     try:
         for _, item in split_sequence(read_chunks(path)):
-            counts = decode_strict(cose.parse(item).payload).get("counts")
-            return isinstance(counts, dict) and bool(counts.get("allocations"))
+            env = cose.parse(item)
+            if env.content_type == cose.RECEIPT:
+                break
+            if env.content_type == cose.ALLOCATION_SET:
+                aset = AllocationSet.from_payload(decode_strict(env.payload), env.payload)
+                names += [n for n in aset.names if n not in names]
     except (VerifierError, OSError):
-        return True  # let the verification say what is wrong
-    return False
+        pass  # the verification says what is wrong
+    return tuple(names)
 
 
-def from_ledger(path: Path, keys: tuple[PublicKey, ...], month: str, workers: int = 0
-                ) -> Section:
-    """The section of a ledger file, from its verified sets and receipts."""
-    from verifier.verify import VerifyOptions, audit_ledger_file
-
-    month_bounds(month)
-    if not _has_sets(path):
+def from_facts(facts: Facts, month: str) -> Section:
+    """The section of a verified ledger: its authenticated sets applied to the month's
+    verified receipts (the facts, grouped by every name the sets read, summed per month)."""
+    sets = facts.allocation_sets
+    if in_force(sets, month) is None:
         return None
-    report = audit_ledger_file(path, VerifyOptions(
-        trusted_keys=keys, rollup=RollupSpec((), allocations=True), workers=workers))
-    if not report.valid or report.rollup is None:
-        raise LedgerInvalid(f"{path} is INVALID, no report made: {report.failure}")
-    sets = report.allocation_sets
-    return section(allocate(report.rollup, sets), sets, month)
+    spec = allocation_spec(sets)
+    missing = [n for n in spec.by if n not in facts.by]
+    if missing:
+        raise LedgerInvalid(f"{facts.source} changed while it was read (its allocation sets "
+                            f"read {', '.join(missing)}): no report made")
+    at = [facts.by.index(n) for n in spec.by]
+    rollup = Rollup(spec)
+    for fact in facts.rows:
+        if fact.day[:7] != month:
+            continue
+        key = (*(fact.values[i] for i in at), month, fact.currency)
+        group = rollup.groups.setdefault(key, Group())
+        group.receipts += fact.receipts
+        group.unpriced += fact.unpriced
+        group.priced += fact.receipts - fact.unpriced
+        group.cost += fact.cost
+    return section(allocate(rollup, sets), sets, month)
 
 
 def _ms(day: dt.date) -> int:

@@ -27,10 +27,10 @@ def ledger_report(path: Path, keys: tuple[PublicKey, ...], month: str,
     """The report of a ledger file, verified first against ``keys``."""
     from receipts.reconcile.ledger import preamble
 
-    facts = from_ledger(path, keys, month, require, workers)
+    facts = from_ledger(path, keys, month, require, workers, allocations.names_in(path))
     reporting, _ = preamble(path)
     body = build(facts, Inputs(month, require, reporting or "USD"))
-    body["allocations"] = allocations.from_ledger(path, keys, month, workers)
+    body["allocations"] = allocations.from_facts(facts, month)
     return body
 
 

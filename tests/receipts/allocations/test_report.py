@@ -119,3 +119,14 @@ def test_the_pdf_has_the_section(made: Made, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     pdf = out.read_bytes()
     assert b"Allocations" in pdf and b"FY26 chargeback" in pdf and b"Invoice total" in pdf
+
+
+def test_the_section_is_what_rollup_with_allocations_gives(made: Made) -> None:
+    section = json.loads(_report(made, "json", "ledger"))["allocations"]
+    rolled = receipt("rollup", str(made.ledger), "--with-allocations", "--month", made.month,
+                     "--format", "json", "--key", str(made.dep.made.public_key),
+                     "--workers", "1")
+    assert rolled.exit_code == 0, rolled.output
+    assert {r["team"]: (r["receipts_cost"], r["lines"], r["total"])
+            for r in json.loads(rolled.stdout)} == {
+        g["group"]: (g["receipts_cost"], g["lines"], g["total"]) for g in section["groups"]}
