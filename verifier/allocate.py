@@ -171,7 +171,7 @@ class _Month:
         for rule, pool in zip(self.splits, pools, strict=True):
             for group, part in share_out(pool, rule.ratios, rule.unit).items():
                 spend[group] += part
-                if not scope:
+                if not scope and part:
                     self._line(group, rule.name, part)
         return spend
 
