@@ -19,7 +19,6 @@ from tests.spec.cddl import KINDS, RECEIPT_SHAPES, items, kinds, ledger_problems
 from verifier.keys import PublicKey
 from verifier.verify import VerifyOptions, audit_ledger
 
-
 ALLOCATIONS = {"name": "FY26", "effective_from": "2026-01", "by": "team", "rules": [
     {"kind": "fixed", "name": "Seats", "category": "seat_licences", "unit_price": "30.00",
      "quantities": {"search": 12, "ads": 0}},
