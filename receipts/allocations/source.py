@@ -246,7 +246,14 @@ def checked(payload: dict[str, Any]) -> AllocationSet:
     try:
         return AllocationSet.from_payload(payload, encode(payload))
     except SchemaError as e:
-        raise AllocationError(f"allocations: {e}", [FieldProblem("rules", str(e))]) from None
+        found = _VERIFIER_FIELD.match(str(e))
+        field = "rules" if found is None else ".".join(
+            p for p in (found["rule"] and f"rules.{found['rule']}", found["field"]) if p)
+        raise AllocationError(f"allocations: {e}", [FieldProblem(field, str(e))]) from None
+
+
+_VERIFIER_FIELD = re.compile(r"(?:rules\[(?P<rule>[0-9]+)\]: )?field '(?P<field>[^']+)'")
+"""Where the verifier's message names the field: ``rules[0]: field 'quantities.ads': ...``."""
 
 
 def read_file(path: Path) -> tuple[str, Any]:

@@ -84,9 +84,13 @@ def test_a_bad_set_field_is_named(fields: dict[str, Any], field: str) -> None:
     assert caught.value.fields[0].field == field
 
 
-def test_duplicate_rule_names_are_the_verifiers_refusal() -> None:
-    with pytest.raises(AllocationError, match="distinct"):
+def test_the_verifiers_refusals_name_the_field_too() -> None:
+    with pytest.raises(AllocationError, match="distinct") as caught:
         to_payload(document(SEATS, SEATS), "USD", 0)
+    assert caught.value.fields[0].field == "rules"
+    with pytest.raises(AllocationError, match="exceeds a uint") as caught:
+        to_payload(document({**SEATS, "quantities": {"ads": 10**9}}), "USD", 0)
+    assert caught.value.fields[0].field == "rules.0.quantities.ads"
 
 
 def test_json_and_toml_files_read_the_same(tmp_path: Path) -> None:
