@@ -172,7 +172,8 @@ def _credit(rule: dict[str, Any], amount: int, field: str, where: str) -> tuple[
 
 def _rule(rule: Any, index: int, step: int) -> dict[str, Any]:
     where = f"rules.{index}."
-    if not isinstance(rule, dict) or rule.get("kind") not in KIND_FIELDS:
+    if not isinstance(rule, dict) or not isinstance(rule.get("kind"), str) \
+            or rule["kind"] not in KIND_FIELDS:
         raise _problem(where + "kind", "must be fixed, distribute or split")
     kind = rule["kind"]
     extra = sorted(set(rule) - COMMON - KIND_FIELDS[kind], key=str)

@@ -66,6 +66,8 @@ def test_amounts_are_exact_and_a_negative_amount_is_a_credit() -> None:
     ({"quantities": {}}, "rules.0.quantities"),
     ({"unit": 5}, "rules.0.unit"),
     ({"category": "x" * 65}, "rules.0.category"),
+    ({"kind": ["fixed"]}, "rules.0.kind"),
+    ({"name": "a\x00b"}, "rules.0.name"),
 ])
 def test_a_bad_rule_names_its_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(AllocationError) as caught:
