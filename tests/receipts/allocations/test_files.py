@@ -207,3 +207,29 @@ def test_generated_files_add_up_to_the_invoice_to_the_cent(
             assert sum(lines) == 0
         else:  # every fixed and distributed line is whole cents
             assert all(line % CENT == 0 for line in lines)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=8) | st.sampled_from(["fixed", "distribute", "split", "spend", "0.01",
+                                             "-1.00", "team"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+        ["kind", "name", "category", "unit_price", "quantities", "amount", "key", "scope",
+         "match", "ratios", "rounding", "credit", "search", "ads", "provider", "x"]),
+        inner, max_size=6), max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rules=st.lists(json_values, min_size=1, max_size=3),
+       rounding=st.sampled_from(["0.01", "0.05"]) | json_values)
+def test_any_document_is_a_payload_or_an_allocation_error(rules: list[Any],
+                                                           rounding: Any) -> None:
+    """Whatever a body holds, the answer is a checked payload or a 422 naming a field (never
+    another exception, which would be a 500)."""
+    data = {**document(*rules), "rounding": rounding}
+    try:
+        payload = to_payload(data, "USD", 0)
+    except AllocationError as e:
+        assert e.fields and e.fields[0].field
+        return
+    assert checked(payload).rules
