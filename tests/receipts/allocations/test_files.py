@@ -237,3 +237,15 @@ def test_any_document_is_a_payload_or_an_allocation_error(rules: list[Any],
         assert refused.fields and refused.fields[0].field
     else:
         assert payload is not None and checked(payload).rules
+
+
+def test_a_yaml_file_reads_like_toml_and_its_floats_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text('name: FY26\neffective_from: "2026-11"\nby: team\nrules:\n'
+                    '  - {kind: fixed, name: Seats, category: seat_licences, '
+                    'unit_price: "30.00", quantities: {search: 12}}\n')
+    assert to_payload(read_file(path)[1], "USD", 0) == to_payload(document(SEATS), "USD", 0)
+    path.write_text(path.read_text().replace('"30.00"', "30.00"))
+    with pytest.raises(AllocationError, match="a float is not exact") as caught:
+        to_payload(read_file(path)[1], "USD", 0)
+    assert caught.value.fields[0].field == "rules.0.unit_price"
