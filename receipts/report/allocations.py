@@ -93,8 +93,8 @@ def names_in(path: Path) -> tuple[str, ...]:
             if env.content_type == cose.ALLOCATION_SET:
                 aset = AllocationSet.from_payload(decode_strict(env.payload), env.payload)
                 names += [n for n in aset.names if n not in names]
-    except (VerifierError, OSError):
-        pass  # the verification says what is wrong
+    except (VerifierError, OSError, ValueError, TypeError, KeyError):
+        pass  # a hint only: the verification that follows says what is wrong
     return tuple(names)
 
 
