@@ -130,3 +130,13 @@ def test_the_section_is_what_rollup_with_allocations_gives(made: Made) -> None:
     assert {r["team"]: (r["receipts_cost"], r["lines"], r["total"])
             for r in json.loads(rolled.stdout)} == {
         g["group"]: (g["receipts_cost"], g["lines"], g["total"]) for g in section["groups"]}
+
+
+def test_a_changed_set_makes_no_report(made: Made, tmp_path: Path) -> None:
+    data = made.ledger.read_bytes()
+    assert data.count(b"FY26 chargeback") == 2  # the set and its correction
+    changed = tmp_path / "changed.cbor"
+    changed.write_bytes(data.replace(b"FY26 chargeback", b"FY27 chargeback", 1))
+    result = receipt("report", "--month", made.month, "--format", "json", "--ledger",
+                     str(changed), "--key", str(made.dep.made.public_key), "--workers", "1")
+    assert result.exit_code == 1 and "INVALID" in result.stderr and not result.stdout
