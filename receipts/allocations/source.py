@@ -1,9 +1,9 @@
 """Allocation files: finance's rules as TOML, YAML or JSON, turned into a spec §7.8 payload.
 
 A file says, in decimal strings a person can check against the invoice, what each rule
-charges; :func:`to_payload` turns every amount into the format's exact 10^-12 units with
-:class:`~decimal.Decimal` (never a float: a TOML or YAML float is refused, since ``0.1`` is
-not the number it looks like), and refuses an amount finer than the rule's rounding step,
+charges; :func:`to_payload` turns every amount into the format's exact 10^-12 units from its
+digits, in integers (never a float: a TOML or YAML float is refused, since ``0.1`` is not the
+number it looks like), and refuses an amount finer than the rule's rounding step,
 naming the field, rather than rounding it silently. The payload is then checked with the
 verifier's own rules (:meth:`verifier.allocation.AllocationSet.from_payload`), so the service
 never signs a set that ``receipt verify`` would refuse.
