@@ -261,5 +261,5 @@ def read_file(path: Path) -> tuple[str, Any]:
     """(format, decoded data) of an allocation file (TOML, YAML or JSON, by suffix)."""
     from receipts.policies.source import decode, read_source
 
-    text, fmt = read_source(path, "allocations")
-    return fmt, decode(text, fmt, "allocations")
+    text, fmt = read_source(path, "allocation")
+    return fmt, decode(text, fmt, "allocation")

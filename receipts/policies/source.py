@@ -58,7 +58,7 @@ def read_source(path: Path, what: str = "policy") -> tuple[str, str]:
     :data:`MAX_SOURCE_BYTES` of UTF-8."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise PolicyError(f"{path}: a {what} file ends in .toml, .yaml, .yml or .json",
+        raise PolicyError(f"{path}: {what} files end in .toml, .yaml, .yml or .json",
                           [FieldProblem(what, "unknown suffix")])
     try:
         raw = path.read_bytes()
@@ -66,7 +66,7 @@ def read_source(path: Path, what: str = "policy") -> tuple[str, str]:
         raise PolicyError(f"{path}: {e.strerror or e}", [FieldProblem(what, "unreadable")]
                           ) from None
     if len(raw) > MAX_SOURCE_BYTES:
-        raise PolicyError(f"{path}: a {what} file is at most {MAX_SOURCE_BYTES} bytes",
+        raise PolicyError(f"{path}: {what} files are at most {MAX_SOURCE_BYTES} bytes",
                           [FieldProblem(what, "too large")])
     try:
         return raw.decode("utf-8"), fmt

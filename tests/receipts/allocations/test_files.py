@@ -105,7 +105,7 @@ def test_json_and_toml_files_read_the_same(tmp_path: Path) -> None:
     assert to_payload(read_file(as_json)[1], "USD", 0) == to_payload(
         read_file(as_toml)[1], "USD", 0)
     (tmp_path / "b.toml").write_text("name = ")
-    with pytest.raises(PolicyError, match="allocations file is not valid TOML"):
+    with pytest.raises(PolicyError, match="allocation file is not valid TOML"):
         read_file(tmp_path / "b.toml")
 
 
