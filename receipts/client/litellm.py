@@ -21,7 +21,8 @@ What the receipt holds: LiteLLM's usage object (OpenAI's shape whatever the prov
 ``prompt_tokens_details``, as the spend log importer reads it; the Anthropic messages route
 keeps Anthropic's own), the provider (``custom_llm_provider``) and the model it answered with,
 the provider's response id and service tier, LiteLLM's start and end times. Tags, later ones
-winning: the logger's own, the ``tags(...)`` in force, the request's metadata (in the proxy the
+winning: the logger's own, the ``tags(...)`` in force where the call was made (kept by the
+pre-call hook: LiteLLM ends a sync stream on a thread of its own), the request's metadata (in the proxy the
 metadata the client sent; in the SDK the ``metadata=`` given, LiteLLM's own keys left out), then
 the spend log rules (:func:`receipts.logs.litellm.spend_log_tags`: ``team``, ``end_user``,
 ``key:value`` request tags, ``spend_logs_metadata``), then ``key_alias`` and ``user`` (the key's
@@ -58,6 +59,8 @@ from receipts.logs.records import ShapeError, text_tags
 _log = logging.getLogger("receipts.client")
 
 ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0}
+CONTEXT_TAGS = "receipts_context_tags"
+"""Where the logger keeps the caller's ``tags(...)`` in LiteLLM's per-call details."""
 
 LITELLM_METADATA = frozenset({
     "api_base", "attempted_fallbacks", "attempted_retries", "caching_groups", "deployment",
@@ -112,6 +115,12 @@ class ReceiptsLogger(CustomLogger):
                                             background=False)
         return self._blocking
 
+    def log_pre_api_call(self, model: Any, messages: Any, kwargs: dict[str, Any]) -> None:
+        """Keep the ``tags(...)`` in force where the call is made: LiteLLM ends a sync stream
+        on a logging thread of its own, outside the caller's context (``kwargs`` is the dict
+        later handed to the success and failure hooks)."""
+        kwargs[CONTEXT_TAGS] = current_tags()
+
     def log_success_event(self, kwargs: dict[str, Any], response_obj: Any, start_time: Any,
                           end_time: Any) -> None:
         """A call that ended with an answer (a stream: at its end)."""
@@ -145,9 +154,13 @@ class ReceiptsLogger(CustomLogger):
         """The call's facts, or None for an event that is not a billed call. Whatever LiteLLM
         handed over, nothing is raised into it: a problem goes to ``on_error``."""
         try:
-            taken = {*self.recorder.tags, *current_tags()}
-            return call_facts(kwargs, response, start_time, end_time, failed=failed,
-                              taken=taken)
+            context = kwargs.get(CONTEXT_TAGS)
+            context = dict(context) if isinstance(context, dict) else current_tags()
+            facts = call_facts(kwargs, response, start_time, end_time, failed=failed,
+                               taken={*self.recorder.tags, *context})
+            if facts is not None:
+                facts.tags = {**context, **facts.tags}
+            return facts
         except Exception as e:  # (LiteLLM would log it with a traceback and carry on)
             error = ClientError(f"LiteLLM event not read: {type(e).__name__}: {e}")
             error.__cause__ = e

@@ -223,15 +223,19 @@ def test_acompletion_with_an_async_client_success_failure_and_stream(
 
 def test_a_stream_is_receipted_with_the_providers_own_usage(
         installed: Callable[..., Setup]) -> None:
-    """The OpenAI provider of LiteLLM on a mock transport: the usage is the last chunk's."""
+    """The OpenAI provider of LiteLLM on a mock transport: the usage is the last chunk's. (LiteLLM
+    ends a sync stream on a thread of its own: the caller's tags still apply.)"""
     s = installed()
     llm = recorded.MockLLM(recorded.openai_answer)
     client = openai.OpenAI(api_key="sk-test", http_client=llm.sync(), max_retries=0)
-    stream = litellm.completion(model="openai/gpt-4o", messages=ASK, client=client,
-                                api_key="sk-test", stream=True,
-                                stream_options={"include_usage": True})
-    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Paris."
+    with tags(feature="stream"):
+        stream = litellm.completion(model="openai/gpt-4o", messages=ASK, client=client,
+                                    api_key="sk-test", stream=True,
+                                    stream_options={"include_usage": True})
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "Paris."
     [r] = s.wait(1)
+    assert r["tags"]["feature"] == "stream"
     assert llm.requests[0][1]["stream_options"] == {"include_usage": True}
     assert r["usage"] == {"input": 176, "cache_read": 1024, "output": 3}
     assert r["provider_response_id"] == "chatcmpl-C1stream0000000000000000000"
