@@ -24,10 +24,10 @@ the provider's response id and service tier, LiteLLM's start and end times. Tags
 winning: the logger's own, the ``tags(...)`` in force where the call was made (kept by the
 pre-call hook: LiteLLM ends a sync stream on a thread of its own), the request's metadata (in
 the proxy the metadata the client sent; in the SDK the ``metadata=`` given, LiteLLM's own keys
-left out), then the spend log rules (:func:`receipts.logs.litellm.spend_log_tags`: ``team``, ``end_user``,
-``key:value`` request tags, ``spend_logs_metadata``), then ``key_alias`` and ``user`` (the key's
-alias and user id). Names a tag cannot have and metadata past the 32 tags a receipt holds are
-left out (logged at debug level), never the receipt.
+left out), then the spend log rules (:func:`receipts.logs.litellm.spend_log_tags`: ``team``,
+``end_user``, ``key:value`` request tags, ``spend_logs_metadata``), then ``key_alias`` and
+``user`` (the key's alias and user id). Names a tag cannot have and metadata past the 32 tags a
+receipt holds are left out (logged at debug level), never the receipt.
 
 A failed call is receipted with ``status`` ``error:<HTTP status>`` and zero usage, as the SDK
 wrappers do. Not receipted: answers from LiteLLM's own response cache (no provider call was
