@@ -10,11 +10,12 @@ receipts.client.litellm.handler``: one logger made on first use from ``$RECEIPTS
 ``$RECEIPTS_AGENT_KEY``, ``$RECEIPTS_SPOOL`` and ``$RECEIPTS_PUBLIC_KEY`` (a PEM file), so a
 missing key stops the proxy at start-up rather than losing receipts.
 
-LiteLLM calls the logger once per provider call, when it ended: ``litellm.completion`` (and
-``embedding``, ``text_completion``, ``responses``) and the Router's and the proxy's ``a*``
-calls alike; a Router retry or fallback is a call of its own. The request id is
-``litellm:<litellm_call_id>``, and the body is made from the event alone (times included), so
-LiteLLM delivering the same event twice, or the client retrying it, is one receipt.
+LiteLLM calls the logger when a call ended: ``litellm.completion`` (and ``embedding``,
+``text_completion``, ``responses``) and the Router's and the proxy's ``a*`` calls alike; a
+Router retry or fallback is a call of its own. The request id is ``litellm:<litellm_call_id>``
+and the body is made from the event alone (times included), so the client retrying it, or
+another process delivering the same event, is one receipt; a second event of a call this logger
+already recorded (LiteLLM reports ``text_completion`` twice) is not sent.
 
 What the receipt holds: LiteLLM's usage object (OpenAI's shape whatever the provider, so
 ``usage_format: openai``; the cache split LiteLLM reports in Anthropic's names goes into
@@ -42,6 +43,7 @@ import datetime as dt
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Set
 from typing import Any
 
@@ -59,6 +61,8 @@ from receipts.logs.records import ShapeError, text_tags
 _log = logging.getLogger("receipts.client")
 
 ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0}
+SEEN_CALLS = 10_000
+"""How many recent calls a logger remembers, to record a call LiteLLM reports twice once."""
 CONTEXT_TAGS = "receipts_context_tags"
 """Where the logger keeps the caller's ``tags(...)`` in LiteLLM's per-call details."""
 
@@ -96,6 +100,8 @@ class ReceiptsLogger(CustomLogger):
         self.recorder = self._recorder(self.receipts, tags, on_receipt, on_error, background)
         self._blocking: Recorder | None = None
         self._settings = (tags, on_receipt, on_error)
+        self._seen: OrderedDict[tuple[str, str | None, str], None] = OrderedDict()
+        self._seen_lock = threading.Lock()
 
     @staticmethod
     def _recorder(receipts: ReceiptsClient | AsyncReceiptsClient, tags: dict[str, str] | None,
@@ -149,6 +155,23 @@ class ReceiptsLogger(CustomLogger):
         if facts is not None:
             await self.recorder.arecord(facts)
 
+    def _repeated(self, facts: CallFacts) -> bool:
+        """True for a second event of a call already recorded here: LiteLLM reports some calls
+        twice (``text_completion``: once as the chat call it makes, once as itself), each with
+        its own times. The same call id with another answer or outcome is not skipped: it is
+        another call, and the service refuses it (409) rather than charge it twice."""
+        if facts.request_id is None:
+            return False
+        key = (facts.request_id, facts.provider_response_id, facts.status)
+        with self._seen_lock:
+            if key in self._seen:
+                _log.debug("LiteLLM reported %s again: one receipt", facts.request_id)
+                return True
+            self._seen[key] = None
+            while len(self._seen) > SEEN_CALLS:
+                self._seen.popitem(last=False)
+        return False
+
     def _facts(self, kwargs: dict[str, Any], response: Any, start_time: Any, end_time: Any,
                *, failed: bool) -> CallFacts | None:
         """The call's facts, or None for an event that is not a billed call. Whatever LiteLLM
@@ -158,8 +181,9 @@ class ReceiptsLogger(CustomLogger):
             context = dict(context) if isinstance(context, dict) else current_tags()
             facts = call_facts(kwargs, response, start_time, end_time, failed=failed,
                                taken={*self.recorder.tags, *context})
-            if facts is not None:
-                facts.tags = {**context, **facts.tags}
+            if facts is None or self._repeated(facts):
+                return None
+            facts.tags = {**context, **facts.tags}
             return facts
         except Exception as e:  # (LiteLLM would log it with a traceback and carry on)
             error = ClientError(f"LiteLLM event not read: {type(e).__name__}: {e}")

@@ -165,7 +165,11 @@ def test_the_same_call_id_twice_is_never_a_second_charge(installed: Callable[...
     litellm.completion(model="gpt-4o", messages=ASK, mock_response=dict(recorded.CHAT),
                        litellm_call_id=call_id)
     [first] = s.wait(1)
-    s.logger.log_success_event(*seen[0])  # the same event delivered again
+    s.logger.log_success_event(*seen[0])  # the same event again: not sent twice
+    assert len(s.got) == 1 and not s.errors
+    other = ReceiptsLogger(s.receipts, on_receipt=s.got.append, on_error=s.errors.append,
+                           tags={"run": s.run})
+    other.log_success_event(*seen[0])  # another process with the same event: a replay
     assert len(s.got) == 2 and s.got[1].replay and s.got[1].receipt == first
     # another call under the same id (a caller reusing it) is refused, not charged
     litellm.completion(model="gpt-4o", messages=ASK, mock_response="Lyon.",
@@ -177,6 +181,21 @@ def test_the_same_call_id_twice_is_never_a_second_charge(installed: Callable[...
     assert "409" in str(refused)
     [only] = s.ledger()
     assert only["request_id"] == f"litellm:{call_id}" and only["usage"] == CHAT_USAGE
+
+
+def test_embeddings_responses_and_text_completions_are_receipted(
+        installed: Callable[..., Setup]) -> None:
+    s = installed()
+    litellm.embedding(model="text-embedding-3-small", input=["hi"], mock_response=[0.1, 0.2])
+    s.wait(1)
+    litellm.responses(model="openai/o3", input="6 x 7?", mock_response="42")
+    s.wait(2)
+    litellm.text_completion(model="gpt-3.5-turbo-instruct", prompt="hi", mock_response="x")
+    embedding, responses, text = s.wait(3)
+    assert embedding["usage"] == {"input": 10} and embedding["provider"] == "openai"
+    assert responses["usage"]["output"] > 0 and responses["status"] == "ok"
+    assert text["usage"] == {"input": 10, "output": 20}
+    assert len({r["request_id"] for r in (embedding, responses, text)}) == 3
 
 
 def test_a_failed_completion_is_receipted_with_its_status(
