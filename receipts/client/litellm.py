@@ -116,10 +116,11 @@ class ReceiptsLogger(CustomLogger):
         blocking twin (same service, key and spool) delivers their receipts."""
         if self.recorder.background is not None or isinstance(self.receipts, ReceiptsClient):
             return self.recorder
-        if self._blocking is None:
-            self._blocking = self._recorder(blocking_twin(self.receipts), *self._settings,
-                                            background=False)
-        return self._blocking
+        with self._seen_lock:
+            if self._blocking is None:
+                self._blocking = self._recorder(blocking_twin(self.receipts), *self._settings,
+                                                background=False)
+            return self._blocking
 
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: dict[str, Any]) -> None:
         """Keep the ``tags(...)`` in force where the call is made: LiteLLM ends a sync stream

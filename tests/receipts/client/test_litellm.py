@@ -240,6 +240,25 @@ def test_acompletion_with_an_async_client_success_failure_and_stream(
     assert len({r["request_id"] for r in (ok, failed, streamed)}) == 3
 
 
+def test_sync_calls_with_an_async_client_and_background_delivery(
+        service: Service, installed: Callable[..., Setup]) -> None:
+    """LiteLLM's sync hooks have no event loop: an async client's blocking twin delivers; with
+    ``background=True`` the logger's own thread does."""
+    areceipts = AsyncReceiptsClient(service.url, service.key, public_key=service.public_key)
+    s = installed(areceipts)
+    litellm.completion(model="gpt-4o", messages=ASK, mock_response=dict(recorded.CHAT))
+    [r] = s.wait(1)
+    assert r["usage"] == CHAT_USAGE
+    behind = installed(background=True)
+    for n in range(3):
+        with tags(step=str(n)):
+            litellm.completion(model="gpt-4o", messages=ASK, mock_response=dict(recorded.CHAT))
+    found = behind.wait(3)
+    assert sorted(r["tags"]["step"] for r in found) == ["0", "1", "2"]
+    assert behind.logger.recorder.background is not None
+    asyncio.run(areceipts.aclose())
+
+
 def test_a_stream_is_receipted_with_the_providers_own_usage(
         installed: Callable[..., Setup]) -> None:
     """The OpenAI provider of LiteLLM on a mock transport: the usage is the last chunk's. (LiteLLM
