@@ -19,16 +19,18 @@ already recorded (LiteLLM reports ``text_completion`` twice) is not sent.
 
 What the receipt holds: LiteLLM's usage object (OpenAI's shape whatever the provider, so
 ``usage_format: openai``; the cache split LiteLLM reports in Anthropic's names goes into
-``prompt_tokens_details``, as the spend log importer reads it; the Anthropic messages route
-keeps Anthropic's own), the provider (``custom_llm_provider``) and the model it answered with,
-the provider's response id and service tier, LiteLLM's start and end times. Tags, later ones
-winning: the logger's own, the ``tags(...)`` in force where the call was made (kept by the
-pre-call hook: LiteLLM ends a sync stream on a thread of its own), the request's metadata (in
-the proxy the metadata the client sent; in the SDK the ``metadata=`` given, LiteLLM's own keys
-left out), then the spend log rules (:func:`receipts.logs.litellm.spend_log_tags`: ``team``,
-``end_user``, ``key:value`` request tags, ``spend_logs_metadata``), then ``key_alias`` and
-``user`` (the key's alias and user id). Names a tag cannot have and metadata past the 32 tags a
-receipt holds are left out (logged at debug level), never the receipt.
+``prompt_tokens_details``, as the spend log importer reads it; an Anthropic usage object,
+should one come through, goes as ``anthropic``), the provider (``custom_llm_provider``) and
+the model it answered with, the provider's response id and service tier, LiteLLM's start and
+end times.
+
+Tags, later ones winning: the logger's own; the ``tags(...)`` in force where the call was made
+(kept by the pre-call hook: LiteLLM ends a sync stream on a thread of its own); the request's
+metadata (in the proxy the metadata the client sent; in the SDK the ``metadata=`` given,
+LiteLLM's own keys left out); the spend log rules (:func:`receipts.logs.litellm.spend_log_tags`:
+``team``, ``end_user``, ``key:value`` request tags, ``spend_logs_metadata``); ``key_alias`` and
+``user`` (the key's alias and user id). Names a tag cannot have, and metadata past the 32 tags a
+receipt holds, are left out (logged at debug level), never the receipt.
 
 A failed call is receipted with ``status`` ``error:<HTTP status>`` and zero usage, as the SDK
 wrappers do. Not receipted: answers from LiteLLM's own response cache (no provider call was
@@ -48,6 +50,7 @@ from collections.abc import Mapping, Set
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
+from litellm.litellm_core_utils.get_llm_provider_logic import get_llm_provider
 
 from receipts.api.tag_keys import TAG_COUNT_MAX, usable_tags
 from receipts.client.background import blocking_twin
@@ -63,6 +66,9 @@ _log = logging.getLogger("receipts.client")
 ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0}
 SEEN_CALLS = 10_000
 """How many recent calls a logger remembers, to record a call LiteLLM reports twice once."""
+ANTHROPIC_CACHE = frozenset({"cache_read_input_tokens", "cache_creation_input_tokens",
+                             "cache_creation"})
+"""Fields of an Anthropic usage object beside ``input_tokens`` (no OpenAI object has them)."""
 CONTEXT_TAGS = "receipts_context_tags"
 """Where the logger keeps the caller's ``tags(...)`` in LiteLLM's per-call details."""
 
@@ -201,7 +207,7 @@ def call_facts(kwargs: Mapping[str, Any], response: Any, start_time: Any, end_ti
         return None
     usage, usage_format = None, None
     if not failed:
-        usage, usage_format = _usage(response, payload, str(kwargs.get("call_type") or ""))
+        usage, usage_format = _usage(response, payload)
         if usage is None:
             _log.debug("LiteLLM %s call without usage: no receipt", kwargs.get("call_type"))
             return None
@@ -209,9 +215,7 @@ def call_facts(kwargs: Mapping[str, Any], response: Any, start_time: Any, end_ti
     call_id = kwargs.get("litellm_call_id") or payload.get("litellm_call_id") \
         or params.get("litellm_call_id")
     facts = CallFacts(model=_model(kwargs, response, payload, failed), usage=usage,
-                      provider=str(payload.get("custom_llm_provider")
-                                   or kwargs.get("custom_llm_provider")
-                                   or params.get("custom_llm_provider") or "unknown"),
+                      provider=_provider(kwargs, payload, params),
                       usage_format=usage_format,
                       request_id=f"litellm:{call_id}" if call_id else None,
                       tags=call_tags(kwargs, payload, taken))
@@ -286,8 +290,10 @@ def _end_user(kwargs: Mapping[str, Any]) -> Any:
     return optional.get("user") or kwargs.get("user")
 
 
-def _usage(response: Any, payload: Mapping[str, Any], call_type: str,
+def _usage(response: Any, payload: Mapping[str, Any],
            ) -> tuple[dict[str, Any] | None, str | None]:
+    """The usage object and its format: LiteLLM's (OpenAI's shape, whatever the provider), or
+    an Anthropic one passed through as it came."""
     usage = _field(response, "usage")
     if usage is None:
         usage = (payload.get("metadata") or {}).get("usage_object") \
@@ -296,8 +302,9 @@ def _usage(response: Any, payload: Mapping[str, Any], call_type: str,
         return None, None
     raw: dict[str, Any] = plain(usage)
     raw.pop("cost", None)  # LiteLLM's own estimate, in float dollars: not usage
-    if "anthropic_messages" in call_type:
-        return raw, "anthropic"
+    if "prompt_tokens" not in raw and "input_tokens" in raw \
+            and not ANTHROPIC_CACHE.isdisjoint(raw):
+        return raw, "anthropic"  # Anthropic's own object (its input_tokens exclude the cache)
     if "prompt_tokens" in raw:
         details = cache_details(raw.get("prompt_tokens_details") or {}, raw)
         if details:
@@ -314,6 +321,20 @@ def _model(kwargs: Mapping[str, Any], response: Any, payload: Mapping[str, Any],
     hidden: Mapping[str, Any] = payload.get("hidden_params") or {}
     return str(hidden.get("litellm_model_name") or payload.get("model") or kwargs.get("model")
                or "unknown")
+
+
+def _provider(kwargs: Mapping[str, Any], payload: Mapping[str, Any],
+              params: Mapping[str, Any]) -> str:
+    """The provider LiteLLM called, else the one LiteLLM reads in the model's name
+    (``anthropic/claude-…``: some routes log no provider)."""
+    named = payload.get("custom_llm_provider") or kwargs.get("custom_llm_provider") \
+        or params.get("custom_llm_provider")
+    if named:
+        return str(named)
+    try:
+        return str(get_llm_provider(model=str(payload.get("model") or kwargs.get("model")))[1])
+    except Exception:  # (LiteLLM raises for a name it cannot place)
+        return "unknown"
 
 
 def _failure(kwargs: Mapping[str, Any], payload: Mapping[str, Any]) -> str:

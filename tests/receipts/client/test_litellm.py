@@ -183,7 +183,7 @@ def test_the_same_call_id_twice_is_never_a_second_charge(installed: Callable[...
     assert only["request_id"] == f"litellm:{call_id}" and only["usage"] == CHAT_USAGE
 
 
-def test_embeddings_responses_and_text_completions_are_receipted(
+def test_embeddings_responses_text_completions_and_anthropic_messages_are_receipted(
         installed: Callable[..., Setup]) -> None:
     s = installed()
     litellm.embedding(model="text-embedding-3-small", input=["hi"], mock_response=[0.1, 0.2])
@@ -191,7 +191,18 @@ def test_embeddings_responses_and_text_completions_are_receipted(
     litellm.responses(model="openai/o3", input="6 x 7?", mock_response="42")
     s.wait(2)
     litellm.text_completion(model="gpt-3.5-turbo-instruct", prompt="hi", mock_response="x")
-    embedding, responses, text = s.wait(3)
+    s.wait(3)
+
+    async def message() -> None:  # the Anthropic messages route (LiteLLM's usage, OpenAI's shape)
+        await litellm.anthropic.messages.acreate(
+            model="anthropic/claude-sonnet-4-5", max_tokens=10, messages=ASK,
+            mock_response="Paris.", api_key="sk-ant-test")
+        await s.await_receipts(4)
+
+    asyncio.run(message())
+    embedding, responses, text, anthropic = s.wait(4)
+    assert anthropic["provider"] == "anthropic" and anthropic["usage"] == {
+        "input": 2095, "output": 503}
     assert embedding["usage"] == {"input": 10} and embedding["provider"] == "openai"
     assert responses["usage"]["output"] > 0 and responses["status"] == "ok"
     assert text["usage"] == {"input": 10, "output": 20}
