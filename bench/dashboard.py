@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -142,21 +143,24 @@ def serving(settings: Settings) -> Iterator[str]:
             proc.wait()
 
 
-def prepare(url: str, admin_token: str) -> str:
-    """Budgets (one per team and one for everything, monthly) and a finance token."""
+def prepare(url: str, admin_token: str) -> tuple[str, str]:
+    """Budgets (one per team and one for everything, monthly); a finance and a team token."""
     admin = {"Authorization": f"Bearer {admin_token}"}
     start = time.perf_counter()
     for team in (*TEAMS, None):
-        body = {"name": f"{team or 'all'}-monthly", "scope": {"team": team} if team else {},
-                "period": "month", "limit": "1000", "thresholds": [50, 80, 100],
-                "at_limit": "notify"}
+        body: dict[str, object] = {
+            "name": f"{team or 'all'}-monthly", "scope": {"team": team} if team else {},
+            "period": "month", "limit": "1000", "thresholds": [50, 80, 100],
+            "at_limit": "notify"}
         made = httpx.post(url + "/v1/budgets", headers=admin, json=body, timeout=300)
         assert made.status_code in (200, 201), made.text
     print(f"made {len(TEAMS) + 1} budgets in {time.perf_counter() - start:.1f} s", flush=True)
-    token = httpx.post(url + "/v1/tokens", headers=admin, json={"role": "finance"}, timeout=30)
-    assert token.status_code == 201, token.text
-    found: str = token.json()["token"]
-    return found
+    tokens = []
+    for role in ({"role": "finance"}, {"role": "team", "team": TEAMS[0]}):
+        made = httpx.post(url + "/v1/tokens", headers=admin, json=role, timeout=30)
+        assert made.status_code == 201, made.text
+        tokens.append(made.json()["token"])
+    return tokens[0], tokens[1]
 
 
 def last_full_month() -> str:
@@ -170,38 +174,64 @@ PAGES = (("overview", "[data-testid=drivers-team] a"),
          ("drill agent", "[data-testid=drill-receipts] a"))
 
 
-def browse(url: str, token: str, month: str, runs: int) -> dict[str, list[dict[str, Any]]]:
-    """Each page loaded ``runs + 1`` times in Chromium: its Navigation Timing figures."""
+def _signed_in(browser: Any, url: str, token: str) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(url + "/dashboard/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=total]", timeout=120_000)
+    return page
+
+
+def _addresses(page: Any, url: str, month: str, levels: int) -> list[str]:
+    """The overview, then the drill-down pages reached by clicking its first links."""
+    overview = f"{url}/dashboard/?month={month}"
+    page.goto(overview, timeout=120_000)
+    out = [overview]
+    if levels:
+        page.click(PAGES[0][1])
+        page.wait_for_selector("[data-testid=crumbs]", timeout=120_000)
+        out.append(page.url)
+    if levels > 1:
+        for _level in ("project", "model", "agent"):
+            page.locator("[data-testid=drill-rows] a").first.click()
+            page.wait_for_selector("[data-testid=crumbs]", timeout=120_000)
+        out.append(page.url)
+    return out
+
+
+def _measure(page: Any, names: list[str], addresses: list[str], runs: int,
+             ) -> dict[str, list[dict[str, Any]]]:
+    page.context.add_init_script(FIRST_INPUT)
+    out: dict[str, list[dict[str, Any]]] = {}
+    links = dict(PAGES)
+    for name, address in zip(names, addresses, strict=True):
+        for _ in range(runs + 1):
+            page.goto(address, wait_until="commit", timeout=120_000)
+            page.locator(links[name.removesuffix(" (team token)")]).first.click(
+                timeout=120_000, no_wait_after=True)
+            page.wait_for_load_state("load")
+            out.setdefault(name, []).append(page.evaluate(NAVIGATION))
+    return out
+
+
+def browse(url: str, tokens: tuple[str, str], month: str, runs: int,
+           ) -> dict[str, list[dict[str, Any]]]:
+    """Each page loaded ``runs + 1`` times in Chromium (finance token; the overview and a
+    drill-down also with a team token): its Navigation Timing figures."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox"])
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.goto(url + "/dashboard/login")
-            page.fill("#token", token)
-            page.click("button[type=submit]")
-            page.wait_for_selector("[data-testid=total]", timeout=120_000)
-            overview = f"{url}/dashboard/?month={month}"
-            page.goto(overview, timeout=120_000)
-            urls = [overview]
-            page.click(PAGES[0][1])
-            page.wait_for_selector("[data-testid=crumbs]", timeout=120_000)
-            urls.append(page.url)
-            for _level in ("project", "model", "agent"):
-                page.locator("[data-testid=drill-rows] a").first.click()
-                page.wait_for_selector("[data-testid=crumbs]", timeout=120_000)
-            urls.append(page.url)
-            context.add_init_script(FIRST_INPUT)
-            out: dict[str, list[dict[str, Any]]] = {}
-            for (name, link), address in zip(PAGES, urls, strict=True):
-                for _ in range(runs + 1):
-                    page.goto(address, wait_until="commit", timeout=120_000)
-                    page.locator(link).first.click(timeout=120_000, no_wait_after=True)
-                    page.wait_for_load_state("load")
-                    out.setdefault(name, []).append(page.evaluate(NAVIGATION))
+            finance = _signed_in(browser, url, tokens[0])
+            out = _measure(finance, [name for name, _ in PAGES],
+                           _addresses(finance, url, month, 2), runs)
+            team = _signed_in(browser, url, tokens[1])
+            out.update(_measure(team, [f"{name} (team token)" for name, _ in PAGES[:2]],
+                                _addresses(team, url, month, 1), runs))
             return out
         finally:
             browser.close()
@@ -221,12 +251,23 @@ def report(name: str, figures: list[dict[str, Any]]) -> None:
               f"  (cold {cold[key]:7.1f} ms)")
 
 
+class _Serial:
+    """An executor that runs each task at once, in the caller's thread: the profile times each
+    spend query alone (the pages run them in parallel)."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+
+
 def profile(settings: Settings, token: str, month: str, repeats: int = 3) -> None:
-    """Each page rendered in this process with its parts timed (medians of ``repeats``)."""
+    """Each page rendered in this process with its parts timed one after the other (medians
+    of ``repeats``)."""
     from fastapi.testclient import TestClient
 
     from receipts.api.app import create_app
-    from receipts.dashboard import routes, views
+    from receipts.dashboard import listings, routes, views
 
     timings: dict[str, list[float]] = {}
 
@@ -247,9 +288,10 @@ def profile(settings: Settings, token: str, month: str, repeats: int = 3) -> Non
                 f" team={q.team or '-'}")
 
     timed(views, "spend", query_label)
-    timed(views.listings, "budgets", lambda *a: "budgets (list + burn-down)")
-    timed(views.listings, "alerts", lambda *a: "alerts")
-    timed(views.listings, "receipts_under", lambda *a: "receipts by cost under the path")
+    timed(listings, "budgets", lambda *a: "budgets (list + burn-down)")
+    timed(listings, "alerts", lambda *a: "alerts")
+    timed(listings, "receipts_under", lambda *a: "receipts by cost under the path")
+    views._POOL = _Serial()  # type: ignore[assignment]
     timed(routes, "render", lambda template, **kw: f"template {template}")
     app = create_app(settings.with_overrides(self_check=False, anomaly_detection=False))
     with TestClient(app, base_url="http://testserver") as client:
@@ -292,13 +334,14 @@ def run(db: str, receipts: int, runs: int) -> None:
             admin = fill(settings, receipts)
             month = last_full_month()
             with serving(settings) as address:
-                token = prepare(address, admin)
-                figures = browse(address, token, month, runs)
+                tokens = prepare(address, admin)
+                figures = browse(address, tokens, month, runs)
             print(f"{db} at {receipts:,} receipts, month {month} (target: interactive < 1 s):")
             for name, values in figures.items():
                 report(name, values)
-            print("where the time goes (in process):", flush=True)
-            profile(settings, token, month)
+            for token, who in zip(tokens, ("finance", "team"), strict=True):
+                print(f"where the time goes (in process, {who} token):", flush=True)
+                profile(settings, token, month)
         finally:
             if schema:
                 _drop_schema(schema)
