@@ -25,7 +25,7 @@ receipts in the database?
 
 Figures are printed, never asserted. Target: interactive in under 1 s at 1,000,000 receipts.
 
-    python bench/dashboard.py [--receipts N] [--db sqlite|postgresql] [--runs R]
+    python bench/dashboard.py [--receipts N] [--db sqlite|postgresql] [--runs R] [--repeats P]
 """
 
 from __future__ import annotations
@@ -291,7 +291,6 @@ def profile(settings: Settings, token: str, month: str, repeats: int = 3) -> Non
     timed(listings, "budgets", lambda *a: "budgets (list + burn-down)")
     timed(listings, "alerts", lambda *a: "alerts")
     timed(listings, "receipts_under", lambda *a: "receipts by cost under the path")
-    views._POOL = _Serial()  # type: ignore[assignment]
     timed(routes, "render", lambda template, **kw: f"template {template}")
     app = create_app(settings.with_overrides(self_check=False, anomaly_detection=False))
     with TestClient(app, base_url="http://testserver") as client:
@@ -306,20 +305,26 @@ def profile(settings: Settings, token: str, month: str, repeats: int = 3) -> Non
         assert team is not None
         pages = {"overview": f"/dashboard/?month={month}",
                  "drill team": team[1].replace("&amp;", "&")}
+        pool = views._POOL
         for page, path in pages.items():
-            timings.clear()
-            whole = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                assert client.get(path).status_code == 200
-                whole.append((time.perf_counter() - start) * 1000)
-            print(f"  {page}: whole request median {statistics.median(whole):.0f} ms")
+            whole: dict[str, list[float]] = {}
+            for mode in ("in parallel", "one after the other"):
+                views._POOL = pool if mode == "in parallel" else _Serial()  # type: ignore[assignment]
+                timings.clear()
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    assert client.get(path).status_code == 200
+                    whole.setdefault(mode, []).append((time.perf_counter() - start) * 1000)
+            views._POOL = pool
+            print(f"  {page}: whole request median " + ", ".join(
+                f"{statistics.median(v):.0f} ms with its queries {m}" for m, v in whole.items())
+                + f" (load average {os.getloadavg()[0]:.1f}); one after the other:")
             for label, values in sorted(timings.items(), key=lambda kv: -sum(kv[1])):
                 calls = len(values) // repeats
                 print(f"    {statistics.median(values):7.1f} ms x{calls}  {label}")
 
 
-def run(db: str, receipts: int, runs: int) -> None:
+def run(db: str, receipts: int, runs: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory(prefix="receipts-dashboard-") as tmp:
         data = Path(tmp) / "data"
         schema = None
@@ -336,12 +341,13 @@ def run(db: str, receipts: int, runs: int) -> None:
             with serving(settings) as address:
                 tokens = prepare(address, admin)
                 figures = browse(address, tokens, month, runs)
-            print(f"{db} at {receipts:,} receipts, month {month} (target: interactive < 1 s):")
+            print(f"{db} at {receipts:,} receipts, month {month}, load average "
+                  f"{os.getloadavg()[0]:.1f} after the runs (target: interactive < 1 s):")
             for name, values in figures.items():
                 report(name, values)
             for token, who in zip(tokens, ("finance", "team"), strict=True):
                 print(f"where the time goes (in process, {who} token):", flush=True)
-                profile(settings, token, month)
+                profile(settings, token, month, repeats)
         finally:
             if schema:
                 _drop_schema(schema)
@@ -351,11 +357,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--receipts", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=10, help="warm loads of each page")
+    parser.add_argument("--repeats", type=int, default=3, help="renders of each page in the "
+                                                               "profile")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     print(f"dashboard benchmark on {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
-    run(args.db, args.receipts, args.runs)
+    run(args.db, args.receipts, args.runs, args.repeats)
 
 
 if __name__ == "__main__":
