@@ -26,6 +26,7 @@ receipts in the database?
 Figures are printed, never asserted. Target: interactive in under 1 s at 1,000,000 receipts.
 
     python bench/dashboard.py [--receipts N] [--db sqlite|postgresql] [--runs R] [--repeats P]
+                              [--finance-only]
 """
 
 from __future__ import annotations
@@ -209,30 +210,37 @@ def _measure(page: Any, names: list[str], addresses: list[str], runs: int,
     for name, address in zip(names, addresses, strict=True):
         for _ in range(runs + 1):
             page.goto(address, wait_until="commit", timeout=120_000)
-            page.locator(links[name.removesuffix(" (team token)")]).first.click(
+            page.locator(links[name]).first.click(
                 timeout=120_000, no_wait_after=True)
             page.wait_for_load_state("load")
             out.setdefault(name, []).append(page.evaluate(NAVIGATION))
     return out
 
 
-def browse(url: str, tokens: tuple[str, str], month: str, runs: int,
-           ) -> dict[str, list[dict[str, Any]]]:
+def browse(url: str, tokens: dict[str, str], month: str, runs: int,
+           ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, str]]]:
     """Each page loaded ``runs + 1`` times in Chromium (finance token; the overview and a
-    drill-down also with a team token): its Navigation Timing figures."""
+    drill-down also with a team token): its Navigation Timing figures; and each token's page
+    paths."""
     from playwright.sync_api import sync_playwright
 
+    out: dict[str, list[dict[str, Any]]] = {}
+    paths: dict[str, dict[str, str]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox"])
         try:
-            finance = _signed_in(browser, url, tokens[0])
-            out = _measure(finance, [name for name, _ in PAGES],
-                           _addresses(finance, url, month, 2), runs)
-            team = _signed_in(browser, url, tokens[1])
-            out.update(_measure(team, [f"{name} (team token)" for name, _ in PAGES[:2]],
-                                _addresses(team, url, month, 1), runs))
-            return out
+            for who, token in tokens.items():
+                page = _signed_in(browser, url, token)
+                levels = 2 if who == "finance" else 1
+                names = [name for name, _ in PAGES[:levels + 1]]
+                addresses = _addresses(page, url, month, levels)
+                paths[who] = {n: a.removeprefix(url) for n, a in zip(names, addresses,
+                                                                      strict=True)}
+                suffix = "" if who == "finance" else f" ({who} token)"
+                for name, figures in _measure(page, names, addresses, runs).items():
+                    out[name + suffix] = figures
+            return out, paths
         finally:
             browser.close()
 
@@ -261,7 +269,7 @@ class _Serial:
         return done
 
 
-def profile(settings: Settings, token: str, month: str, repeats: int = 3) -> None:
+def profile(settings: Settings, token: str, pages: dict[str, str], repeats: int = 3) -> None:
     """Each page rendered in this process with its parts timed one after the other (medians
     of ``repeats``)."""
     from fastapi.testclient import TestClient
@@ -300,11 +308,6 @@ def profile(settings: Settings, token: str, month: str, repeats: int = 3) -> Non
         signed = client.post("/dashboard/login", data={"token": token, "csrf": csrf[1]},
                              headers={"Origin": "http://testserver"}, follow_redirects=False)
         assert signed.status_code == 303, signed.text
-        first = client.get(f"/dashboard/?month={month}").text
-        team = re.search(r'href="(/dashboard/drill\?[^"]+)"', first)
-        assert team is not None
-        pages = {"overview": f"/dashboard/?month={month}",
-                 "drill team": team[1].replace("&amp;", "&")}
         pool = views._POOL
         for page, path in pages.items():
             whole: dict[str, list[float]] = {}
@@ -324,7 +327,7 @@ def profile(settings: Settings, token: str, month: str, repeats: int = 3) -> Non
                 print(f"    {statistics.median(values):7.1f} ms x{calls}  {label}")
 
 
-def run(db: str, receipts: int, runs: int, repeats: int) -> None:
+def run(db: str, receipts: int, runs: int, repeats: int, finance_only: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="receipts-dashboard-") as tmp:
         data = Path(tmp) / "data"
         schema = None
@@ -339,15 +342,17 @@ def run(db: str, receipts: int, runs: int, repeats: int) -> None:
             admin = fill(settings, receipts)
             month = last_full_month()
             with serving(settings) as address:
-                tokens = prepare(address, admin)
-                figures = browse(address, tokens, month, runs)
+                finance, team = prepare(address, admin)
+                tokens = {"finance": finance} if finance_only else {"finance": finance,
+                                                                    "team": team}
+                figures, paths = browse(address, tokens, month, runs)
             print(f"{db} at {receipts:,} receipts, month {month}, load average "
                   f"{os.getloadavg()[0]:.1f} after the runs (target: interactive < 1 s):")
             for name, values in figures.items():
                 report(name, values)
-            for token, who in zip(tokens, ("finance", "team"), strict=True):
+            for who, token in tokens.items():
                 print(f"where the time goes (in process, {who} token):", flush=True)
-                profile(settings, token, month, repeats)
+                profile(settings, token, paths[who], repeats)
         finally:
             if schema:
                 _drop_schema(schema)
@@ -359,11 +364,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="warm loads of each page")
     parser.add_argument("--repeats", type=int, default=3, help="renders of each page in the "
                                                                "profile")
+    parser.add_argument("--finance-only", action="store_true",
+                        help="leave out the team token's pages (shorter runs)")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     print(f"dashboard benchmark on {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
-    run(args.db, args.receipts, args.runs, args.repeats)
+    run(args.db, args.receipts, args.runs, args.repeats, args.finance_only)
 
 
 if __name__ == "__main__":

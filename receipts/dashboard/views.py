@@ -220,13 +220,13 @@ def drill(request: Request, scope: ReadScope, sel: Selection) -> Drill:
     level = len(path)
     by = DRILL[:min(level + 1, len(DRILL))]
     asks: dict[str, dict[str, Any]] = {"below": {"by": by}}
-    if level:
-        asks["here"] = {"by": DRILL[:level]}
+    if 0 < level < len(DRILL):
+        asks["here"] = {"by": DRILL[:level]}  # at the last level, "below" groups by the path
     answers = _ask_all(request, scope, sel, asks)
     body = answers["below"]
     matching = _under(body["rows"], path)
     if level:
-        here = _under(answers["here"]["rows"], path)
+        here = _under(answers.get("here", body)["rows"], path)
         total = [(r["currency"], r["cost"]) for r in here] or [(None, None)]
     else:
         total = _totals(body)
