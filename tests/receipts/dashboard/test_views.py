@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from receipts.dashboard import views
 from receipts.spend.query import SpendQuery
+from receipts.spend.report import spend
 from tests.receipts.conftest import Deployment, call
 
 
@@ -36,13 +37,12 @@ def _sign_in(client: TestClient, token: str) -> None:
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[SpendQuery]:
     """Every spend query the pages ask, in this test."""
     found: list[SpendQuery] = []
-    original = views.spend
 
     def spy(conn: Any, q: SpendQuery) -> dict[str, Any]:
         found.append(q)
-        return original(conn, q)
+        return spend(conn, q)
 
-    monkeypatch.setattr(views, "spend", spy)
+    monkeypatch.setattr(views, "spend", spy)  # the name the views call
     return found
 
 
