@@ -75,6 +75,10 @@ def test_the_overview_asks_each_query_once_and_shows_the_apis_totals(
         assert page.status_code == 200
         assert len(asked) == len(set(asked)) == 8
         expected = _spend(client, deployment.admin, by=["team", "project"])
+        for params in ("currency=native&stack=provider", "stack=model"):
+            asked.clear()
+            assert client.get("/dashboard/?" + params).status_code == 200
+            assert len(asked) == len(set(asked)) == 8
     assert _exact(page.text, "total") == list(expected["total"]["cost"].values())
     receipts = re.search(r'data-testid="receipts">(\d+)<', page.text)
     assert receipts and int(receipts[1]) == expected["total"]["receipts"] == 6
