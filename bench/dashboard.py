@@ -12,11 +12,13 @@ receipts in the database?
    database is for reading, not for ``receipt verify``: the service is started as ``receipt
    serve`` starts its workers (``receipts.api.app:app_from_env`` under uvicorn, one worker)
    but without the start-up ledger check, which would refuse the copies.
-2. **Browser.** Headless Chromium (Playwright, ``/usr/bin/chromium``) signs in with a finance
-   token and loads, ``--runs`` times each after one cold load: the overview of the last full
-   month, a drill-down (one team's projects) and the end of the drill path (one agent's most
-   expensive receipts). From the Navigation Timing entry: the server's answer (request start
-   to first byte), DOMContentLoaded and load (from navigation start); and time to interactive:
+2. **Browser.** Once the service is idle after start-up, headless Chromium (Playwright,
+   ``/usr/bin/chromium``) signs in with a finance token and loads, ``--runs`` times each after
+   one cold load: the overview of the last full month, a drill-down (one team's projects) and
+   the end of the drill path (one agent's most expensive receipts); then, with a team token,
+   its overview and drill-down (not with ``--finance-only``). From the Navigation Timing
+   entry: the server's answer (request start to first byte), DOMContentLoaded and load (from
+   navigation start); and time to interactive:
    navigation start to the moment the page handles a click on its first drill-down link (a
    capture listener records it and cancels the navigation; the click is Playwright's, sent as
    soon as the link can take it, so this includes Playwright's polling, an upper bound).

@@ -77,7 +77,7 @@ def _ask(request: Request, scope: ReadScope, sel: Selection, by: tuple[str, ...]
     rows, totals and shares as no period): the spend query then compares it with the calendar
     month before rather than with the 31 or so days before, which on SQLite also keeps the
     plan that reads the groups through an index. Measured at 100,000 receipts (bench/
-    dashboard.py): October without a period took 2.4 s, as a month 0.08 s; see the README."""
+    dashboard.py): October without a period took 2.4 s, as a month 0.08 s."""
     q = SpendQuery(by=by, period=period, since=sel.since if since is None else since,  # type: ignore[arg-type]
                    until=sel.until if until is None else until, top=top,
                    currency=sel.currency_mode,  # type: ignore[arg-type]
