@@ -14,22 +14,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from receipts.spend.buckets import LO_BITS, LO_MOD, SpendDelta
+from receipts.spend.buckets import IS_MONEY, LO_BITS, LO_MOD, SpendDelta
+from receipts.spend.tables import BUCKET_KEY, BUCKET_VALUES
 
 LO_MASK = LO_MOD - 1
 
 GROUP_COLUMNS = ("id", "team", "agent", "provider", "model", "tags_json", "currency",
                  "fx_currency", "retry")
-BUCKET_KEY = ("span", "start", "group_id", "chain", "category")
-BUCKET_VALUES = ("receipts", "priced", "priced_reporting", "tokens", "cost_hi", "cost_lo",
-                 "reporting_hi", "reporting_lo")
 
 
-def _sums(money: str) -> str:
-    hi, lo = f"{money}_hi", f"{money}_lo"
-    both = f"receipts_spend_bucket.{lo} + excluded.{lo}"
-    return (f"{hi} = receipts_spend_bucket.{hi} + excluded.{hi} + (({both}) >> {LO_BITS}), "
-            f"{lo} = ({both}) & {LO_MOD - 1}")
+def _set(column: str) -> str:
+    """The ``SET`` term of one value column: added to, and a ``_hi`` half takes the carry of
+    its ``_lo`` half (the ``_lo`` term keeps the remainder)."""
+    def both(lo: str) -> str:
+        return f"(receipts_spend_bucket.{lo} + excluded.{lo})"
+    added = f"{column} = receipts_spend_bucket.{column} + excluded.{column}"
+    if column.endswith("_hi"):
+        return f"{added} + ({both(column[:-3] + '_lo')} >> {LO_BITS})"
+    if column.endswith("_lo"):
+        return f"{column} = {both(column)} & {LO_MASK}"
+    return added
 
 
 def statements(placeholder: str) -> tuple[str, str]:
@@ -61,11 +65,20 @@ def minute_statement(placeholder: str) -> str:
 
 
 def _upsert(source: str) -> str:
-    counts = ", ".join(f"{c} = receipts_spend_bucket.{c} + excluded.{c}"
-                       for c in ("receipts", "priced", "priced_reporting", "tokens"))
     return (f"INSERT INTO receipts_spend_bucket ({', '.join(BUCKET_COLUMNS)}) {source} "
             f"ON CONFLICT ({', '.join(BUCKET_KEY)}) "
-            f"DO UPDATE SET {counts}, {_sums('cost')}, {_sums('reporting')}")
+            f"DO UPDATE SET {', '.join(_set(c) for c in BUCKET_VALUES)}")
+
+
+def bucket_row(key: tuple[object, ...], values: list[int]) -> tuple[object, ...]:
+    """A delta row as the statement binds it: its key, then each money value split in two."""
+    out = list(key)
+    for value, is_money in zip(values, IS_MONEY, strict=True):
+        if is_money:
+            out += (value >> LO_BITS, value & LO_MASK)
+        else:
+            out.append(int(value))
+    return tuple(out)
 
 
 class SpendWriter:
@@ -100,11 +113,7 @@ class SpendWriter:
             cur.executemany(self.sql_minutes, [
                 (minute, gid, chain, cost >> LO_BITS, cost & LO_MASK)
                 for (minute, gid, chain), cost in sorted(delta.minutes.items())])
-        rows = []
-        for key, (receipts, priced, priced_rep, tokens, cost, reporting) in delta.rows.items():
-            rows.append((*key, receipts, int(priced), int(priced_rep), tokens,
-                         cost >> LO_BITS, cost & LO_MASK, reporting >> LO_BITS,
-                         reporting & LO_MASK))
+        rows = [bucket_row(key, values) for key, values in delta.rows.items()]
         if not rows:
             return
         if self.is_sqlite:
