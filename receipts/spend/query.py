@@ -211,39 +211,46 @@ def _summed(native: bool) -> list[str]:
 def statement(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]], q: SpendQuery,
               sqlite: bool) -> str:
     """The one statement of a query: ``pieces`` are the ranges summed (their index is their
-    id), ``parts`` each (piece, window, sign)."""
+    id), ``parts`` each (piece, window, sign); rows per window, key, currency and category,
+    the last column the distinct agents.
+
+    An agent counts in a window only if some of its receipts are left once the subtracted
+    ranges are taken away, so when a part is subtracted the rows are first summed per agent
+    too and only agents with receipts left are counted; otherwise ``COUNT(DISTINCT)`` is
+    exact and one ``GROUP BY`` does it (SQLite sorts every row it groups: one pass is much
+    cheaper than two). The group keys are read per bucket row from the group's primary key
+    (a materialized set of group keys was scanned whole for each row: SQLite built no index
+    on it)."""
     columns = _summed(q.currency == "native")
     piece_rows = ", ".join(f"({i}, {span}, {lo}, {hi})"
                            for i, (span, lo, hi) in enumerate(pieces))
     part_rows = ", ".join(f"({p}, {w}, {sign})" for p, w, sign in parts)
-    keys = [_key_sql(name, sqlite) for name in q.by]
-    currency = "g.currency" if q.currency == "native" else "g.fx_currency"
-    team = f"WHERE g.team = {'?' if sqlite else '%s'}" if q.team is not None else ""
-    by_piece = ", ".join(f"SUM(b.{c}) AS {c}" for c in columns)
-    by_window = ", ".join(f"SUM(part.sign * p.{c}) AS {c}" for c in columns)
-    final = ", ".join(f"SUM(bw.{c})" for c in columns)
-    key_list = ", ".join(f"{k} AS k{i}" for i, k in enumerate([*keys, currency]))
-    key_refs = ", ".join(f"keyed.k{i}" for i in range(len(keys) + 1))
-    return f"""
-WITH piece(id, span, lo, hi) AS (VALUES {piece_rows}),
-part(piece, w, sign) AS (VALUES {part_rows}),
-by_piece AS (
-  SELECT piece.id AS piece, b.group_id, b.category, {by_piece}
-  FROM piece JOIN receipts_spend_bucket b
+    keys = [*(_key_sql(name, sqlite) for name in q.by),
+            "g.currency" if q.currency == "native" else "g.fx_currency"]
+    team = f"AND g.team = {'?' if sqlite else '%s'}" if q.team is not None else ""
+    row = ["part.w", *keys, "b.category"]
+    summed = [*(f"SUM(part.sign * b.{c})" for c in columns),
+              "SUM(CASE WHEN g.retry THEN part.sign * b.receipts ELSE 0 END)"]
+    source = f"""WITH piece(id, span, lo, hi) AS (VALUES {piece_rows}),
+part(piece, w, sign) AS (VALUES {part_rows})
+SELECT {{select}}
+FROM piece
+  JOIN receipts_spend_bucket b
     ON b.span = piece.span AND b.start >= piece.lo AND b.start < piece.hi
-  GROUP BY piece.id, b.group_id, b.category),
-by_window AS (
-  SELECT part.w, p.group_id, p.category, {by_window}
-  FROM part JOIN by_piece p ON p.piece = part.piece
-  GROUP BY part.w, p.group_id, p.category
-  HAVING SUM(part.sign * p.receipts) > 0),
-keyed AS MATERIALIZED (
-  SELECT g.id, g.agent, g.retry, {key_list} FROM receipts_spend_group g {team})
-SELECT bw.w, {key_refs}, bw.category, {final},
-  SUM(CASE WHEN keyed.retry THEN bw.receipts ELSE 0 END),
-  COUNT(DISTINCT CASE WHEN bw.category = '' THEN keyed.agent END)
-FROM by_window bw JOIN keyed ON keyed.id = bw.group_id
-GROUP BY bw.w, {key_refs}, bw.category"""
+  JOIN part ON part.piece = piece.id
+  JOIN receipts_spend_group g ON g.id = b.group_id {team}
+GROUP BY {{group}}"""
+    if all(sign > 0 for _, _, sign in parts):
+        return source.format(select=", ".join([*row, *summed, "COUNT(DISTINCT g.agent)"]),
+                             group=", ".join(row))
+    names = [f"c{i}" for i in range(len(row))]
+    values = [f"v{i}" for i in range(len(summed))]
+    per_agent = source.format(
+        select=", ".join(f"{e} AS {n}" for e, n in zip([*row, *summed], [*names, *values],
+                                                       strict=True)),
+        group=", ".join([*row, "g.agent"]) + f" HAVING {summed[0]} > 0")
+    return (f"SELECT {', '.join(names)}, {', '.join(f'SUM({v})' for v in values)}, COUNT(*)\n"
+            f"FROM ({per_agent}) AS per_agent\nGROUP BY {', '.join(names)}")
 
 
 def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
@@ -258,31 +265,37 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
             parts.append((pieces.setdefault(piece, len(pieces)), w, sign))
     if not parts:
         return out
-    sqlite = conn.dialect.name == "sqlite"
-    sql = statement(list(pieces), parts, q, sqlite)
+    sql = statement(list(pieces), parts, q, conn.dialect.name == "sqlite")
     width = len(q.by) + 1
     # the driver's own placeholder (a tag name may hold ':', which sa.text would read as one)
     for found in conn.exec_driver_sql(sql, (q.team,) if q.team is not None else ()):
+        receipts = int(found[width + 2])
+        if receipts <= 0:  # (a category or agent whose receipts were all subtracted)
+            continue
         key: RowKey = tuple(found[1:1 + width])
         category = found[1 + width]
-        receipts, priced, tokens, hi, lo = found[2 + width:7 + width]
         rows = out[found[0]]
         row = rows.get(key)
         if row is None:
             row = rows[key] = Row()
+        priced, tokens, hi, lo = found[width + 3:width + 7]
         if category != TOTALS:
-            row.tokens[category] = int(tokens)
-            row.cost_by_category[category] = joined(hi, lo)
+            row.tokens[category] = row.tokens.get(category, 0) + int(tokens)
+            row.cost_by_category[category] = (row.cost_by_category.get(category, 0)
+                                              + joined(hi, lo))
             continue
-        row.receipts, row.priced, row.cost = int(receipts), int(priced), joined(hi, lo)
-        row.retries, row.agents = int(found[-2]), int(found[-1])
-        at = 7 + width
+        row.receipts += receipts
+        row.priced += int(priced)
+        row.cost += joined(hi, lo)
+        row.retries += int(found[-2])
+        row.agents += int(found[-1])
+        at = width + 7
         for c in MAIN_CATEGORIES:
             listed, c_tokens, c_hi, c_lo = found[at:at + 4]
             at += 4
             if listed:
-                row.tokens[c] = int(c_tokens)
-                row.cost_by_category[c] = joined(c_hi, c_lo)
+                row.tokens[c] = row.tokens.get(c, 0) + int(c_tokens)
+                row.cost_by_category[c] = row.cost_by_category.get(c, 0) + joined(c_hi, c_lo)
     return out
 
 
