@@ -117,9 +117,9 @@ SLOT_WIDTH = 4
 SLOTS = {c: TOTAL_WIDTH + SLOT_WIDTH * i for i, c in enumerate(MAIN_CATEGORIES)}
 """Where each main category's numbers start in :data:`Values`."""
 WIDTH = TOTAL_WIDTH + SLOT_WIDTH * len(MAIN_CATEGORIES)
-IS_MONEY = (False, False, False, False, True, True,
-            *(False, False, True, True) * len(MAIN_CATEGORIES))
-"""Which :data:`Values` are money (stored as two columns)."""
+
+
+_GRIDS = tuple((span, origin(span)) for span in SPANS)
 
 
 def rows_of(payload: Mapping[str, Any]) -> list[tuple[str, Values]]:
@@ -164,15 +164,13 @@ class SpendDelta:
         if reporting:
             minute = (issued_at // MINUTE_MS, gid, chain)
             self.minutes[minute] = self.minutes.get(minute, 0) + reporting
-        for span in SPANS:
-            start = bucket_start(span, issued_at)
+        for span, base in _GRIDS:
+            start = issued_at - (issued_at - base) % span  # bucket_start(span, issued_at)
             for category, values in parts:
                 key = (span, start, gid, chain, category)
-                row = rows.get(key)
-                if row is None:
-                    rows[key] = values.copy()
-                else:
-                    rows[key] = [a + b for a, b in zip(row, values, strict=True)]
+                row = rows.get(key)  # (value lists are never changed in place: shared)
+                rows[key] = values if row is None else [
+                    a + b for a, b in zip(row, values, strict=True)]
 
     def extend(self, payloads: Iterable[Mapping[str, Any]]) -> None:
         """Account several receipts."""

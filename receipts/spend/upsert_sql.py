@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from receipts.spend.buckets import IS_MONEY, LO_BITS, LO_MOD, SpendDelta
+from receipts.spend.buckets import LO_BITS, LO_MOD, SLOTS, SpendDelta
 from receipts.spend.tables import BUCKET_KEY, BUCKET_VALUES
 
 LO_MASK = LO_MOD - 1
+SLOT_STARTS = tuple(SLOTS.values())
 
 GROUP_COLUMNS = ("id", "team", "agent", "provider", "model", "tags_json", "currency",
                  "fx_currency", "retry")
@@ -70,14 +71,17 @@ def _upsert(source: str) -> str:
             f"DO UPDATE SET {', '.join(_set(c) for c in BUCKET_VALUES)}")
 
 
-def bucket_row(key: tuple[object, ...], values: list[int]) -> tuple[object, ...]:
-    """A delta row as the statement binds it: its key, then each money value split in two."""
-    out = list(key)
-    for value, is_money in zip(values, IS_MONEY, strict=True):
-        if is_money:
-            out += (value >> LO_BITS, value & LO_MASK)
-        else:
-            out.append(int(value))
+def bucket_row(key: tuple[object, ...], v: list[int]) -> tuple[object, ...]:
+    """A delta row as the statement binds it: its key, then the values of
+    :data:`receipts.spend.buckets.Values` with each money value (cost and reporting, of the
+    row and of each main category) split in two; written out rather than looped over, as it
+    runs for every row of every append."""
+    out = [*key, v[0], int(v[1]), int(v[2]), v[3], v[4] >> LO_BITS, v[4] & LO_MASK,
+           v[5] >> LO_BITS, v[5] & LO_MASK]
+    for at in SLOT_STARTS:
+        cost, reporting = v[at + 2], v[at + 3]
+        out += (v[at], v[at + 1], cost >> LO_BITS, cost & LO_MASK, reporting >> LO_BITS,
+                reporting & LO_MASK)
     return tuple(out)
 
 
