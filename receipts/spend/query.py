@@ -36,6 +36,9 @@ BUCKET = SPEND_BUCKET
 GROUP = table(SpendGroupRow)
 MAX_WINDOWS = 1000
 """Periods one query may span (a day-by-day year is 366)."""
+PG_WORK_MEM = "64MB"
+"""PostgreSQL memory for the query's sorts and hashes, for its transaction only (measured:
+at 100,000 receipts a month by team sorted 25,000 rows on disk, 100 of its 250 ms)."""
 FIELD_NAMES = ("provider", "model", "agent")
 """``by`` names that read a receipt field; any other name is a tag."""
 
@@ -295,7 +298,10 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
             parts.append((pieces.setdefault(piece, len(pieces)), w, sign))
     if not parts:
         return out
-    sql = statement(list(pieces), parts, q, conn.dialect.name == "sqlite")
+    sqlite = conn.dialect.name == "sqlite"
+    sql = statement(list(pieces), parts, q, sqlite)
+    if not sqlite:  # sort or hash the rows in memory: at the default 4 MB a month by team
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")  # spilled to disk
     width = len(q.by) + 1
     # the driver's own placeholder (a tag name may hold ':', which sa.text would read as one)
     for found in conn.exec_driver_sql(sql, (q.team,) if q.team is not None else ()):
