@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any, Literal
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,8 +27,7 @@ from sqlalchemy.engine import Connection
 from receipts.api.tag_keys import is_tag_key
 from receipts.budgets.periods import Period, local_window, period_label
 from receipts.errors import FieldProblem, Invalid
-from receipts.spend.buckets import (
-    DAY_MS, QUARTER_HOUR_MS, SPANS, TOTALS, WEEK_MS, joined, origin)
+from receipts.spend.buckets import DAY_MS, QUARTER_HOUR_MS, SPANS, TOTALS, WEEK_MS, joined, origin
 from receipts.spend.tables import MAIN_CATEGORIES, SPEND_BUCKET, SpendGroupRow, money
 from receipts.storage.tables import table
 
