@@ -222,67 +222,43 @@ def _ranges(sqlite: bool) -> str:
             "AS b")
 
 
-def _groups(sqlite: bool, keys: list[str], team: str) -> str:
-    """PostgreSQL: each group's keys, computed once per group (the tag set is parsed as JSONB
-    once, not once per bucket row) and joined by hash. SQLite reads them per bucket row
-    through the group's primary key: it built no index on a materialized set and scanned it
-    whole for every row."""
-    if sqlite:
-        return ""
-    columns = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
-    return (f",\nkeyed AS MATERIALIZED (SELECT g.id, g.agent, g.retry, {columns} "
-            f"FROM receipts_spend_group g WHERE TRUE {team})")
-
-
-def _group_join(sqlite: bool, team: str) -> str:
-    if sqlite:
-        return f"JOIN receipts_spend_group g ON g.id = b.group_id {team}"
-    return "JOIN keyed g ON g.id = b.group_id"
-
-
 def statement(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]], q: SpendQuery,
               sqlite: bool) -> str:
     """The one statement of a query: ``pieces`` are the ranges summed (their index is their
     id), ``parts`` each (piece, window, sign); rows per window, key, currency and category,
-    the last column the distinct agents.
+    the last two columns the retries and the distinct agents.
 
-    An agent counts in a window only if some of its receipts are left once the subtracted
-    ranges are taken away, so when a part is subtracted the rows are first summed per agent
-    too and only agents with receipts left are counted; otherwise ``COUNT(DISTINCT)`` is
-    exact and one ``GROUP BY`` does it (SQLite sorts every row it groups: one pass is much
-    cheaper than two)."""
+    First the bucket rows are summed per window, group and category, their signs applied, and
+    only what has receipts left is kept (a group whose receipts in a window were all
+    subtracted is no row, and its agent is not counted); then those few rows (at most windows
+    x groups x categories) are joined to their groups, whose keys are read there (a tag from
+    the group's tag set), and summed per key. SQLite sorts every row it groups: the bucket
+    rows are sorted once, by integers, and the JSON of a group is read once per window
+    (measured at 1,000,000 receipts, a New York day by day over 30 days: 450 against 630 ms
+    when the keys were read for every bucket row and the rows sorted per agent)."""
     columns = _summed(q.currency == "native")
     piece_rows = ", ".join(f"({i}, {span}, {lo}, {hi})"
                            for i, (span, lo, hi) in enumerate(pieces))
     part_rows = ", ".join(f"({p}, {w}, {sign})" for p, w, sign in parts)
     keys = [*(_key_sql(name, sqlite) for name in q.by),
             "g.currency" if q.currency == "native" else "g.fx_currency"]
-    team = f"AND g.team = {'?' if sqlite else '%s'}" if q.team is not None else ""
-    groups = _groups(sqlite, keys, team)
-    if not sqlite:  # (the keys are columns of the materialized groups)
-        keys = [f"g.k{i}" for i in range(len(keys))]
-    row = ["part.w", *keys, "b.category"]
-    summed = [*(f"SUM(part.sign * b.{c})" for c in columns),
-              "SUM(CASE WHEN g.retry THEN part.sign * b.receipts ELSE 0 END)"]
-    source = f"""WITH piece(id, span, lo, hi) AS (VALUES {piece_rows}),
-part(piece, w, sign) AS (VALUES {part_rows}){groups}
-SELECT {{select}}
-FROM piece
-  {_ranges(sqlite)}
-  JOIN part ON part.piece = piece.id
-  {_group_join(sqlite, team)}
-GROUP BY {{group}}"""
-    if all(sign > 0 for _, _, sign in parts):
-        return source.format(select=", ".join([*row, *summed, "COUNT(DISTINCT g.agent)"]),
-                             group=", ".join(row))
-    names = [f"c{i}" for i in range(len(row))]
-    values = [f"v{i}" for i in range(len(summed))]
-    per_agent = source.format(
-        select=", ".join(f"{e} AS {n}" for e, n in zip([*row, *summed], [*names, *values],
-                                                       strict=True)),
-        group=", ".join([*row, "g.agent"]) + f" HAVING {summed[0]} > 0")
-    return (f"SELECT {', '.join(names)}, {', '.join(f'SUM({v})' for v in values)}, COUNT(*)\n"
-            f"FROM ({per_agent}) AS per_agent\nGROUP BY {', '.join(names)}")
+    team = f"WHERE g.team = {'?' if sqlite else '%s'}" if q.team is not None else ""
+    inner = ", ".join(f"SUM(part.sign * b.{c}) AS {c}" for c in columns)
+    outer = ", ".join(f"SUM(s.{c})" for c in columns)
+    row = ", ".join(["s.w", *keys, "s.category"])
+    return f"""WITH piece(id, span, lo, hi) AS (VALUES {piece_rows}),
+part(piece, w, sign) AS (VALUES {part_rows}),
+per_group AS (
+  SELECT part.w AS w, b.group_id AS group_id, b.category AS category, {inner}
+  FROM piece
+    {_ranges(sqlite)}
+    JOIN part ON part.piece = piece.id
+  GROUP BY part.w, b.group_id, b.category
+  HAVING SUM(part.sign * b.receipts) > 0)
+SELECT {row}, {outer}, SUM(CASE WHEN g.retry THEN s.receipts ELSE 0 END),
+  COUNT(DISTINCT g.agent)
+FROM per_group s JOIN receipts_spend_group g ON g.id = s.group_id {team}
+GROUP BY {row}"""
 
 
 def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,

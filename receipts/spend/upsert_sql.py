@@ -57,12 +57,17 @@ binary (``%b``): psycopg writes text arrays in Python, quoting each element, mea
 MINUTE_KEY = ("minute", "group_id", "chain")
 
 
-def minute_statement(placeholder: str) -> str:
-    """Upsert one (minute, group, chain) cost row, adding to what is there."""
+PG_MINUTES = "SELECT * FROM unnest(%b::int8[], %b::int8[], %b::varchar[], %b::int8[], %b::int8[])"
+"""PostgreSQL: a delta's minute rows in one statement, as its bucket rows."""
+
+
+def minute_statement(placeholder: str, source: str | None = None) -> str:
+    """Upsert (minute, group, chain) cost rows, adding to what is there: one row of
+    placeholders, or ``source`` (:data:`PG_MINUTES`)."""
     both = "receipts_spend_minute.cost_lo + excluded.cost_lo"
-    values = ", ".join([placeholder] * 5)
+    values = source or f"VALUES ({', '.join([placeholder] * 5)})"
     return (f"INSERT INTO receipts_spend_minute ({', '.join(MINUTE_KEY)}, cost_hi, cost_lo) "
-            f"VALUES ({values}) ON CONFLICT ({', '.join(MINUTE_KEY)}) DO UPDATE SET "
+            f"{values} ON CONFLICT ({', '.join(MINUTE_KEY)}) DO UPDATE SET "
             f"cost_hi = receipts_spend_minute.cost_hi + excluded.cost_hi + (({both}) >> "
             f"{LO_BITS}), cost_lo = ({both}) & {LO_MASK}")
 
@@ -101,6 +106,7 @@ class SpendWriter:
         self.sql_groups, self.sql_buckets = statements("?" if is_sqlite else "%s")
         self.pg_buckets = _upsert(PG_BUCKETS)
         self.sql_minutes = minute_statement("?" if is_sqlite else "%s")
+        self.pg_minutes = minute_statement("%s", PG_MINUTES)
         self.known: set[int] = set()
         self._pending: set[int] = set()
 
@@ -115,10 +121,13 @@ class SpendWriter:
                 (g.id, g.team, g.agent, g.provider, g.model, g.tags_json, g.currency,
                  g.fx_currency, g.retry) for g in new])
             self._pending.update(g.id for g in new)
-        if delta.minutes:  # (a few rows: one per group and chain in the batch's minutes)
-            cur.executemany(self.sql_minutes, [
-                (minute, gid, chain, cost >> LO_BITS, cost & LO_MASK)
-                for (minute, gid, chain), cost in sorted(delta.minutes.items())])
+        if delta.minutes:  # (one row per group and chain in the batch's minutes)
+            minutes = [(minute, gid, chain, cost >> LO_BITS, cost & LO_MASK)
+                       for (minute, gid, chain), cost in sorted(delta.minutes.items())]
+            if self.is_sqlite:
+                cur.executemany(self.sql_minutes, minutes)
+            else:  # (one statement, where executemany ran one per row)
+                cur.execute(self.pg_minutes, [list(c) for c in zip(*minutes, strict=True)])
         rows = [bucket_row(key, values) for key, values in delta.rows.items()]
         if not rows:
             return
