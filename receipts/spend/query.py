@@ -5,13 +5,12 @@ Each period's window is covered by whole UTC weeks and days in its middle and qu
 its edges (:func:`signed_cover`). An edge runs from the window's end to the *nearest* day
 boundary, and is added when that boundary is before the end, subtracted when it is after: a
 New York day is one UTC day and two 5-hour edges, where adding up quarter hours only took 96
-of them. Two windows that meet share their edge (added to one, subtracted from the other), so
-the statement sums each range of buckets once (per range and group), then gives each window
-its signed share of the ranges (per window and group: exact, subtraction included, and a group
-whose receipts were all subtracted is dropped), and only then joins the groups to their keys
-(a tag read from the group's tag set, a receipt field) and sums per window, key, currency and
-category, so Python only sees the rows of the answer. The two halves of each money sum are
-joined into exact integers here.
+of them. Two windows that meet share their edge (added to one, subtracted from the other).
+The statement (:func:`statement`) sums the bucket rows per window and group with their signs
+(exact, subtraction included; a group whose receipts were all subtracted is dropped), and only
+then joins the groups to their keys (a tag read from the group's tag set, a receipt field) and
+sums per window, key, currency and category, so Python only sees the rows of the answer. The
+two halves of each money sum are joined into exact integers here.
 """
 
 from __future__ import annotations
@@ -280,33 +279,27 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
     width = len(q.by) + 1
     # the driver's own placeholder (a tag name may hold ':', which sa.text would read as one)
     for found in conn.exec_driver_sql(sql, (q.team,) if q.team is not None else ()):
-        receipts = int(found[width + 2])
-        if receipts <= 0:  # (a category or agent whose receipts were all subtracted)
-            continue
+        # one row per window, key and category: the main row (''), or another category's
         key: RowKey = tuple(found[1:1 + width])
         category = found[1 + width]
         rows = out[found[0]]
         row = rows.get(key)
         if row is None:
             row = rows[key] = Row()
-        priced, tokens, hi, lo = found[width + 3:width + 7]
+        receipts, priced, tokens, hi, lo = found[width + 2:width + 7]
         if category != TOTALS:
-            row.tokens[category] = row.tokens.get(category, 0) + int(tokens)
-            row.cost_by_category[category] = (row.cost_by_category.get(category, 0)
-                                              + joined(hi, lo))
+            row.tokens[category] = int(tokens)
+            row.cost_by_category[category] = joined(hi, lo)
             continue
-        row.receipts += receipts
-        row.priced += int(priced)
-        row.cost += joined(hi, lo)
-        row.retries += int(found[-2])
-        row.agents += int(found[-1])
+        row.receipts, row.priced, row.cost = int(receipts), int(priced), joined(hi, lo)
+        row.retries, row.agents = int(found[-2]), int(found[-1])
         at = width + 7
         for c in MAIN_CATEGORIES:
             listed, c_tokens, c_hi, c_lo = found[at:at + 4]
             at += 4
-            if listed:
-                row.tokens[c] = row.tokens.get(c, 0) + int(c_tokens)
-                row.cost_by_category[c] = row.cost_by_category.get(c, 0) + joined(c_hi, c_lo)
+            if listed:  # (receipts that list it: a count of 0 tokens is still shown)
+                row.tokens[c] = int(c_tokens)
+                row.cost_by_category[c] = joined(c_hi, c_lo)
     return out
 
 
