@@ -52,30 +52,33 @@ def statements(placeholder: str) -> tuple[str, str]:
 
 BUCKET_COLUMNS = BUCKET_KEY + BUCKET_VALUES
 PG_TYPES = ("int8", "int8", "int8", "varchar", "varchar", *["int8"] * len(BUCKET_VALUES))
-PG_BUCKETS = f"""SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in PG_TYPES)})"""
-PG_GROUPS = ("SELECT * FROM unnest(%b::int8[], %b::varchar[], %b::varchar[], %b::varchar[], "
-             "%b::varchar[], %b::varchar[], %b::varchar[], %b::varchar[], %b::bool[])")
+PG_GROUP_TYPES = ("int8", *["varchar"] * 7, "bool")
+PG_MINUTE_TYPES = ("int8", "int8", "varchar", "int8", "int8")
+
+
+def _unnest(types: tuple[str, ...], p: str) -> str:
+    return f"SELECT * FROM unnest({', '.join(f'{p}::{t}[]' for t in types)})"
 
 
 MINUTE_KEY = ("minute", "group_id", "chain")
 
 
-PG_MINUTES = "SELECT * FROM unnest(%b::int8[], %b::int8[], %b::varchar[], %b::int8[], %b::int8[])"
-
-
 def pg_statement(groups: Sequence[tuple[object, ...]], minutes: Sequence[tuple[object, ...]],
-                 rows: Sequence[tuple[object, ...]]) -> tuple[str, list[list[object]]]:
+                 rows: Sequence[tuple[object, ...]], binary: bool,
+                 ) -> tuple[str, list[list[object]]]:
     """PostgreSQL: a delta's new groups, minute rows and bucket rows in one statement (the
-    first two as data-modifying ``WITH`` parts), each table's rows as one array per column
-    (:data:`PG_GROUPS`, :data:`PG_MINUTES`, :data:`PG_BUCKETS`), sent in binary (``%b``).
+    first two as data-modifying ``WITH`` parts), each table's rows as one array per column,
+    bound in binary (``%b``) or as text (``%s``, for a client-side cursor).
 
-    One round trip per append, where a statement per table (and ``executemany``, one per
-    row) took up to three; psycopg writes text arrays in Python, quoting each element,
-    measured at 44 against 15 us per row of 80,000 rows. No key is twice in a delta, so no
+    One statement, where one per table (and ``executemany``, one per row) took up to three
+    round trips. Text arrays are written by psycopg in Python, quoting each element, measured
+    at 44 against 15 us per row of 80,000 rows in binary. No key is twice in a delta, so no
     row is upserted twice by one statement (which PostgreSQL refuses)."""
-    used = [(sql, values) for sql, values in ((PG_GROUPS_SQL, groups),
-                                              (PG_MINUTES_SQL, minutes), (PG_BUCKETS_SQL, rows))
-            if values]
+    p = "%b" if binary else "%s"
+    used = [(sql, values) for sql, values in (
+        (GROUPS_FROM.format(_unnest(PG_GROUP_TYPES, p)), groups),
+        (minute_statement(p, _unnest(PG_MINUTE_TYPES, p)), minutes),
+        (_upsert(_unnest(PG_TYPES, p)), rows)) if values]
     if not used:
         return "", []
     params = [list(column) for _, values in used for column in zip(*values, strict=True)]
@@ -115,9 +118,11 @@ def bucket_row(key: tuple[object, ...], v: list[int]) -> tuple[object, ...]:
     return tuple(out)
 
 
-PG_GROUPS_SQL = GROUPS_FROM.format(PG_GROUPS)
-PG_MINUTES_SQL = minute_statement("%s", PG_MINUTES)
-PG_BUCKETS_SQL = _upsert(PG_BUCKETS)
+SENT_WITH_COMMIT = 64
+"""PostgreSQL: a delta of at most this many rows (a lone call has 4 or 5) is not sent by
+itself but with the chain head's ``UPDATE`` and the ``COMMIT``, in their one message
+(:meth:`receipts.storage.append_sql.AppendConnection.commit`): no round trip of its own. A
+larger one goes at once, in binary (as text, its arrays would cost more than a round trip)."""
 
 
 class SpendWriter:
@@ -128,13 +133,18 @@ class SpendWriter:
     inserted again next time.
     """
 
-    def __init__(self, driver: Any, is_sqlite: bool) -> None:
+    def __init__(self, driver: Any, is_sqlite: bool, defer: bool = False) -> None:
         self.driver = driver
         self.is_sqlite = is_sqlite
         self.sql_groups, self.sql_buckets = statements("?" if is_sqlite else "%s")
         self.sql_minutes = minute_statement("?" if is_sqlite else "%s")
         self.known: set[int] = set()
         self._pending: set[int] = set()
+        self.defer = defer and not is_sqlite
+        """PostgreSQL: keep a small delta for the COMMIT (only where the COMMIT sends it:
+        the append connection; a rebuild writes at once)."""
+        self.deferred: tuple[str, list[list[object]]] | None = None
+        """A small delta's statement and values, to be sent with the COMMIT."""
 
     def write(self, delta: SpendDelta) -> None:
         """Insert the delta's new groups and add its rows into the minutes and the buckets."""
@@ -149,7 +159,12 @@ class SpendWriter:
         rows = [bucket_row(key, values) for key, values in delta.rows.items()]
         cur = self.driver.cursor()
         if not self.is_sqlite:
-            sql, params = pg_statement(groups, minutes, rows)
+            small = len(groups) + len(minutes) + len(rows) <= SENT_WITH_COMMIT
+            if self.defer and small and self.deferred is None:
+                sql, params = pg_statement(groups, minutes, rows, binary=False)
+                self.deferred = (sql, params) if sql else None
+                return
+            sql, params = pg_statement(groups, minutes, rows, binary=True)
             if sql:
                 cur.execute(sql, params)
             return
@@ -162,7 +177,9 @@ class SpendWriter:
         """The transaction committed: its groups are stored."""
         self.known |= self._pending
         self._pending = set()
+        self.deferred = None
 
     def rolled_back(self) -> None:
         """The transaction was abandoned: its groups may not be stored."""
         self._pending = set()
+        self.deferred = None
