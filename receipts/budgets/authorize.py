@@ -88,9 +88,10 @@ class _Group:
 
 
 def decide(raw: Raw, asks: Sequence[Ask], now: int, currency: str | None,
-           ) -> list[Answer]:
-    """Answer ``asks`` in order, inside ``raw``'s write transaction."""
-    budgets = CATALOG.current(raw)
+           budgets_version: str | None = None) -> list[Answer]:
+    """Answer ``asks`` in order, inside ``raw``'s write transaction (``budgets_version``: the
+    budgets' version, when the caller has read it in this transaction)."""
+    budgets = CATALOG.current(raw, budgets_version)
     reservations.release_expired(raw, now)
     keys = [(a.agent_id, a.request_id) for a in asks]
     done = reservations.stored(raw, keys)
@@ -133,9 +134,10 @@ def decide(raw: Raw, asks: Sequence[Ask], now: int, currency: str | None,
             answer = group.hold(ask, scope)
         seen[key] = answer
         answers.append(answer)
-    counters.save(raw, group.locked)
-    reservations.insert(raw, group.made, group.holds)
-    approvals.insert(raw, group.approvals)
+    with raw.pipeline():  # (PostgreSQL: one round trip for the group's writes)
+        counters.save(raw, group.locked)
+        reservations.insert(raw, group.made, group.holds)
+        approvals.insert(raw, group.approvals)
     return answers
 
 

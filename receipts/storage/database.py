@@ -31,6 +31,8 @@ from receipts.spend import tables as _spend_tables  # noqa: F401  (registers spe
 from receipts.storage.tables import METADATA
 
 _WRITE = "receipts_write"
+WAL_AUTOCHECKPOINT = 1000
+"""SQLite's default: a commit checkpoints once the write-ahead log holds this many pages."""
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -92,7 +94,9 @@ class Database:
         ``durable=False`` is for soft state that expires on its own (budget reservations):
         the commit survives the process being killed but not the machine losing power
         (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit = off``), and costs no
-        disk flush. Receipts never go this way.
+        disk flush. Receipts never go this way. On SQLite such a commit does not checkpoint
+        the write-ahead log either (a checkpoint flushes): whoever writes that way calls
+        :meth:`checkpoint` now and then, off the event loop.
         """
         with self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
@@ -100,6 +104,7 @@ class Database:
             driver: Any = conn.connection.driver_connection
             if relaxed:  # (SQLite refuses to change it inside a transaction)
                 driver.execute("PRAGMA synchronous=NORMAL")
+                driver.execute("PRAGMA wal_autocheckpoint=0")
             try:
                 with conn.begin():
                     if not durable and not self.is_sqlite:
@@ -108,6 +113,16 @@ class Database:
             finally:
                 if relaxed:
                     driver.execute("PRAGMA synchronous=FULL")
+                    driver.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database as far as readers allow
+        (``PASSIVE``: it waits for no reader or writer). Nothing to do on PostgreSQL."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as conn:
+            conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_checkpoint(PASSIVE)")
 
     def dispose(self) -> None:
         """Close pooled connections."""
