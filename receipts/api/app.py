@@ -103,7 +103,8 @@ def anomaly_runner(runtime: Runtime) -> AnomalyRunner | None:
     s = runtime.settings
     if not s.anomaly_detection:
         return None
-    return AnomalyRunner(runtime.db, runtime.facts.reporting_currency, s.anomaly_tag_sets)
+    return AnomalyRunner(runtime.db, runtime.facts.reporting_currency, s.anomaly_tag_sets,
+                         suspend=s.anomaly_suspend)
 
 
 def create_app(settings: Settings | None = None, *,

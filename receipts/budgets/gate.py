@@ -6,7 +6,9 @@ while a group is decided wait in the queue and form the next group; the group ru
 loop's own thread (a thread of its own would mostly wait for the GIL). Nobody is answered
 before the transaction holding their reservation commits. Inside a group the requests are
 decided one after the other (:func:`receipts.budgets.authorize.decide`), so grouping never
-changes an answer, only the cost of giving it.
+changes an answer, only the cost of giving it. A suspended agent's request is refused in the
+group's transaction (:mod:`receipts.deployment.suspensions`: the version is read with the
+budgets'), so no authorization is allowed after the suspension commits.
 
 A group's commit does not wait for the disk (``Database.write(durable=False)``): it survives the
 process being killed, and a machine losing power can lose the last moment's reservations. A
@@ -29,6 +31,7 @@ from receipts.budgets.catalog import VERSION_KEY, meta
 from receipts.budgets.raw import Raw
 from receipts.budgets.reservations import Answer, Ask
 from receipts.clock import now_ms
+from receipts.deployment import suspensions
 from receipts.errors import ReceiptsError, Unavailable
 from receipts.issuing.pricing_cache import PricingCache
 from receipts.storage.append_sql import is_integrity_error
@@ -53,6 +56,7 @@ class Gate:
         self.before = before  # run first in each group's transaction (price book refresh)
         self._queue: deque[tuple[Ask, asyncio.Future[Answer]]] = deque()
         self._flusher: asyncio.Task[None] | None = None
+        self.suspended = suspensions.Suspended()
         self._groups = 0  # since the last checkpoint
         self._checkpoint: asyncio.Future[None] | None = None
 
@@ -95,11 +99,13 @@ class Gate:
             try:
                 with self.db.write(durable=False) as conn:
                     raw = Raw.of(conn)
-                    versions = meta(raw, PRICING_VERSION, VERSION_KEY)
+                    versions = meta(raw, PRICING_VERSION, VERSION_KEY, suspensions.VERSION_KEY)
                     if self.before is not None:
                         self.before(conn, versions)
+                    suspended = self.suspended.current(
+                        raw, versions.get(suspensions.VERSION_KEY, ""))
                     return decide(raw, asks, now_ms(), self.currency,
-                                  versions.get(VERSION_KEY, ""))
+                                  versions.get(VERSION_KEY, ""), suspended)
             except ReceiptsError:
                 raise
             except Exception as e:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from receipts.alerts import tables as _alert_tables  # noqa: F401  (registers alert tables)
 from receipts.anomaly import lease as _lease_table  # noqa: F401  (registers the lease table)
 from receipts.budgets import tables as _budget_tables  # noqa: F401  (registers budget tables)
+from receipts.deployment import suspensions as _suspensions  # noqa: F401  (registers its table)
 from receipts.errors import ConfigError
 from receipts.policies import tables as _policy_tables  # noqa: F401  (registers policy tables)
 from receipts.spend import tables as _spend_tables  # noqa: F401  (registers spend tables)
