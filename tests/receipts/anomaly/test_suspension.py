@@ -18,9 +18,9 @@ import pytest
 from receipts.anomaly.runner import AnomalyRunner
 from receipts.budgets.raw import Raw
 from receipts.client.clients import ReceiptsClient
-from receipts.client.wire import ReceiptRefused
 from receipts.clock import now_ms
 from receipts.deployment import suspensions
+from receipts.errors import ReceiptRefused
 from receipts.storage.database import Database
 from tests.receipts.anomaly.test_runner import EXPENSIVE, _anomalies, _post, _wait_for_mid_minute
 from tests.receipts.conftest import ROOT, Deployment, call, make_deployment, receipt_cmd
