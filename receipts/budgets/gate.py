@@ -22,6 +22,7 @@ percentile. For the same reason a group's commit never checkpoints SQLite's writ
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -37,6 +38,8 @@ from receipts.issuing.pricing_cache import PricingCache
 from receipts.storage.append_sql import is_integrity_error
 from receipts.storage.database import Database
 from receipts.storage.queries import PRICING_VERSION
+
+log = logging.getLogger("receipts.budgets")
 
 MAX_GROUP = 500
 CHECKPOINT_GROUPS = 200
@@ -122,7 +125,13 @@ class Gate:
         if self._groups >= CHECKPOINT_GROUPS and (self._checkpoint is None
                                                   or self._checkpoint.done()):
             self._groups = 0
-            self._checkpoint = loop.run_in_executor(None, self.db.checkpoint)
+            self._checkpoint = loop.run_in_executor(None, self._checkpoint_now)
+
+    def _checkpoint_now(self) -> None:
+        try:
+            self.db.checkpoint()
+        except Exception:  # (the next one catches up; a closing service may refuse this one)
+            log.warning("write-ahead log checkpoint failed", exc_info=True)
 
 
 def refresh_when_changed(pricing: PricingCache) -> Callable[[Any, Mapping[str, str]], None]:

@@ -1,0 +1,71 @@
+"""SQLite: authorization groups commit without checkpointing the write-ahead log; the gate has
+it checkpointed on a worker thread every ``CHECKPOINT_GROUPS`` groups, so the log is copied
+into the database and does not grow without end under authorizations alone."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from receipts.budgets import gate
+from receipts.storage.database import Database
+from tests.receipts.conftest import make_deployment
+
+ASK = {"provider": "openai", "model": "gpt-4o", "estimated_cost": "0.01"}
+
+
+def _unchecked_frames(path: Path) -> int:
+    """Frames in the log not yet in the database (a passive checkpoint's report)."""
+    with sqlite3.connect(path) as conn:
+        _, logged, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(logged) - int(done)
+
+
+def test_groups_checkpoint_off_the_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gate, "CHECKPOINT_GROUPS", 5)
+    calls: list[float] = []
+    checkpoint = Database.checkpoint
+
+    def counted(self: Database) -> None:
+        calls.append(time.monotonic())
+        checkpoint(self)
+
+    monkeypatch.setattr(Database, "checkpoint", counted)
+    dep = make_deployment(tmp_path)
+    _, key = dep.agent("search", project="ranker")
+    with dep.client(anomaly_detection=False) as client:
+        for i in range(21):  # (one at a time: each its own group)
+            answer = client.post("/v1/authorize", json={**ASK, "request_id": f"a{i}"},
+                                 headers=key)
+            assert answer.status_code == 200 and answer.json()["decision"] == "allow"
+        deadline = time.monotonic() + 10
+        while len(calls) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(calls) == 4
+    db_file = Path(dep.settings.db_url.removeprefix("sqlite:///"))
+    assert _unchecked_frames(db_file) == 0
+
+
+def test_relaxed_commit_leaves_the_checkpoint(tmp_path: Path) -> None:
+    """A ``durable=False`` commit past SQLite's 1,000-page mark leaves the log where it is (the
+    database file does not grow); the next durable commit checkpoints it, as SQLite does."""
+    dep = make_deployment(tmp_path)
+    db = Database(dep.settings.db_url)
+    db_file = Path(dep.settings.db_url.removeprefix("sqlite:///"))
+    blob = "x" * 3000
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE filler (v TEXT)")
+        before = db_file.stat().st_size
+        with db.write(durable=False) as conn:
+            for _ in range(1500):  # (about 4.5 MB: over 1,000 pages of 4 KiB)
+                conn.exec_driver_sql("INSERT INTO filler VALUES (?)", (blob,))
+        assert db_file.stat().st_size < before + 1_000_000
+        with db.write() as conn:
+            conn.exec_driver_sql("INSERT INTO filler VALUES ('durable')")
+        assert db_file.stat().st_size > before + 4_000_000
+    finally:
+        db.dispose()
