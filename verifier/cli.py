@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from verifier import cose
+from verifier.allocate import allocate
+from verifier.allocation_view import RENDERERS as ALLOCATION_RENDERERS
 from verifier.checkpoints import read_saved, saved_heads
 from verifier.encoding import decode_strict, split_sequence
 from verifier.errors import EncodingError, UsageError, VerifierError
@@ -194,12 +196,15 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
 @click.command()
 @_ledger_argument
 @_key_option
-@click.option("--by", "by", multiple=True, required=True,
+@click.option("--by", "by", multiple=True,
               help="Tag to group by (team, project, cost_center...; also provider, model, "
-                   "agent); repeatable.")
+                   "agent); repeatable; required unless --with-allocations.")
 @click.option("--period", type=click.Choice(PERIODS), help="Also group by UTC day or month.")
-@click.option("--currency", type=click.Choice(CURRENCY_MODES), default="native",
-              show_default=True, help="Price currency, or the receipts' reporting currency.")
+@click.option("--currency", type=click.Choice(CURRENCY_MODES),
+              help="Price currency (default: native), or the receipts' reporting currency.")
+@click.option("--with-allocations", is_flag=True,
+              help="Apply the ledger's allocation sets: per month and group, the receipts' "
+                   "cost, each rule's line and the total (spec §8.1).")
 @click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
               show_default=True)
 @click.option("--exclude-retries", is_flag=True,
@@ -207,11 +212,17 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
 @click.option("--no-verify", is_flag=True, help="Roll up even if the ledger does not verify.")
 @_workers_option
 def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], period: str | None,
-           currency: str, fmt: str, exclude_retries: bool, no_verify: bool,
-           workers: int) -> int:
+           currency: str | None, with_allocations: bool, fmt: str, exclude_retries: bool,
+           no_verify: bool, workers: int) -> int:
     """Recompute totals per group of tags from LEDGER's receipts (verifies first)."""
 
-    spec = RollupSpec(tuple(by), period, currency, exclude_retries)
+    if with_allocations and (by or period or currency):
+        raise click.UsageError("--with-allocations groups as the allocation sets say: "
+                               "--by, --period and --currency cannot be given with it")
+    if not with_allocations and not by:
+        raise click.UsageError("Missing option '--by' (or --with-allocations).")
+    spec = RollupSpec(tuple(by), period, currency or "native", exclude_retries,
+                      with_allocations)
     report = _run(ledger, VerifyOptions(trusted_keys=_load_keys(key_paths), rollup=spec,
                                         workers=workers))
     if not report.valid and not no_verify:
@@ -222,7 +233,15 @@ def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], perio
         click.echo(f"warning: {ledger} is INVALID ({report.failure}); totals cover only "
                    "the receipts before the failure", err=True)
     assert report.rollup is not None
-    click.echo(RENDERERS[fmt](report.rollup))
+    if with_allocations:
+        if not report.allocation_sets:
+            click.echo(f"error: {ledger} holds no allocation set (the service records them "
+                       "with `receipt allocations set`)", err=True)
+            return EXIT_INVALID if not report.valid else EXIT_USAGE
+        rows = allocate(report.rollup, report.allocation_sets)
+        click.echo(ALLOCATION_RENDERERS[fmt](rows))
+    else:
+        click.echo(RENDERERS[fmt](report.rollup))
     return EXIT_VALID if report.valid else EXIT_INVALID
 
 

@@ -29,8 +29,10 @@ LEDGER_HEADER = CONTENT_TYPE_PREFIX + "ledger-header+cbor"
 PUBLIC_KEY = CONTENT_TYPE_PREFIX + "public-key+cbor"
 PRICE_BOOK = CONTENT_TYPE_PREFIX + "price-book+cbor"
 FX_RATE = CONTENT_TYPE_PREFIX + "fx-rate+cbor"
+ALLOCATION_SET = CONTENT_TYPE_PREFIX + "allocation-set+cbor"
 CHECKPOINT = CONTENT_TYPE_PREFIX + "checkpoint+cbor"
-CONTENT_TYPES = (LEDGER_HEADER, PUBLIC_KEY, PRICE_BOOK, FX_RATE, RECEIPT, CHECKPOINT)
+CONTENT_TYPES = (LEDGER_HEADER, PUBLIC_KEY, PRICE_BOOK, FX_RATE, ALLOCATION_SET, RECEIPT,
+                 CHECKPOINT)
 
 
 def protected_header(content_type: str, kid: bytes) -> bytes:

@@ -1,11 +1,12 @@
-"""Step 2 of verification (spec §9.2): the ledger header, public keys, price books, FX rates.
+"""Step 2 of verification (spec §9.2): the ledger header, public keys, price books, FX rates
+and allocation sets.
 
-Item 0 is the header; its ``counts`` say how many keys, price books and FX rates follow, in that
-order, and its ``preamble`` digest (:func:`preamble_digest`) says which. Once the keys are read
-the trusted keys are fixed (§9.1) and the header, read first, is authenticated. The helpers
-:func:`open_item` and :func:`authenticate` are the envelope, signature and key checks every
-item but a receipt goes through (a receipt's are in :mod:`verifier.steps`); step 10's
-checkpoints use them too.
+Item 0 is the header; its ``counts`` say how many keys, price books, FX rates and allocation
+sets follow, in that order, and its ``preamble`` digest (:func:`preamble_digest`) says which.
+Once the keys are read the trusted keys are fixed (§9.1) and the header, read first, is
+authenticated. The helpers :func:`open_item` and :func:`authenticate` are the envelope,
+signature and key checks every item but a receipt goes through (a receipt's are in
+:mod:`verifier.steps`); step 10's checkpoints use them too.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from verifier import cose
+from verifier.allocation import AllocationSet
 from verifier.encoding import decode_strict
 from verifier.errors import EncodingError, Position, SchemaError, VerificationFailure
 from verifier.keys import PublicKey, key_id
 from verifier.pricing import FxRate, PriceBook
-from verifier.schema import check_fx_rate, check_header, check_public_key_item
+from verifier.schema import check_fx_rate, check_header, check_public_key_item, preamble_counts
 
 
 def preamble_digest(items: Iterable[bytes]) -> bytes:
@@ -103,7 +105,8 @@ class Preamble:
         self.trusted: dict[bytes, PublicKey] = {}
         self.books: dict[bytes, PriceBook] = {}
         self.rates: list[FxRate] = []
-        self.items: list[bytes] = []  # the keys, books and rates, for 2f
+        self.allocations: dict[bytes, AllocationSet] = {}
+        self.items: list[bytes] = []  # every item after the header, for 2g
         self.trust_fixed = False
         self.section = "header"
 
@@ -120,26 +123,30 @@ class Preamble:
             self._key(index, item)
         elif self.section == "books":
             self._book(index, item)
-        else:
+        elif self.section == "rates":
             self._rate(index, item)
+        else:
+            self._allocation_set(index, item)
         self._advance()
 
     def _advance(self) -> None:
-        """Move on once the header's count for a section is reached (2c and 2f on the way)."""
+        """Move on once the header's count for a section is reached (2c and 2g on the way)."""
         assert self.header is not None
-        counts = self.header["counts"]
+        keys, books, rates, allocations = preamble_counts(self.header)
         if self.section == "header":
             self.section = "keys"
-        if self.section == "keys" and len(self.ledger_keys) == counts["keys"]:
+        if self.section == "keys" and len(self.ledger_keys) == keys:
             self._trust()
             self.section = "books"
-        if self.section == "books" and len(self.books) == counts["price_books"]:
+        if self.section == "books" and len(self.books) == books:
             self.section = "rates"
-        if self.section == "rates" and len(self.rates) == counts["fx_rates"]:
-            # 2f Preamble digest
+        if self.section == "rates" and len(self.rates) == rates:
+            self.section = "allocations"
+        if self.section == "allocations" and len(self.allocations) == allocations:
+            # 2g Preamble digest
             if preamble_digest(self.items) != self.header["preamble"]:
-                raise fail("preamble_mismatch", "the keys, price books and FX rates are not "
-                           "the ones the header lists", 0)
+                raise fail("preamble_mismatch", "the keys, price books, FX rates and "
+                           "allocation sets are not the ones the header lists", 0)
             self.section = "done"
 
     def _header(self, index: int, item: bytes) -> None:
@@ -202,3 +209,22 @@ class Preamble:
         if rate in self.rates:
             raise fail("duplicate_item", "fx rate included twice", index)
         self.rates.append(rate)
+
+    def _allocation_set(self, index: int, item: bytes) -> None:
+        """2f Allocation sets: trusted kid, signature, strict decoding, key valid at
+        created_at, fields and rules, the reporting currency, no repeat."""
+        self.items.append(item)
+        env, payload = open_item(index, item, cose.ALLOCATION_SET, "count_mismatch")
+        authenticate(index, env, payload, self.trusted.get(env.kid),
+                     time_of(payload, "created_at"))
+        try:
+            aset = AllocationSet.from_payload(payload, env.payload)
+        except SchemaError as e:
+            raise fail("schema_violation", str(e), index) from e
+        assert self.header is not None
+        if aset.currency != self.header["reporting_currency"]:
+            raise fail("schema_violation", "field 'currency': must be the ledger's reporting "
+                       "currency", index)
+        if aset.id in self.allocations:
+            raise fail("duplicate_item", "allocation set included twice", index)
+        self.allocations[aset.id] = aset

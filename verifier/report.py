@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.allocation import AllocationSet
 from verifier.errors import VerificationFailure
 from verifier.keys import PublicKey
 from verifier.rollup import Rollup, RollupSpec
@@ -87,6 +88,7 @@ class LedgerReport(Totals):
     checkpoints: list[bytes] = field(default_factory=list)
     checkpoint_payloads: list[dict[str, Any]] = field(default_factory=list)
     rollup: Rollup | None = None
+    allocation_sets: list[AllocationSet] = field(default_factory=list)
     trusted_keys: dict[bytes, PublicKey] = field(default_factory=dict, repr=False)
 
     def raise_for_failure(self) -> None:

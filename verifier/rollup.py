@@ -25,12 +25,15 @@ CURRENCY_MODES = ("native", "reporting")
 @dataclass(frozen=True)
 class RollupSpec:
     """Grouping: tag names (``provider`` and ``model`` name receipt fields), period, currency;
-    ``exclude_retries`` leaves out the receipts that carry ``retry_of`` (first attempts only)."""
+    ``exclude_retries`` leaves out the receipts that carry ``retry_of`` (first attempts only).
+    ``allocations``: group as the ledger's allocation sets need (spec §8.1), which the
+    verification fixes once it has read them (:func:`verifier.allocate.allocation_spec`)."""
 
     by: tuple[str, ...]
     period: str | None = None
     currency: str = "native"
     exclude_retries: bool = False
+    allocations: bool = False
 
 
 FIELD_GROUPS = ("provider", "model", "agent", "chain", "status", "pricing_status")

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable
 
 from verifier import cose
+from verifier.allocate import allocation_spec
 from verifier.chain import ChainLinks
 from verifier.checkpoints import CheckpointSection, read_saved, saved_heads
 from verifier.errors import EncodingError, Position, TruncatedError, VerificationFailure
@@ -51,6 +52,7 @@ class _LedgerPass:
         self.options = options
         self.saved = read_saved(options.since)  # a malformed one is a usage error, raised now
         self.workers = options.workers or os.cpu_count() or 1
+        self.rollup_spec = options.rollup
         self.report = LedgerReport(rollup=Rollup(options.rollup) if options.rollup else None)
         self.preamble = Preamble(options.trusted_keys)
         self.links: ChainLinks | None = None
@@ -140,6 +142,11 @@ class _LedgerPass:
         self.report.reporting_currency = header["reporting_currency"]
         if self.preamble.done:
             self.links = ChainLinks(header["chains"], saved_heads(self.saved))
+            sets = list(self.preamble.allocations.values())
+            self.report.allocation_sets = sets
+            if self.rollup_spec is not None and self.rollup_spec.allocations:
+                self.rollup_spec = allocation_spec(sets, self.rollup_spec.exclude_retries)
+                self.report.rollup = Rollup(self.rollup_spec)
 
     def _context(self) -> WorkerContext:
         """The workers' context, built once the preamble is read (it never changes after)."""
@@ -152,7 +159,7 @@ class _LedgerPass:
             # forked workers share this process's hash key; spawned ones draw their own
             forked = self.workers <= 1 or batches.START_METHOD == "fork"
             keyed = keyed_digests_available() and forked
-            self._ctx = WorkerContext(receipts, links.saved, self.options.rollup, keyed)
+            self._ctx = WorkerContext(receipts, links.saved, self.rollup_spec, keyed)
         return self._ctx
 
     def _absorb(self, batch: BatchResult) -> None:

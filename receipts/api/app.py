@@ -39,6 +39,7 @@ from receipts.api.routes.policy import router as policy_router
 from receipts.api.routes.receipts import router as receipts_router
 from receipts.api.routes.reports import router as reports_router
 from receipts.api.routes.spend import router as spend_router
+from receipts.api.routes.statements import router as statements_router
 from receipts.clock import now_ms
 from receipts.dashboard import routes as dashboard
 from receipts.deployment.runtime import Runtime, open_runtime
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(policy_router)
     app.include_router(spend_router)
     app.include_router(reports_router)
+    app.include_router(statements_router)
     app.include_router(public_router)
     dashboard.install(app)
     app.add_middleware(BodyLimit, single=settings.max_body_bytes,

@@ -23,6 +23,7 @@ from receipts.cli.policy import policy
 from receipts.cli.reconcile import reconcile
 from receipts.cli.report import report
 from receipts.cli.spool import spool
+from receipts.cli.statement import statement
 from receipts.cli.tokens import token
 from receipts.errors import ReceiptsError
 from verifier import cli as verifier_cli
@@ -62,6 +63,7 @@ def build_cli() -> click.Group:
          focus,
          reconcile,
          report,
+         statement,
          import_logs,
          keygen,
          *service_commands.COMMANDS,

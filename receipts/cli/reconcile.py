@@ -62,7 +62,7 @@ def reconcile(ledger: Path | None, key_paths: tuple[Path, ...], data_dir: Path |
 
     Exit 0 bar met, 1 not met, 2 unreadable input.
     """
-    from receipts.reconcile.invoices import parse_map, read_invoices
+    from receipts.reconcile.invoices import one_currency, parse_map, read_invoices
     from receipts.reconcile.ledger import exported_ledger, load_keys, load_ledger
     from receipts.reconcile.report import RENDERERS
     from receipts.reconcile.summary import reconcile as run
@@ -77,12 +77,7 @@ def reconcile(ledger: Path | None, key_paths: tuple[Path, ...], data_dir: Path |
               _percent(variance_max, "--variance-max"))
     required = tuple(dict.fromkeys(t.strip() for t in require.split(",") if t.strip()))
     lines = read_invoices(invoices, parse_map(mapping))
-    currencies = sorted({line.currency for line in lines})
-    if len(currencies) > 1:
-        odd = next(line for line in lines if line.currency != lines[0].currency)
-        raise UnreadableInvoice(f"{odd.where}: currency {odd.currency}, but {lines[0].where} "
-                                f"is in {lines[0].currency}: reconcile one currency at a time")
-    currency = currencies[0] if currencies else "USD"
+    currency = one_currency(lines)
     if ledger is not None:
         side = load_ledger(ledger, load_keys(key_paths), currency, period, required, workers)
     else:

@@ -3,7 +3,10 @@ spend report as HTML, PDF, CSV or JSON.
 
 From a ledger the report verifies it first against the pinned key, and every number is
 recomputed from the verified receipts; from a deployment it reads the spend API (the same
-numbers) and adds the month's budgets and alerts.
+numbers) and adds the month's budgets and alerts. ``--invoice`` reconciles the month with
+the provider invoices (as ``receipt reconcile`` does) so the chargeback bar's variance
+criterion is checked too; the bar's thresholds are ``--chargeback-attributable`` and
+``--chargeback-variance``.
 """
 
 from __future__ import annotations
@@ -35,18 +38,37 @@ def _required(text: str) -> tuple[str, ...]:
               default="html", show_default=True)
 @click.option("--require", "require", default="team", show_default=True,
               help="Tags spend must carry to count as attributed (comma-separated).")
+@click.option("--chargeback-attributable", "attributable_min", default="95", show_default=True,
+              metavar="PERCENT", help="Chargeback bar: least share of a team's spend that "
+              "carries the required tags.")
+@click.option("--chargeback-variance", "variance_max", default="2", show_default=True,
+              metavar="PERCENT", help="Chargeback bar: largest |variance| against the "
+              "invoices, in percent of what they charge the team (with --invoice).")
+@click.option("--invoice", "invoices", multiple=True, metavar="FILE",
+              help="Invoice(s) to reconcile the month with, as receipt reconcile reads them "
+                   "(repeat).")
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=FIELD",
+              help="CSV invoice columns, as for receipt reconcile.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to FILE [default: standard output].")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Verification processes (0 = one per core).")
 def report(month: str, ledger: Path | None, key_paths: tuple[Path, ...],
            data_dir: Path | None, db_url: str | None, fmt: str, require: str,
-           output: Path | None, workers: int) -> None:
+           attributable_min: str, variance_max: str, invoices: tuple[str, ...],
+           mapping: tuple[str, ...], output: Path | None, workers: int) -> None:
     """The monthly spend report: summary, cost centers, teams and projects, anomalies,
-    forecast, unallocated spend and attribution confidence."""
+    forecast, unallocated spend, attribution confidence, and each team showback or
+    chargeback-ready."""
+    from receipts.reconcile.bar import Bar, threshold
+    from receipts.reconcile.invoices import parse_map
     from receipts.report.render import RENDERERS
+    from receipts.report.sources import Invoices
 
     required = _required(require)
+    bar = Bar(threshold(attributable_min, "--chargeback-attributable"),
+              threshold(variance_max, "--chargeback-variance"))
+    bills = Invoices(invoices, parse_map(mapping)) if invoices else None
     if (ledger is None) == (data_dir is None and db_url is None):
         raise Invalid("give either --ledger FILE with --key, or --data DIR (not both)",
                       [FieldProblem("ledger", "or --data")])
@@ -57,14 +79,18 @@ def report(month: str, ledger: Path | None, key_paths: tuple[Path, ...],
         if not key_paths:
             raise Invalid(f"{ledger}: --key PUB is required: a report for finance trusts only "
                           "the issuer's pinned key", [FieldProblem("key", "missing")])
-        body = ledger_report(ledger, load_keys(key_paths), month, required, workers)
+        body = ledger_report(ledger, load_keys(key_paths), month, required, workers, bar,
+                             bills)
     else:
         from receipts.cli.options import opened_runtime
-        from receipts.report.sources import database_report
+        from receipts.report.sources import database_report, exported_reconciled
 
+        reconciled = exported_reconciled(data_dir, db_url, month, required, bar, bills,
+                                         workers)
         with opened_runtime(data_dir, db_url) as runtime, runtime.db.read() as conn:
             body = database_report(conn, month, required, runtime.facts.reporting_currency,
-                                   None, f"--data {data_dir or '$RECEIPTS_DATA'}")
+                                   None, f"--data {data_dir or '$RECEIPTS_DATA'}", bar,
+                                   reconciled)
     data = RENDERERS[fmt](body)
     if output is None:
         click.echo(data, nl=False)

@@ -243,12 +243,16 @@ def fx_set(currency: str, rate: str, date: str | None, source: str, data_dir: Pa
               help="Simulated LLM calls.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the demo's data directory and ledger here (default: a temporary one).")
-def demo(calls: int, keep: Path | None) -> int:
+@click.option("--serve", is_flag=True,
+              help="At the end, keep the service up with its dashboard (until Ctrl-C).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="The port --serve listens on (127.0.0.1).")
+def demo(calls: int, keep: Path | None, serve: bool, port: int) -> int:
     """One command, no set-up: run the real service, simulate 3 teams, export, verify, roll up."""
     from receipts.demo.walkthrough import run_demo
 
     root = click.get_current_context().find_root().command
-    return run_demo(calls, keep, root)
+    return run_demo(calls, keep, root, port if serve else None)
 
 
 COMMANDS: tuple[click.Command, ...] = (init, agent, serve, export, fx, demo)

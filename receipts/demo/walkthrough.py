@@ -7,11 +7,13 @@ is answered with the original receipt, an attempt to charge another team that is
 published FX rate, then ``GET /v1/ledger``, ``receipt verify`` and ``receipt rollup`` on the
 downloaded file, and the commands to run next. Between the traffic and the export: a budget
 that denies at its limit, an authorization it refuses, and a runaway loop the anomaly detector
-alerts on (:mod:`receipts.demo.acting`).
+alerts on (:mod:`receipts.demo.acting`). It ends with the dashboard's address; with ``--serve``
+the service stays up there (on ``--port``, until Ctrl-C) with a finance token to sign in with.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 import socket
@@ -31,10 +33,12 @@ import uvicorn
 from receipts.api.app import create_app
 from receipts.demo.acting import show_anomaly, show_budget_and_denial
 from receipts.demo.traffic import TEAMS, SimulatedCall, simulated_calls
+from receipts.deployment.role_tokens import create_role_token
 from receipts.deployment.runtime import create_agent, initialize, open_runtime
 from receipts.deployment.settings import Settings, default_db_url
 
 BATCH = 50
+DEFAULT_PORT = 8000
 
 
 def free_port() -> int:
@@ -105,19 +109,51 @@ def _cli(receipt: click.Command, *args: str) -> int:
         return int(e.code or 0)
 
 
-def run_demo(calls: int, keep: Path | None, receipt: click.Command) -> int:
+def run_demo(calls: int, keep: Path | None, receipt: click.Command,
+             serve_port: int | None = None) -> int:
     """Run the demo; returns the exit status (0 when the exported ledger verified).
 
     ``receipt`` is the running ``receipt`` command, given by the caller so the demo runs the
     auditor's commands exactly as a user would without importing the CLI that imports it.
+    ``serve_port``: keep the service up on that port at the end, until interrupted.
     """
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="receipt-demo-")) if keep is None else keep
     try:
-        return _demo(calls, workdir, started, receipt)
+        status = _demo(calls, workdir, started, receipt)
+        if status == 0 and serve_port is not None:
+            _serve(workdir, serve_port)
+        elif status == 0:
+            _say(f"dashboard: `receipt demo --serve` keeps the service up at "
+                 f"http://127.0.0.1:{DEFAULT_PORT}/dashboard with a token to sign in")
+        return status
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _serve(workdir: Path, port: int) -> None:
+    """Serve the demo's data in the foreground, dashboard included, until Ctrl-C."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise click.ClickException(f"--port {port}: cannot listen there ({e.strerror})"
+                                       ) from e
+    data = workdir / "data"
+    settings = Settings(data_dir=data, db_url=default_db_url(data))
+    runtime = open_runtime(settings)
+    try:
+        _, token = create_role_token(runtime, "finance", name="demo dashboard")
+    finally:
+        runtime.close()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    _say(f"dashboard: http://127.0.0.1:{port}/dashboard (sign in with this finance token; "
+         "Ctrl-C stops the service)")
+    click.echo(token)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down gracefully, then
+        server.run()                              # raises the SIGINT again: a normal stop
 
 
 def _say(text: str) -> None:
@@ -145,7 +181,8 @@ def _demo(calls: int, workdir: Path, started: float, receipt: click.Command) -> 
     admin = {"Authorization": f"Bearer {made.admin_token}"}
     ledger = workdir / "ledger.cbor"
     with running_service(settings) as url:
-        _say(f"service running at {url} (OpenAPI at {url}/docs)")
+        _say(f"service running at {url} (OpenAPI at {url}/docs, dashboard at "
+             f"{url}/dashboard)")
         today = dt.datetime.now(dt.UTC).date().isoformat()
         fx = httpx.put(f"{url}/v1/fx/{today}", json={"rate": "0.79", "source": "demo"},
                        headers=admin, timeout=30)

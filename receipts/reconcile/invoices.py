@@ -29,7 +29,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -127,6 +127,17 @@ def read_invoices(paths: Iterable[str], mapping: Mapping[str, str] | None = None
         except ShapeError as e:
             raise UnreadableInvoice(str(e)) from e
     return lines
+
+
+def one_currency(lines: Sequence[InvoiceLine]) -> str:
+    """The one currency the lines are in (USD when there is none): a reconciliation compares
+    one currency at a time, so lines in two are refused, naming both."""
+    for line in lines:
+        if line.currency != lines[0].currency:
+            raise UnreadableInvoice(f"{line.where}: currency {line.currency}, but "
+                                    f"{lines[0].where} is in {lines[0].currency}: reconcile "
+                                    "one currency at a time")
+    return lines[0].currency if lines else "USD"
 
 
 def _read_text(text: str, name: str, mapping: Mapping[str, str] | None,

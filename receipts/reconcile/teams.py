@@ -8,20 +8,23 @@ nothing: the whole receipt amount is variance); invoice-only cells have no recei
 and stay *unallocated*. *Attributable* spend is the cost of receipts carrying every required
 tag; receipts without a team are the ``None`` team (shown as unattributed).
 
-The bar (defaults: at least 95% attributable, at most 2% variance) is applied per team and to
-the whole: overall variance is the sum of every cell's |variance| over the invoice total, so
-an overcharge on one day never hides a missing day on another.
+The bar (:mod:`receipts.reconcile.bar`: by default at least 95% attributable, at most 2%
+variance) is applied per team and to the whole: overall variance is the sum of every cell's
+|variance| over the invoice total, so an overcharge on one day never hides a missing day on
+another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
 
+from receipts.reconcile.bar import Bar, percent
 from receipts.reconcile.matching import Cell
 
-PERCENT_PLACES = Decimal("0.0001")
+__all__ = ["Bar", "Chargeback", "TeamRow", "allocate", "chargeback", "percent"]
+"""``Bar`` and ``percent`` live in :mod:`receipts.reconcile.bar` (the report applies the
+same bar); they are named here too for the callers that import them from here."""
 
 
 @dataclass
@@ -36,30 +39,6 @@ class TeamRow:
     abs_variance: int = 0
     receipts: int = 0
     unpriced: int = 0
-
-
-@dataclass(frozen=True)
-class Bar:
-    """The chargeback bar: minimum attributable and maximum variance, in percent."""
-
-    attributable_min: Decimal
-    variance_max: Decimal
-
-    def met(self, attributable: int, ledger: int, abs_variance: int, invoice: int) -> bool:
-        """Exact comparisons (no rounded percentage decides)."""
-        share_ok = ledger > 0 and attributable * 100 >= self.attributable_min * ledger
-        if invoice > 0:
-            variance_ok = abs_variance * 100 <= self.variance_max * invoice
-        else:
-            variance_ok = abs_variance == 0 and ledger > 0
-        return share_ok and variance_ok
-
-
-def percent(part: int, whole: int) -> Decimal | None:
-    """``part / whole`` in percent, to 4 decimals (None when ``whole`` is 0)."""
-    if whole == 0:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT_PLACES, ROUND_HALF_EVEN)
 
 
 def allocate(total: int, weights: list[int]) -> list[int]:

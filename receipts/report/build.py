@@ -16,6 +16,10 @@ Rules the issue left to us, written once here:
   tag (default ``team``).
 * *Budget vs actual*: budgets whose scope is exactly one ``cost_center`` and whose period is the
   calendar month; none for a bare ledger, which holds no budget.
+* *Chargeback*: each team showback or chargeback-ready against the bar, and why not
+  (:mod:`receipts.report.chargeback`).
+
+Each section is one function of a :class:`Scope` listed in :data:`SECTIONS`.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from receipts.errors import LedgerInvalid
+from receipts.reconcile.bar import Bar
 from receipts.report.facts import Fact, Facts, month_bounds
 from verifier.money import COST_SCALE, format_amount
+
+if TYPE_CHECKING:
+    from receipts.reconcile.month import Reconciled
 
 SHARE_PLACES = Decimal("0.000001")
 TOP_DRIVERS = 3
@@ -71,7 +79,8 @@ class Totals:
 class Inputs:
     """What the report is asked: the month, required tags, currency; budgets (limit per cost
     center, None when the source has none), the month's alerts (None: not available) and the
-    one team it is for (None: every team)."""
+    one team it is for (None: every team); the chargeback bar and, when invoices were
+    reconciled, the month's chargeback per team."""
 
     month: str
     require: tuple[str, ...]
@@ -79,6 +88,8 @@ class Inputs:
     budgets: Mapping[str, int] | None = None
     alerts: Sequence[Mapping[str, Any]] | None = None
     team: str | None = None
+    bar: Bar = field(default_factory=Bar)
+    reconciled: Reconciled | None = None
 
 
 def _sum(facts: Iterable[Fact]) -> Totals:
@@ -125,84 +136,151 @@ def forecast(month_cost: int, days: Sequence[str], month: str) -> dict[str, Any]
             "projected": money(projected)}
 
 
-def build(facts: Facts, inputs: Inputs) -> dict[str, Any]:
-    """The report as one JSON-ready structure (keys and lists in a fixed order)."""
+@dataclass(frozen=True)
+class Scope:
+    """What every section reads: the facts of the month, of the previous month and of the
+    year to date, the facts' columns by name, and the month's total."""
+
+    facts: Facts
+    inputs: Inputs
+    col: Mapping[str, int]
+    month: Sequence[Fact]
+    before: Sequence[Fact]
+    ytd: Sequence[Fact]
+    lo: str
+    hi: str
+    previous: dt.date
+    total: Totals
+
+    def of(self, name: str, f: Fact) -> str | None:
+        """The value of column ``name`` in ``f``."""
+        return f.values[self.col[name]]
+
+
+def scope(facts: Facts, inputs: Inputs) -> Scope:
+    """The month's facts split the way the sections read them."""
     _, first, nxt = month_bounds(inputs.month)
     lo, hi = first.isoformat(), nxt.isoformat()
     previous = month_bounds(inputs.month)[0] if first.month == 1 else \
         dt.date(first.year, first.month - 1, 1)
     year_start = dt.date(first.year, 1, 1).isoformat()
-    col = {name: i for i, name in enumerate(facts.by)}
     month = [f for f in facts.rows if lo <= f.day < hi]
-    before = [f for f in facts.rows if previous.isoformat() <= f.day < lo]
-    ytd = [f for f in facts.rows if year_start <= f.day < hi]
-    total, prior = _sum(month), _sum(before)
-    change = total.cost - prior.cost
+    return Scope(facts, inputs, {name: i for i, name in enumerate(facts.by)}, month,
+                 [f for f in facts.rows if previous.isoformat() <= f.day < lo],
+                 [f for f in facts.rows if year_start <= f.day < hi], lo, hi, previous,
+                 _sum(month))
 
-    previous_of = _grouped(before, [col["team"], col["project"], col["model"]])
+
+def _summary(s: Scope) -> dict[str, Any]:
+    col, prior = s.col, _sum(s.before)
+    change = s.total.cost - prior.cost
+    at = [col["team"], col["project"], col["model"]]
+    previous_of = _grouped(s.before, at)
     drivers = [{"team": k[0], "project": k[1], "model": k[2], **t.json(),
-                "share": ratio(t.cost, total.cost),
+                "share": ratio(t.cost, s.total.cost),
                 "previous_cost": money(previous_of[k].cost if k in previous_of else 0)}
-               for k, t in _order(_grouped(month, [col["team"], col["project"],
-                                                   col["model"]]))[:TOP_DRIVERS]]
+               for k, t in _order(_grouped(s.month, at))[:TOP_DRIVERS]]
+    return {**s.total.json(), "previous_month": s.previous.strftime("%Y-%m"),
+            "previous_cost": money(prior.cost), "change": money(change),
+            "change_ratio": ratio(change, prior.cost), "top_drivers": drivers}
 
-    centers = _grouped(month, [col["cost_center"]])
-    centers_ytd = _grouped(ytd, [col["cost_center"]])
-    names = set(centers) | set(centers_ytd) | {(c,) for c in inputs.budgets or {}}
-    cost_centers = []
+
+def _cost_centers(s: Scope) -> list[dict[str, Any]]:
+    budgets = s.inputs.budgets
+    centers = _grouped(s.month, [s.col["cost_center"]])
+    centers_ytd = _grouped(s.ytd, [s.col["cost_center"]])
+    names = set(centers) | set(centers_ytd) | {(c,) for c in budgets or {}}
+    out = []
     for key in sorted(names, key=lambda k: (-(centers[k].cost if k in centers else 0),
                                             k[0] is not None, k[0] or "")):
         actual = centers[key] if key in centers else Totals()
-        limit = None if inputs.budgets is None or key[0] is None else inputs.budgets.get(key[0])
-        cost_centers.append({
+        limit = None if budgets is None or key[0] is None else budgets.get(key[0])
+        out.append({
             "cost_center": key[0], **actual.json(),
             "budget": money(limit), "remaining": None if limit is None else money(
                 limit - actual.cost),
             "used": None if limit is None else ratio(actual.cost, limit),
             "year_to_date": money(centers_ytd[key].cost if key in centers_ytd else 0)})
+    return out
 
-    teams = []
-    for (team,), t in _order(_grouped(month, [col["team"]])):
-        mine = [f for f in month if f.values[col["team"]] == team]
+
+def _teams(s: Scope) -> list[dict[str, Any]]:
+    out = []
+    for (team,), t in _order(_grouped(s.month, [s.col["team"]])):
+        mine = [f for f in s.month if s.of("team", f) == team]
         projects = []
-        for (project,), p in _order(_grouped(mine, [col["project"]])):
-            models = _grouped([f for f in mine if f.values[col["project"]] == project],
-                              [col["provider"], col["model"]])
+        for (project,), p in _order(_grouped(mine, [s.col["project"]])):
+            models = _grouped([f for f in mine if s.of("project", f) == project],
+                              [s.col["provider"], s.col["model"]])
             projects.append({"project": project, **p.json(), "models": [
                 {"provider": k[0], "model": k[1], **m.json()} for k, m in _order(models)]})
-        teams.append({"team": team, **t.json(), "share": ratio(t.cost, total.cost),
-                      "year_to_date": money(_sum(f for f in ytd
-                                                 if f.values[col["team"]] == team).cost),
-                      "projects": projects})
+        out.append({"team": team, **t.json(), "share": ratio(t.cost, s.total.cost),
+                    "year_to_date": money(_sum(f for f in s.ytd
+                                               if s.of("team", f) == team).cost),
+                    "projects": projects})
+    return out
 
-    unallocated = [f for f in month if f.values[col["team"]] is None]
-    attributed = _sum(f for f in month if all(f.values[col[t]] is not None
-                                              for t in inputs.require))
-    days = sorted({f.day for f in month})
-    daily = [{"day": d, "teams": {k[0] or "": money(v.cost) for k, v in _order(
-        _grouped([f for f in month if f.day == d], [col["team"]]))}} for d in days]
-    alerts = None if inputs.alerts is None else [
-        {k: a.get(k) for k in ("id", "kind", "scope", "created_at", "status")}
-        for a in inputs.alerts if lo <= str(a.get("created_at", ""))[:10] < hi]
+
+def _anomalies(s: Scope) -> list[dict[str, Any]] | None:
+    if s.inputs.alerts is None:
+        return None
+    return [{k: a.get(k) for k in ("id", "kind", "scope", "created_at", "status")}
+            for a in s.inputs.alerts if s.lo <= str(a.get("created_at", ""))[:10] < s.hi]
+
+
+def _forecast(s: Scope) -> dict[str, Any]:
+    return forecast(s.total.cost, sorted({f.day for f in s.month}), s.inputs.month)
+
+
+def _unallocated(s: Scope) -> dict[str, Any]:
+    unallocated = [f for f in s.month if s.of("team", f) is None]
+    totals = _sum(unallocated)
+    return {**totals.json(), "share": ratio(totals.cost, s.total.cost),
+            "projects": [{"project": k[0], **v.json()} for k, v in _order(
+                _grouped(unallocated, [s.col["project"]]))]}
+
+
+def _attributed(s: Scope) -> Totals:
+    return _sum(f for f in s.month if all(s.of(t, f) is not None for t in s.inputs.require))
+
+
+def _attribution(s: Scope) -> dict[str, Any]:
+    return {"required_tags": list(s.inputs.require), "attributed": money(
+        _attributed(s).cost), "total": money(s.total.cost),
+        "confidence": ratio(_attributed(s).cost, s.total.cost)}
+
+
+def _chargeback(s: Scope) -> dict[str, Any]:
+    from receipts.report.chargeback import section
+
+    i = s.inputs
+    return section(s.month, s.col["team"], [s.col[t] for t in i.require], i.require, i.bar,
+                   i.reconciled)
+
+
+def _daily(s: Scope) -> list[dict[str, Any]]:
+    return [{"day": d, "teams": {k[0] or "": money(v.cost) for k, v in _order(
+        _grouped([f for f in s.month if f.day == d], [s.col["team"]]))}}
+        for d in sorted({f.day for f in s.month})]
+
+
+SECTIONS: tuple[tuple[str, Callable[[Scope], Any]], ...] = (
+    ("summary", _summary), ("cost_centers", _cost_centers), ("teams", _teams),
+    ("anomalies", _anomalies), ("forecast", _forecast), ("unallocated", _unallocated),
+    ("attribution", _attribution), ("chargeback", _chargeback), ("daily", _daily))
+"""The report's sections in order: a new section is one function of :class:`Scope` and one
+entry here (then its lines in each renderer)."""
+
+
+def build(facts: Facts, inputs: Inputs) -> dict[str, Any]:
+    """The report as one JSON-ready structure (keys and lists in a fixed order)."""
+    s = scope(facts, inputs)
     return {
         "report": "monthly", "month": inputs.month, "currency": _currency(facts,
                                                                           inputs.currency),
         "source": facts.source, "team": inputs.team, "required_tags": list(inputs.require),
         "receipts_verified": facts.receipts_verified,
-        "summary": {**total.json(), "previous_month": previous.strftime("%Y-%m"),
-                    "previous_cost": money(prior.cost), "change": money(change),
-                    "change_ratio": ratio(change, prior.cost), "top_drivers": drivers},
-        "cost_centers": cost_centers, "teams": teams,
-        "anomalies": alerts,
-        "forecast": forecast(total.cost, days, inputs.month),
-        "unallocated": {**_sum(unallocated).json(), "share": ratio(_sum(unallocated).cost,
-                                                                   total.cost),
-                        "projects": [{"project": k[0], **v.json()} for k, v in _order(
-                            _grouped(unallocated, [col["project"]]))]},
-        "attribution": {"required_tags": list(inputs.require), "attributed": money(
-            attributed.cost), "total": money(total.cost),
-            "confidence": ratio(attributed.cost, total.cost)},
-        "daily": daily,
+        **{name: make(s) for name, make in SECTIONS},
     }
 
 

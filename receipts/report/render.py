@@ -64,20 +64,47 @@ def _lines(report: dict[str, Any]) -> Iterator[tuple[str, str, str, Any]]:
             yield "daily", f"{day['day']}/{team or '(none)'}", "cost", cost
 
 
+def _chargeback_lines(report: dict[str, Any]) -> Iterator[tuple[str, str, str, Any, str]]:
+    """The chargeback section's rows; the variance amounts are in the invoices' currency."""
+    c = report["chargeback"]
+    own = report["currency"]
+    yield "chargeback_bar", "attributable", "min_percent", c["attributable_min_percent"], ""
+    yield "chargeback_bar", "variance", "max_percent", c["variance_max_percent"], ""
+    for t in c["teams"]:
+        a, v = t["attributable"], t["variance"]
+        yield "chargeback", t["team"], "status", t["status"], ""
+        yield "chargeback", t["team"], "attributable", a["attributable"], own
+        yield "chargeback", t["team"], "attributable_percent", a["percent"], ""
+        if v is not None:
+            yield "chargeback", t["team"], "abs_variance", v["abs_variance"], v["currency"]
+            yield "chargeback", t["team"], "charged", v["charged"], v["currency"]
+            yield "chargeback", t["team"], "variance_percent", v["percent"], ""
+        for why in t["why_not"]:
+            yield "chargeback", t["team"], "why_not", why, ""
+
+
 def to_csv(report: dict[str, Any]) -> bytes:
-    """The report as rows ``section,name,metric,value`` (exact decimals; empty for none)."""
+    """The report as rows ``section,name,metric,value,currency`` (exact decimals; empty for
+    none). The chargeback rows name the currency of their amounts (the variance is in the
+    invoices') and leave it empty for the rest."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "name", "metric", "value", "currency"])
-    for section, name, metric, value in _lines(report):
+    rows = [(*line, report["currency"]) for line in _lines(report)]
+    for section, name, metric, value, currency in [*rows, *_chargeback_lines(report)]:
         writer.writerow([section, spreadsheet_safe(name), metric,
-                         "" if value is None else spreadsheet_safe(str(value)),
-                         report["currency"]])
+                         "" if value is None else spreadsheet_safe(str(value)), currency])
     return out.getvalue().encode()
 
 
 def _percent(share: str | None) -> str:
     return "-" if share is None else f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}%"
+
+
+def percent_of_hundred(value: str | None) -> str:
+    """A percentage already in percent (the chargeback's), shown with its 4 decimals: rounded
+    to fewer, a share just under a bar could read as at it."""
+    return "-" if value is None else f"{value}%"
 
 
 def charts(report: dict[str, Any]) -> dict[str, str]:
@@ -108,6 +135,7 @@ def to_html(report: dict[str, Any]) -> bytes:
     env.filters["amount"] = lambda v: rounded(v, currency)
     env.filters["percent"] = _percent
     env.filters["label"] = _label
+    env.filters["pct4"] = percent_of_hundred
     return env.get_template("report.html").render(r=report, charts=charts(report)).encode()
 
 

@@ -21,7 +21,8 @@ import cbor2
 import pycddl
 
 CDDL = Path(__file__).resolve().parents[2] / "spec" / "receipt.cddl"
-KINDS = ("receipt", "ledger-header", "public-key", "price-book", "fx-rate", "checkpoint")
+KINDS = ("receipt", "ledger-header", "public-key", "price-book", "fx-rate", "allocation-set",
+         "checkpoint")
 RULE_OF_CONTENT_TYPE = {f"application/vnd.receipts.{kind}+cbor": kind for kind in KINDS}
 """Content type -> the CDDL rule of its payload (and ``<rule>-protected`` for its header)."""
 
@@ -42,6 +43,7 @@ def problem(rule: str, data: bytes) -> str | None:
 
 
 RECEIPT_SHAPES = ("priced-receipt", "priced-receipt-without-fx", "unpriced-receipt")
+RULE_KINDS = ("fixed-rule", "distribute-rule", "split-rule")
 
 
 def payload_problem(rule: str, payload: bytes) -> str | None:
@@ -52,6 +54,12 @@ def payload_problem(rule: str, payload: bytes) -> str | None:
         shapes = [shape for shape in RECEIPT_SHAPES if problem(shape, payload) is None]
         if len(shapes) != 1:
             return f"matches {len(shapes)} of the receipt shapes, not exactly one: {shapes}"
+    if rule == "allocation-set":
+        for index, rule_value in enumerate(cbor2.loads(payload)["rules"]):
+            encoded = cbor2.dumps(rule_value)
+            kinds = [kind for kind in RULE_KINDS if problem(kind, encoded) is None]
+            if len(kinds) != 1:
+                return f"rules[{index}] matches {len(kinds)} of the rule maps, not one: {kinds}"
     return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -119,8 +119,10 @@ Edit = Callable[[list[dict[str, Any]]], None]
 
 
 def sample_ledger(signer: Signer, n: int, chains: int = 1, seed: int = 0,
-                  edit: Edit | None = None) -> bytes:
-    """A valid ledger of ``n`` receipts over ``chains`` chains (unless ``edit`` breaks it)."""
+                  edit: Edit | None = None,
+                  allocation_sets: Sequence[dict[str, Any]] = ()) -> bytes:
+    """A valid ledger of ``n`` receipts over ``chains`` chains (unless ``edit`` breaks it),
+    with ``allocation_sets`` (payloads) signed into its preamble (spec §7.8)."""
     book_bytes = encode(BOOK)
     book = PriceBook.from_payload(BOOK, book_bytes)
     rates = RateTable([RATE])
@@ -148,12 +150,16 @@ def sample_ledger(signer: Signer, n: int, chains: int = 1, seed: int = 0,
         signer.sign(cose.FX_RATE, {"v": FORMAT_VERSION, "base": RATE.base, "quote": RATE.quote,
                                    "date": RATE.date, "rate": RATE.rate, "source": RATE.source,
                                    "published_at": RATE.published_at}),
+        *(signer.sign(cose.ALLOCATION_SET, a) for a in allocation_sets),
     ]
+    counts = {"keys": 1, "price_books": 1, "fx_rates": 1}
+    if allocation_sets:
+        counts["allocations"] = len(allocation_sets)
     header = signer.sign(cose.LEDGER_HEADER, {
         "v": FORMAT_VERSION, "format": LEDGER_FORMAT, "issuer": "receipts-sample",
         "preamble": preamble_digest(preamble), "created_at": created,
         "reporting_currency": "GBP", "chains": names,
-        "counts": {"keys": 1, "price_books": 1, "fx_rates": 1}})
+        "counts": counts})
     checkpoints = [signer.sign(cose.CHECKPOINT, {
         "v": FORMAT_VERSION, "issuer": "receipts-sample", "chain": name,
         "size": heads[name][0], "head": heads[name][1], "time": created}) for name in names]

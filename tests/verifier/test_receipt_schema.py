@@ -22,9 +22,9 @@ from verifier.schema import (
     RECEIPT_OPTIONAL,
     RECEIPT_REQUIRED,
     _check_receipt_fields,
-    _exact_keys,
     _optional_fields,
     check_receipt,
+    exact_keys,
 )
 from verifier.steps import ReceiptContext, check_receipt_item
 
@@ -43,7 +43,7 @@ def _payload(k: int = 0) -> dict[str, Any]:
 
 def _plain_receipt_rules(payload: Any) -> None:
     """check_receipt as the rules read: the key set first, then each field."""
-    _exact_keys(payload, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
+    exact_keys(payload, RECEIPT_REQUIRED, RECEIPT_OPTIONAL, "receipt")
     _check_receipt_fields(payload)
 
 

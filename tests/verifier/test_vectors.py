@@ -64,3 +64,17 @@ def test_receipt_vector_is_the_first_ledger_receipt(vectors: Path) -> None:
     cose_bytes = (vectors / "receipt.cose").read_bytes()
     assert cose_bytes in (vectors / "valid/ledger.cbor").read_bytes()
     assert (vectors / "receipt-payload.cbor").read_bytes() in cose_bytes
+
+
+@pytest.mark.parametrize("name", sorted(n for n, v in EXPECTED.items() if "allocations" in v))
+def test_allocated_rollup_of_the_vector_is_as_expected(name: str, vectors: Path) -> None:
+    from click.testing import CliRunner
+
+    from verifier.cli import COMMANDS
+    from verifier.edge import command_line
+
+    main = command_line("receipt", "The offline verifier alone (no service).", COMMANDS)
+    result = CliRunner().invoke(main, ["rollup", str(vectors / name), "--with-allocations",
+                                       "--format", "json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert __import__("json").loads(result.stdout) == EXPECTED[name]["allocations"]

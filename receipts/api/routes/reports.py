@@ -19,6 +19,8 @@ from receipts.errors import FieldProblem, Invalid
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 Format = Literal["json", "csv", "html", "pdf"]
+PERCENT_PATTERN = r"^(100(\.0{1,4})?|[0-9]{1,2}(\.[0-9]{1,4})?)$"
+"""A percentage from 0 to 100 with at most 4 decimals."""
 
 
 def _require(names: list[str]) -> tuple[str, ...]:
@@ -46,19 +48,25 @@ def get_report(
     require: Annotated[list[str], Query(description="tags spend must carry to count as "
                                                     "attributed (repeatable; default team)",
                                         max_length=8)] = [],  # noqa: B006
+    chargeback_attributable: Annotated[str, Query(
+        description="chargeback bar: least percent of a team's spend that carries the "
+                    "required tags", pattern=PERCENT_PATTERN)] = "95",
 ) -> Response:
     """The monthly report: executive summary, cost centers with budget vs actual and year to
     date, teams and projects, anomaly review, forecast, unallocated spend, attribution
-    confidence; exact decimals in JSON and CSV, rounded to the minor unit in HTML and PDF."""
+    confidence, each team showback or chargeback-ready (and why not); exact decimals in JSON
+    and CSV, rounded to the minor unit in HTML and PDF."""
+    from receipts.reconcile.bar import Bar, threshold
     from receipts.report.render import MEDIA_TYPES, RENDERERS
     from receipts.report.sources import database_report
 
     required = _require(require)
+    bar = Bar(threshold(chargeback_attributable, "chargeback_attributable"))
     team = scope.team_filter(None)
     runtime = context(request).runtime
     with runtime.db.read() as conn:
         body = database_report(conn, month, required, runtime.facts.reporting_currency, team,
-                               "service")
+                               "service", bar)
     data = RENDERERS[format](body)
     headers = {} if format in ("json", "html") else {
         "Content-Disposition": f'attachment; filename="report-{month}.{format}"'}

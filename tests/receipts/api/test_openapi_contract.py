@@ -79,6 +79,8 @@ BUSINESS_RULES_422 = {
     # the month ends at 9998-12 (the pattern admits 9999-xx, whose month end is past the
     # format's last timestamp).
     "GET /v1/reports/{month}",
+    # the same month rule; the tenant tag may not name a receipt field (provider, model, ...)
+    "GET /v1/statements/{tenant}/{month}",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """schemathesis' default for positive_data_acceptance (5xx is not_a_server_error's job)."""

@@ -43,6 +43,7 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "get /healthz": (PUBLIC, {"200", "503"}),
     "get /v1/spend": (READERS, {"200", "401", "403", "422"}),
     "get /v1/reports/{month}": (READERS, {"200", "401", "403", "422", "501"}),
+    "get /v1/statements/{tenant}/{month}": (ALL_TEAMS, {"200", "401", "403", "422", "501"}),
     "post /v1/authorize": (AGENT, {"200", "401", "403", "413", "422", "503"}),
     "get /v1/budgets": (READERS, {"200", "401", "403"}),
     "post /v1/budgets": (ADMIN, {"200", "201", "401", "403", "413", "422"}),

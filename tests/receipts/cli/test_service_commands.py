@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.receipts.conftest import ROOT, receipt_cmd
@@ -115,5 +116,43 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "employee dev-7, project triage-bot, model gpt-4o" in result.stdout
     for team in ("search", "support", "research"):
         assert team in result.stdout
-    assert "receipt serve" in result.stdout.splitlines()[-4]
+    assert "receipt serve" in result.stdout.splitlines()[-5]
+    assert result.stdout.splitlines()[-1].endswith("http://127.0.0.1:8000/dashboard with a "
+                                                   "token to sign in")
     assert (tmp_path / "demo" / "ledger.cbor").exists()
+
+
+def test_demo_serve_keeps_the_dashboard_up_until_interrupted(tmp_path: Path) -> None:
+    import signal
+
+    import httpx
+
+    from receipts.demo.walkthrough import free_port
+
+    port = free_port()
+    process = subprocess.Popen(receipt_cmd("demo", "--calls", "30", "--serve", "--port",
+                                           str(port)), cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 240
+        while not any("dashboard: http://127.0.0.1" in line for line in lines[:-1]):
+            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+            lines.append(process.stdout.readline())
+        token = lines[-1].strip()
+        assert token.startswith("rt_")
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # the server starts right after printing
+            try:
+                page = httpx.get(f"{url}/dashboard", timeout=5, follow_redirects=True)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert page.status_code == 401 and "<form" in page.text  # the sign-in page
+        spend = httpx.get(f"{url}/v1/spend", params={"by": "team"},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert spend.status_code == 200 and len(spend.json()["rows"]) == 3
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
