@@ -16,8 +16,9 @@ rates above are those of whatever share of the CPU the worker got. Every answer 
 
 Then, in the same worker, the same closed loop on two routes that answer like it but stop
 early (bench/authorize_app.py): after the HTTP edge (a no-op: middleware, key, body, schema),
-and after the estimate and the tag policy (no budget transaction). What separates them from
-``/v1/authorize`` is the budgets' transaction. Prints the figures (median of three closed-loop
+and after the estimate and the tag policy (no budget transaction), and the no-op route paced
+at the open loop's rate. What separates them from ``/v1/authorize`` is the budgets'
+transaction. Prints the figures (median of three closed-loop
 runs), then both databases side by side; ``--quick`` runs shorter phases.
 """
 
@@ -160,6 +161,11 @@ def _run(db: str, port: int, key: str, quick: bool, pid: int) -> dict[str, Phase
         result, cpu = _closed(port, key, n, name, pid, path)
         _check(f"{db} {path}", result)
         phases[name] = _phase(result, cpu)
+    noop_paced = asyncio.run(loadgen.run(HOST, port, _requests(
+        port, key, int(paced_rate * (3 if quick else 6)), "np", "/bench/noop"), 32,
+        rate=paced_rate, keep_bodies=True))
+    _check(f"{db} /bench/noop open loop", noop_paced)
+    phases["noop_paced"] = _phase(noop_paced, float("nan"))
     print(f"{db:10s} closed loop: {closed.rate:7.0f} authorizations/s  p50 {closed.p50:5.2f} "
           f"ms  p99 {closed.p99:6.2f} ms   (target {TARGET_RATE:.0f}/s)")
     print(f"{db:10s} service CPU per authorization {closed.cpu_ms:.3f} ms: "
@@ -171,6 +177,9 @@ def _run(db: str, port: int, key: str, quick: bool, pid: int) -> dict[str, Phase
         f = phases[name]
         print(f"{db:10s} {EARLY[name]:34s} {f.rate:7.0f}/s  p50 {f.p50:5.2f} ms  p99 "
               f"{f.p99:6.2f} ms  CPU {f.cpu_ms:.3f} ms per request")
+    f = phases["noop_paced"]
+    print(f"{db:10s} no-op route, open loop at {f.rate:5.0f}/s: p50 {f.p50:5.2f} ms  p99 "
+          f"{f.p99:6.2f} ms   (the HTTP edge alone at the rate above)")
     return phases
 
 
@@ -178,7 +187,8 @@ EARLY = {"priced": "HTTP edge + estimate + policy only:", "noop": "HTTP edge onl
 ROWS = (("closed", "POST /v1/authorize, closed loop"),
         ("paced", "POST /v1/authorize, open loop"),
         ("priced", "edge + estimate + policy, closed"),
-        ("noop", "no-op route (HTTP edge), closed"))
+        ("noop", "no-op route (HTTP edge), closed"),
+        ("noop_paced", "no-op route (HTTP edge), open loop"))
 
 
 def summary(figures: dict[str, dict[str, Phase]]) -> None:

@@ -40,6 +40,7 @@ from receipts.api.routes.receipts import router as receipts_router
 from receipts.api.routes.reports import router as reports_router
 from receipts.api.routes.spend import router as spend_router
 from receipts.api.routes.statements import router as statements_router
+from receipts.budgets.gate import Gate
 from receipts.clock import now_ms
 from receipts.dashboard import routes as dashboard
 from receipts.deployment.runtime import Runtime, open_runtime
@@ -142,6 +143,10 @@ def create_app(settings: Settings | None = None, *,
                     await run_in_threadpool(detector.stop)
                 await run_in_threadpool(alerts.stop)
             await appender.close()
+            gate: Gate | None = getattr(app.state, "budget_gate", None)
+            if gate is not None:  # (made at the first authorization; a restart makes another)
+                gate.close()
+                app.state.budget_gate = None
             await run_in_threadpool(_checkpoint_all, runtime)
         finally:
             runtime.close()

@@ -10,7 +10,7 @@ changes an answer, only the cost of giving it. A suspended agent's request is re
 group's transaction (:mod:`receipts.deployment.suspensions`: the version is read with the
 budgets'), so no authorization is allowed after the suspension commits.
 
-A group's commit does not wait for the disk (``Database.write(durable=False)``): it survives the
+A group's commit does not wait for the disk (``Database.relaxed_connection``): it survives the
 process being killed, and a machine losing power can lose the last moment's reservations. A
 reservation is soft state that expires within minutes anyway; what is spent is counted in the
 receipt's own, fully durable, transaction. Measured on the 2-core development machine, the
@@ -24,8 +24,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from receipts.budgets.authorize import decide
 from receipts.budgets.catalog import VERSION_KEY, meta
@@ -60,6 +63,7 @@ class Gate:
         self._queue: deque[tuple[Ask, asyncio.Future[Answer]]] = deque()
         self._flusher: asyncio.Task[None] | None = None
         self.suspended = suspensions.Suspended()
+        self._conn: Connection | None = None
         self._groups = 0  # since the last checkpoint
         self._checkpoint: asyncio.Future[None] | None = None
 
@@ -95,12 +99,13 @@ class Gate:
                 future.set_exception(error)
 
     def run(self, asks: Sequence[Ask]) -> list[Answer]:
-        """Decide ``asks`` in one transaction (tried once more after a deadlock, or after a
+        """Decide ``asks`` in one transaction (tried once more after a deadlock, after a
         unique-key clash with another worker answering the same request id: the retry sees
-        its reservation and answers with it; the failed transaction did nothing)."""
+        its reservation and answers with it, or on a new connection after the kept one was
+        lost, a database restart: the failed transaction did nothing)."""
         for attempt in range(2):
             try:
-                with self.db.write(durable=False) as conn:
+                with self._transaction() as conn:
                     raw = Raw.of(conn)
                     versions = meta(raw, PRICING_VERSION, VERSION_KEY, suspensions.VERSION_KEY)
                     if self.before is not None:
@@ -112,13 +117,38 @@ class Gate:
             except ReceiptsError:
                 raise
             except Exception as e:
-                if attempt == 1 or not (is_integrity_error(e) or "deadlock" in str(e).lower()):
+                if attempt == 1 or not (is_integrity_error(e) or "deadlock" in str(e).lower()
+                                        or _connection_error(e)):
                     raise
         raise AssertionError("unreachable")
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A group's transaction, on the connection the gate keeps (``Database.
+        relaxed_connection``); one that failed is dropped, and the next group opens another."""
+        if self._conn is None:
+            self._conn = self.db.relaxed_connection()
+        conn = self._conn
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Drop the kept connection (never back to the pool: its settings differ)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # (already broken: nothing left to close)
+                log.debug("closing the gate's connection", exc_info=True)
+
     def _after_group(self, loop: asyncio.AbstractEventLoop) -> None:
         """Every :data:`CHECKPOINT_GROUPS` groups on SQLite, checkpoint the write-ahead log
-        on a worker thread (a group's commit does not: ``Database.write(durable=False)``)."""
+        on a worker thread (a group's commit does not: ``Database.relaxed_connection``)."""
         if not self.db.is_sqlite:
             return
         self._groups += 1
@@ -132,6 +162,13 @@ class Gate:
             self.db.checkpoint()
         except Exception:  # (the next one catches up; a closing service may refuse this one)
             log.warning("write-ahead log checkpoint failed", exc_info=True)
+
+
+def _connection_error(error: BaseException) -> bool:
+    """A driver's operational error (either driver's ``OperationalError``: the server ended
+    the connection, a restart): the failed group is tried again, on a new connection."""
+    return any(cls.__name__ in ("OperationalError", "InterfaceError")
+               for cls in type(error).__mro__)
 
 
 def refresh_when_changed(pricing: PricingCache) -> Callable[[Any, Mapping[str, str]], None]:
