@@ -5,6 +5,8 @@ through each integration twice, with the real SDKs on an in-process mock LLM (re
 ``httpx.MockTransport``: the provider's own latency is left out, so the difference is all ours):
 bare, wrapped with inline delivery (the call waits for its receipt), and wrapped with
 ``background=True`` (a thread delivers it), both with a spool file and a pinned public key.
+The LiteLLM rows go through LiteLLM's OpenAI provider on the same mock LLM, with the receipts
+callback (:class:`LiteLLMCase`: LiteLLM calls it off the caller's path in both modes).
 Prints p50 and p99 per call and the p50 added. For the asyncio integrations it also prints the
 99th percentile of the event loop's lag in each run (how late a 1 ms ticker task wakes up),
 since a receipt must never hold up the agent's other tasks. Figures are printed, never
@@ -32,14 +34,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # (else fetched when imported)
+
 import anthropic  # noqa: E402
 import anthropic._base_client  # noqa: E402
 import httpx  # noqa: E402
+import litellm  # noqa: E402
 import loadgen  # noqa: E402
 import openai  # noqa: E402
 
 from receipts.client import AsyncReceiptsClient, ReceiptsClient  # noqa: E402
 from receipts.client.anthropic import wrap as wrap_anthropic  # noqa: E402
+from receipts.client.litellm import ReceiptsLogger  # noqa: E402
 from receipts.client.openai import wrap as wrap_openai  # noqa: E402
 from receipts.client.sdk import wait_for_receipts  # noqa: E402
 from tests.receipts.client import recorded  # noqa: E402
@@ -106,6 +112,56 @@ async def _adrain(stream: Any) -> None:
         pass
 
 
+class LiteLLMCase:
+    """``litellm.completion`` / ``acompletion`` through LiteLLM's OpenAI provider on the mock
+    LLM, with a ``ReceiptsLogger`` as LiteLLM's callback when ``receipts`` is given (LiteLLM
+    runs callbacks off the caller's path in any case: a thread for ``completion``, a task for
+    ``acompletion``; "inline" is the logger delivering on that thread or task, "background"
+    its own delivery thread). LiteLLM's callbacks are global: each call first makes its own
+    logger the only one."""
+
+    active: ReceiptsLogger | None = None
+
+    def __init__(self, receipts: ReceiptsClient | AsyncReceiptsClient | None,
+                 background: bool, is_async: bool) -> None:
+        llm = recorded.MockLLM(recorded.openai_answer, delay=LLM_DELAY[0])
+        self.client: Any = openai.AsyncOpenAI(api_key="sk", max_retries=0,
+                                              http_client=llm.asyncio()) if is_async \
+            else openai.OpenAI(api_key="sk", max_retries=0, http_client=llm.sync())
+        self.made = self.done = 0
+        self.logger = None if receipts is None else ReceiptsLogger(
+            receipts, background=background, on_receipt=self._count, on_error=self._count)
+        WRAPPED.append(self)
+
+    def _count(self, _: Any) -> None:
+        self.done += 1
+
+    def _install(self) -> None:
+        if LiteLLMCase.active is not self.logger:
+            if LiteLLMCase.active is not None:
+                litellm.logging_callback_manager.remove_callback_from_all_lists(
+                    LiteLLMCase.active)
+            litellm.callbacks = [] if self.logger is None else [self.logger]
+            LiteLLMCase.active = self.logger
+        self.made += self.logger is not None
+
+    def __call__(self) -> Any:
+        self._install()
+        return litellm.completion(model="openai/gpt-4o", messages=ASK, client=self.client,
+                                  api_key="sk")
+
+    async def acall(self) -> Any:
+        self._install()
+        return await litellm.acompletion(model="openai/gpt-4o", messages=ASK,
+                                         client=self.client, api_key="sk")
+
+    def wait(self, timeout: float = 120) -> None:
+        """Until every call made so far has its receipt (or its error)."""
+        deadline = time.monotonic() + timeout
+        while self.done < self.made and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
 def sync_cases(receipts: ReceiptsClient | None, background: bool = False,
                ) -> dict[str, Callable[[], Any]]:
     """Blocking integrations, wrapped when ``receipts`` is given."""
@@ -128,6 +184,7 @@ def sync_cases(receipts: ReceiptsClient | None, background: bool = False,
                                                             max_tokens=10, messages=ASK),
         "anthropic stream": lambda: _drain(claude.messages.create(
             model="claude-sonnet-4", max_tokens=10, messages=ASK, stream=True)),
+        "litellm completion": LiteLLMCase(receipts, background, is_async=False),
     }
 
 
@@ -154,6 +211,7 @@ def async_cases(receipts: AsyncReceiptsClient | None, background: bool = False,
         "async openai chat stream": chat_stream,
         "async anthropic message": lambda: claude.messages.create(
             model="claude-sonnet-4", max_tokens=10, messages=ASK),
+        "async litellm acompletion": LiteLLMCase(receipts, background, is_async=True).acall,
     }
 
 
@@ -175,7 +233,10 @@ def _row(name: str, runs: list[list[float]], stalls: list[float] | None = None) 
 
 def _settle() -> None:
     for client in WRAPPED:
-        wait_for_receipts(client)
+        if isinstance(client, LiteLLMCase):
+            client.wait()
+        else:
+            wait_for_receipts(client)
 
 
 def run(url: str, key: str, public_key: Path, calls: int, spool: Path) -> None:

@@ -7,18 +7,27 @@
    one does not (``spend_aggregates=False``, otherwise identical). Both run in this process on
    the append path itself, without HTTP, so the aggregates' share is measured against the
    smallest cost of a receipt (over HTTP each receipt costs more, and the share is smaller).
-   Groups of 1 (a lone call) and of 50 calls (group commit under load) are measured.
+   Groups of 1 (a lone call) and of 50 calls (group commit under load) are measured, after
+   :data:`WARM_CALLS` calls in each mode (so the measured calls mostly fall into groups
+   that exist, as in a running deployment; a new group is one row more, written once).
 2. **A large ledger.** The receipts signed in step 1 are replicated to ``--receipts`` receipts
    (default 100,000; ``--receipts 1000000`` for the full run) spread over 90 days: each copy is
    a signed receipt's payload with a new issue time, chain position and id, written through the
    append's own statements (:meth:`AppendConnection.insert` and :meth:`add_spend` with
    :class:`SpendDelta`, so the buckets are exactly what appending those receipts would make;
    the copies' COSE items are their originals', so this database is for queries only, not for
-   ``receipt verify``).
-3. **Queries.** p50/p95 of a mix of ``GET /v1/spend`` queries (by tags, provider, model, agent;
-   day, week, month and quarter periods; UTC, New York and Kolkata; top N; CSV) and of
+   ``receipt verify``). On PostgreSQL the tables are then analyzed, as autovacuum does after a
+   bulk load (this benchmark's server runs without autovacuum; without statistics the query
+   still reads only the buckets it needs, but its sums were measured twice as slow).
+3. **Queries.** p50/p95 (wall time) and the CPU time per run (this process, and on
+   PostgreSQL its server backends, read from /proc) of a mix of ``GET /v1/spend`` queries
+   (by tags, provider, model, agent; day, week, month and quarter periods; UTC, New York and
+   Kolkata; top N; CSV) and of
    ``GET /v1/receipts?sort=-cost``, through the app in-process. Target: p95 < 200 ms at
    1,000,000 receipts.
+
+The last line puts both figures side by side, with the load average before and after (other
+jobs on the machine slow both modes of step 1 alike, but not the queries of step 3).
 
     python bench/spend.py [--receipts N] [--db sqlite|postgresql] [--rounds R]
 """
@@ -60,6 +69,9 @@ MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-4.1")
           ("google", "gemini-2.5-pro"), ("openai", "a-model-no-book-prices")]
 TEAMS = ("search", "support", "ads", "research")
 DAYS = 90
+WARM_CALLS = 4000
+"""Calls appended in each mode before the measured ones: most of the ~800 groups of common
+calls exist by then, as in a deployment that has run for a while."""
 DAY_MS = 86_400_000
 
 
@@ -99,10 +111,11 @@ def issuance(runtime: Any, agents: list[Agent], rounds: int, group: int,
                 for mode in (True, False)}
     seconds = {True: 0.0, False: 0.0}
     payloads: list[dict[str, Any]] = []
-    for service in services.values():
-        service.load_pricing()
-        service.append([Job(_calls(agents, group, f"warm{group}-{service.spend_aggregates}",
-                                   rng))])
+    for service in services.values():  # steady state: the groups exist (measured, a new
+        service.load_pricing()             # group is a row more to write, once per group)
+        for w in range(WARM_CALLS // 50):
+            service.append([Job(_calls(agents, 50, f"warm{group}-{w}-{service.spend_aggregates}",
+                                       rng))])
     for r in range(rounds):
         for mode in ((True, False) if r % 2 else (False, True)):
             jobs = [Job(_calls(agents, group, f"g{group}-{r}-{mode}", rng))]
@@ -158,9 +171,37 @@ def _queries(now_ms: int) -> list[str]:
     ]
 
 
-def query_latencies(settings: Settings, repeats: int) -> dict[str, list[float]]:
+def _backend_cpu(app_name: str | None) -> float:
+    """Seconds of CPU used so far by the PostgreSQL backends of this benchmark (found by
+    ``application_name``; read from /proc, so the server must run on this machine), 0.0 for
+    SQLite (which works in this process)."""
+    if app_name is None:
+        return 0.0
+    import psycopg
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as c:
+        pids = [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE "
+                                        "application_name = %s", (app_name,))]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def query_latencies(settings: Settings, repeats: int, app_name: str | None,
+                    ) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Per query: the wall time of each run (ms), and the CPU time of all its runs per run
+    (ms: this process, and its PostgreSQL backends), which other jobs on the machine do not
+    inflate."""
     out: dict[str, list[float]] = {}
-    app = create_app(settings.with_overrides(self_check=False))
+    cpu: dict[str, float] = {}
+    # without the anomaly detector: it reads the minute series, not the buckets, and in this
+    # process it would share the CPU and the GIL with the requests measured (bench/anomaly.py)
+    app = create_app(settings.with_overrides(self_check=False, anomaly_detection=False))
     with TestClient(app) as client:
         token = settings.data_dir.joinpath("admin-token").read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
@@ -168,13 +209,16 @@ def query_latencies(settings: Settings, repeats: int) -> dict[str, list[float]]:
         for q in queries:  # warm caches once
             r = client.get(q, headers=headers)
             assert r.status_code == 200, (q, r.text[:300])
-        for _ in range(repeats):
-            for q in queries:
+        for q in queries:
+            used = time.process_time() + _backend_cpu(app_name)
+            for _ in range(repeats):
                 start = time.perf_counter()
                 r = client.get(q, headers=headers)
                 out.setdefault(q, []).append((time.perf_counter() - start) * 1000)
                 assert r.status_code == 200
-    return out
+            used = time.process_time() + _backend_cpu(app_name) - used
+            cpu[q] = used * 1000 / repeats
+    return out, cpu
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -182,10 +226,15 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def run(db: str, receipts: int, rounds: int, repeats: int) -> None:
+    load_before = _load()
     with tempfile.TemporaryDirectory(prefix="receipts-spend-") as tmp:
         data = Path(tmp) / "data"
-        schema = None
+        schema = app_name = None
         url = default_db_url(data)
         if db == "postgresql":
             import psycopg
@@ -198,7 +247,8 @@ def run(db: str, receipts: int, rounds: int, repeats: int) -> None:
             except Exception as e:
                 print(f"PostgreSQL not reachable ({type(e).__name__}); skipped")
                 return
-            url = f"{PG}?options=-csearch_path%3D{schema}"
+            app_name = schema
+            url = f"{PG}?options=-csearch_path%3D{schema}&application_name={app_name}"
         try:
             settings = Settings(data_dir=data, db_url=url)
             made = initialize(settings, issuer="bench", reporting_currency="USD",
@@ -209,6 +259,7 @@ def run(db: str, receipts: int, rounds: int, repeats: int) -> None:
                 rng = random.Random(13)
                 agents = _agents(runtime)
                 templates: list[dict[str, Any]] = []
+                overheads: list[str] = []
                 for group in (1, 50):
                     n_rounds = rounds * (4 if group == 1 else 1)
                     with_rate, without_rate, signed = issuance(runtime, agents, n_rounds,
@@ -218,19 +269,29 @@ def run(db: str, receipts: int, rounds: int, repeats: int) -> None:
                           f"with aggregates, {without_rate:7.0f} without: "
                           f"{100 * (1 - with_rate / without_rate):5.1f}% fewer (target <= 10%)",
                           flush=True)
+                    overheads.append(f"{100 * (1 - with_rate / without_rate):.1f}% "
+                                     f"(groups of {group})")
                 _attach_items(runtime, templates)
                 took = replicate(runtime, templates, receipts)
                 print(f"{db:10} wrote {receipts:,} receipts and their buckets in {took:.1f} s "
                       f"(replicas of {len(templates):,} signed)", flush=True)
+                if db == "postgresql":
+                    with runtime.db.write() as conn:
+                        conn.exec_driver_sql("ANALYZE")
             finally:
                 runtime.close()
-            latencies = query_latencies(settings, repeats)
+            latencies, cpu = query_latencies(settings, repeats, app_name)
             every = [v for vs in latencies.values() for v in vs]
             for q, vs in latencies.items():
-                print(f"{db:10}   p50 {_pct(vs, 50):7.1f} ms  p95 {_pct(vs, 95):7.1f} ms  {q}")
+                print(f"{db:10}   p50 {_pct(vs, 50):7.1f} ms  p95 {_pct(vs, 95):7.1f} ms  "
+                      f"cpu {cpu[q]:6.1f} ms  {q}")
             print(f"{db:10} all queries at {receipts:,} receipts: p50 {_pct(every, 50):.1f} ms, "
                   f"p95 {_pct(every, 95):.1f} ms (target p95 < 200 ms); mean "
                   f"{statistics.mean(every):.1f} ms", flush=True)
+            print(f"{db:10} SUMMARY append cost {', '.join(overheads)} (target <= 10%); query "
+                  f"mix p95 {_pct(every, 95):.0f} ms at {receipts:,} receipts "
+                  f"(target < 200 ms), most CPU per query {max(cpu.values()):.0f} ms; load "
+                  f"average {load_before} -> {_load()}", flush=True)
         finally:
             if schema:
                 import psycopg

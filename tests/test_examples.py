@@ -102,3 +102,24 @@ def test_otel_receipts_example_receipts_each_model_call_span(tmp_path: Path) -> 
     assert [r["tags"]["step"] for r in made if r] == ["rank", "explain"]
     assert all(r and r["request_id"].startswith("otlp:") and r["tags"]["environment"] == "dev"
                for r in made)
+
+
+def test_litellm_callback_example_receipts_every_call(tmp_path: Path) -> None:
+    """The LiteLLM example on LiteLLM's mock responses, against the real app."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from litellm_callback import run
+
+    from receipts.client import ReceiptsClient
+
+    deployment = make_deployment(tmp_path)
+    _, header = deployment.agent("search")
+    with TestClient(create_app(deployment.settings)) as http:
+        receipts = ReceiptsClient("http://testserver", header["Authorization"].split()[1])
+        receipts.http.close()
+        receipts.http = http
+        got = run(receipts, mock=True)
+    made = [g.receipt for g in got if g.receipt]
+    assert len(made) == 3 and all(r["request_id"].startswith("litellm:") for r in made)
+    assert all(r["tags"]["project"] == "ranker" and r["provider"] == "openai" for r in made)
+    assert sorted(r["tags"].get("feature", "") + r["tags"].get("ticket", "") for r in made) \
+        == ["", "T-1", "geography"]

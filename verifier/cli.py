@@ -205,6 +205,8 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
 @click.option("--with-allocations", is_flag=True,
               help="Apply the ledger's allocation sets: per month and group, the receipts' "
                    "cost, each rule's line and the total (spec §8.1).")
+@click.option("--month", metavar="YYYY-MM",
+              help="With --with-allocations: only this UTC month's rows (spec §8.1).")
 @click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
               show_default=True)
 @click.option("--exclude-retries", is_flag=True,
@@ -212,8 +214,8 @@ def verify(ledger: Path, key_paths: tuple[Path, ...], as_json: bool, since_path:
 @click.option("--no-verify", is_flag=True, help="Roll up even if the ledger does not verify.")
 @_workers_option
 def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], period: str | None,
-           currency: str | None, with_allocations: bool, fmt: str, exclude_retries: bool,
-           no_verify: bool, workers: int) -> int:
+           currency: str | None, with_allocations: bool, month: str | None, fmt: str,
+           exclude_retries: bool, no_verify: bool, workers: int) -> int:
     """Recompute totals per group of tags from LEDGER's receipts (verifies first)."""
 
     if with_allocations and (by or period or currency):
@@ -221,6 +223,9 @@ def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], perio
                                "--by, --period and --currency cannot be given with it")
     if not with_allocations and not by:
         raise click.UsageError("Missing option '--by' (or --with-allocations).")
+    if month is not None and (not with_allocations or not _is_month(month)):
+        raise click.UsageError("--month YYYY-MM (a calendar month) goes with "
+                               "--with-allocations")
     spec = RollupSpec(tuple(by), period, currency or "native", exclude_retries,
                       with_allocations)
     report = _run(ledger, VerifyOptions(trusted_keys=_load_keys(key_paths), rollup=spec,
@@ -238,11 +243,17 @@ def rollup(ledger: Path, key_paths: tuple[Path, ...], by: tuple[str, ...], perio
             click.echo(f"error: {ledger} holds no allocation set (the service records them "
                        "with `receipt allocations set`)", err=True)
             return EXIT_INVALID if not report.valid else EXIT_USAGE
-        rows = allocate(report.rollup, report.allocation_sets)
+        rows = [r for r in allocate(report.rollup, report.allocation_sets)
+                if month is None or r.period == month]
         click.echo(ALLOCATION_RENDERERS[fmt](rows))
     else:
         click.echo(RENDERERS[fmt](report.rollup))
     return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def _is_month(text: str) -> bool:
+    return (len(text) == 7 and text.isascii() and text[4] == "-" and text[:4].isdigit()
+            and text[5:] in {f"{m:02d}" for m in range(1, 13)})
 
 
 def _receipts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -28,6 +28,7 @@ from receipts.api.dependencies import AppContext, Authenticator
 from receipts.api.no_nul import RefuseNul
 from receipts.api.routes.admin import router as admin_router
 from receipts.api.routes.alerts import router as alerts_router
+from receipts.api.routes.allocations import router as allocations_router
 from receipts.api.routes.budgets import admin_router as budgets_admin_router
 from receipts.api.routes.budgets import agent_router as budgets_agent_router
 from receipts.api.routes.budgets import approver_router as budgets_approver_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(budgets_admin_router)
     app.include_router(budgets_approver_router)
     app.include_router(policy_router)
+    app.include_router(allocations_router)
     app.include_router(spend_router)
     app.include_router(reports_router)
     app.include_router(statements_router)

@@ -31,7 +31,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
-from receipts.api.tag_keys import TAG_KEY_PATTERN
+from receipts.api.tag_keys import TAG_COUNT_MAX, TAG_KEY_PATTERN, TAG_VALUE_MAX
 from receipts.errors import FieldProblem, Invalid
 from receipts.pricing.usage_reader import MAX_COUNT
 
@@ -39,7 +39,7 @@ MAX_TOKENS = MAX_COUNT
 """No single LLM call reads or writes a billion tokens: larger counts are input errors (the
 same bound as every provider usage format's, :data:`receipts.pricing.usage_reader.MAX_COUNT`)."""
 MAX_RUNTIME_MS = 7 * 86_400_000
-MAX_TAGS = 32
+MAX_TAGS = TAG_COUNT_MAX
 
 
 def _without_nul(value: str) -> str:
@@ -87,7 +87,7 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=256), NO_NUL]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=TAG_KEY_PATTERN)]
 """One spelling of tag names (:mod:`receipts.api.tag_keys`): ``Team`` and ``team `` are not
 ``team``, and would split its spend."""
-TagValue = Annotated[str, StringConstraints(max_length=256), NO_NUL]
+TagValue = Annotated[str, StringConstraints(max_length=TAG_VALUE_MAX), NO_NUL]
 
 
 class _KeysAsPropertyNames:

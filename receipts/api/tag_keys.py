@@ -29,3 +29,23 @@ TAG_KEY_PATTERN = f"^{TAG_KEY_SYNTAX}$"
 def is_tag_key(name: str) -> bool:
     """Whether ``name`` is a tag name as the service writes them."""
     return _TAG_KEY.fullmatch(name) is not None
+
+
+TAG_VALUE_MAX = 256
+"""The longest tag value a receipt request holds (``TagValue`` in :mod:`receipts.api.schemas`)."""
+TAG_COUNT_MAX = 32
+"""The most tags one receipt request holds."""
+
+
+def usable_tags(tags: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The tags a receipt request can carry, and the names left out (not of the tag name
+    syntax, or with a longer value). For attributes that come from elsewhere (span
+    attributes, a gateway's metadata): one odd name must not cost the call its receipt."""
+    kept: dict[str, str] = {}
+    dropped: list[str] = []
+    for name, value in tags.items():
+        if is_tag_key(name) and len(value) <= TAG_VALUE_MAX:
+            kept[name] = value
+        else:
+            dropped.append(name)
+    return kept, dropped

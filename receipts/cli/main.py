@@ -14,6 +14,7 @@ import click
 
 from receipts.cli import prices, service_commands
 from receipts.cli.alerts import alerts
+from receipts.cli.allocations import allocations
 from receipts.cli.audit import audit
 from receipts.cli.budgets import budget
 from receipts.cli.focus import focus
@@ -73,6 +74,7 @@ def build_cli() -> click.Group:
          budget,
          token,
          policy,
+         allocations,
          ),
         group=ReceiptCommand)
 

@@ -57,6 +57,17 @@ class CallFacts:
     started: float = field(default_factory=time.monotonic)
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(
         timespec="milliseconds").replace("+00:00", "Z"))
+    provider: str | None = None
+    """Set where one recorder serves several providers (a gateway); else the recorder's."""
+    usage_format: str | None = None
+    """Set where the call's usage is not in the recorder's format."""
+    request_id: str | None = None
+    """The call's own id where the caller has one (a gateway's call id), else a new one: the
+    same call recorded twice is then one receipt."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """The call's own tags (they win over the recorder's and the context's)."""
+    runtime_ms: int | None = None
+    """As measured by the caller, else from ``started``."""
 
 
 def failure_status(error: BaseException) -> str:
@@ -110,11 +121,13 @@ class Recorder:
         self.on_error = on_error or warn
 
     def _arguments(self, facts: CallFacts) -> dict[str, Any]:
-        return {"provider": self.provider, "model": facts.model,
+        runtime_ms = facts.runtime_ms if facts.runtime_ms is not None \
+            else int((time.monotonic() - facts.started) * 1000)
+        return {"provider": facts.provider or self.provider, "model": facts.model,
                 "usage": facts.usage if facts.usage is not None else dict(self.zero_usage),
-                "usage_format": self.usage_format, "status": facts.status,
-                "tags": {**self.tags, **current_tags()},
-                "runtime_ms": int((time.monotonic() - facts.started) * 1000),
+                "usage_format": facts.usage_format or self.usage_format,
+                "status": facts.status, "tags": {**self.tags, **current_tags(), **facts.tags},
+                "request_id": facts.request_id, "runtime_ms": runtime_ms,
                 "started_at": facts.started_at, "service_tier": facts.service_tier,
                 "provider_response_id": facts.provider_response_id}
 

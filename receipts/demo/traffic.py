@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -95,9 +95,11 @@ def simulated_calls(n: int, seed: int = 0, interval_ms: int = 13_000) -> Iterato
 
 def write_sample_ledger(out: BinaryIO, signer: Signer, n: int, *, chains: int = 1,
                         seed: int = 0, reporting_currency: str = "GBP",
-                        interval_ms: int = 13_000) -> int:
+                        interval_ms: int = 13_000,
+                        allocation_items: Sequence[bytes] = ()) -> int:
     """A complete, valid ledger of ``n`` simulated receipts over ``chains`` chains, one call
-    every ``interval_ms`` from ``START_MS``."""
+    every ``interval_ms`` from ``START_MS`` (with ``allocation_items``, signed sets, in its
+    preamble)."""
     book_bytes, book = shipped_price_book()
     rates = [FxRate("USD", "GBP", "2025-11-30", 790_000_000, "test-fixed", START_MS - 1)]
     heads = [ChainHead(f"c{i}") for i in range(chains)]
@@ -134,4 +136,5 @@ def write_sample_ledger(out: BinaryIO, signer: Signer, n: int, *, chains: int = 
         price_book_items=[price_book_item(signer, book_bytes)],
         fx_rate_items=[fx_rate_item(signer, r) for r in rates],
         chains=heads, receipts=items if chains > 1 else receipts(),
+        allocation_items=allocation_items,
     )

@@ -39,21 +39,9 @@ def spend_log_call(row: Mapping[str, Any], where: str) -> LogCall:
     metadata = _json_field(row.get("metadata"), "metadata", where) or {}
     if not isinstance(metadata, dict):
         raise ShapeError(f"{where}: metadata must be an object")
-    tags: dict[str, str] = {}
-    team = metadata.get("user_api_key_team_alias") or row.get("team_id") \
-        or metadata.get("user_api_key_team_id")
-    if team:
-        tags["team"] = str(team)
-    if row.get("end_user"):
-        tags["end_user"] = str(row["end_user"])
-    request_tags = _json_field(row.get("request_tags"), "request_tags", where) or []
-    if not isinstance(request_tags, list):
-        raise ShapeError(f"{where}: request_tags must be a list")
-    for entry in request_tags:
-        name, sep, value = str(entry).partition(":")
-        if sep and name.strip() and value.strip():
-            tags[name.strip()] = value.strip()
-    tags.update(text_tags(metadata.get("spend_logs_metadata"), f"{where}: spend_logs_metadata"))
+    tags = spend_log_tags(metadata, team_id=row.get("team_id"), end_user=row.get("end_user"),
+                          request_tags=_json_field(row.get("request_tags"), "request_tags",
+                                                   where), where=where)
     extra = metadata.get("additional_usage_values") or {}
     if not isinstance(extra, dict):
         raise ShapeError(f"{where}: metadata.additional_usage_values must be an object")
@@ -69,12 +57,43 @@ def spend_log_call(row: Mapping[str, Any], where: str) -> LogCall:
     )
 
 
+def spend_log_tags(metadata: Mapping[str, Any], *, team_id: Any, end_user: Any,
+                   request_tags: Any, where: str) -> dict[str, str]:
+    """The tags of a LiteLLM call (a spend log row, or a callback's standard logging payload,
+    :mod:`receipts.client.litellm`): ``team`` from the key's team alias, else the team id; the
+    ``end_user``; every ``key:value`` entry of ``request_tags``; every entry of
+    ``spend_logs_metadata``, in that order (a later one wins)."""
+    tags: dict[str, str] = {}
+    team = metadata.get("user_api_key_team_alias") or team_id \
+        or metadata.get("user_api_key_team_id")
+    if team:
+        tags["team"] = str(team)
+    if end_user:
+        tags["end_user"] = str(end_user)
+    if request_tags and not isinstance(request_tags, list | tuple):
+        raise ShapeError(f"{where}: request_tags must be a list")
+    for entry in request_tags or ():
+        name, sep, value = str(entry).partition(":")
+        if sep and name.strip() and value.strip():
+            tags[name.strip()] = value.strip()
+    tags.update(text_tags(metadata.get("spend_logs_metadata"), f"{where}: spend_logs_metadata"))
+    return tags
+
+
+def cache_details(details: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI ``prompt_tokens_details`` with the cache split LiteLLM may report beside it, in
+    Anthropic's names (``cache_read_input_tokens``, ``cache_creation_input_tokens``), so the
+    service's ``openai`` rule prices cache reads and writes apart from the rest of the input."""
+    out = dict(details)
+    if "cached_tokens" not in out and extra.get("cache_read_input_tokens"):
+        out["cached_tokens"] = extra["cache_read_input_tokens"]
+    if "cache_write_tokens" not in out and extra.get("cache_creation_input_tokens"):
+        out["cache_write_tokens"] = extra["cache_creation_input_tokens"]
+    return out
+
+
 def _openai_usage(row: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    details = dict(extra.get("prompt_tokens_details") or {})
-    if "cached_tokens" not in details and extra.get("cache_read_input_tokens"):
-        details["cached_tokens"] = extra["cache_read_input_tokens"]
-    if "cache_write_tokens" not in details and extra.get("cache_creation_input_tokens"):
-        details["cache_write_tokens"] = extra["cache_creation_input_tokens"]
+    details = cache_details(extra.get("prompt_tokens_details") or {}, extra)
     return {"prompt_tokens": _count(row.get("prompt_tokens")),
             "completion_tokens": _count(row.get("completion_tokens")),
             "prompt_tokens_details": details,

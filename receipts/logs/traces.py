@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from receipts.api.tag_keys import is_tag_key
+from receipts.api.tag_keys import usable_tags
 from receipts.logs.otlp import GenAISpan
 from receipts.logs.records import LogCall, money_units
 from receipts.pricing.usage import normalize_usage
@@ -35,12 +35,7 @@ def span_request(span: GenAISpan) -> tuple[dict[str, Any], list[str]]:
     attribute names left out as tags (not of the tag name syntax, or with a value longer than
     a tag holds). The request id is ``otlp:<trace id>:<span id>``: the same span sent twice
     (an exporter's retry, or both the endpoint and the span processor) is one receipt."""
-    tags, dropped = {}, []
-    for name, value in span.tags.items():
-        if is_tag_key(name) and len(value) <= 256:
-            tags[name] = value
-        else:
-            dropped.append(name)
+    tags, dropped = usable_tags(span.tags)
     body: dict[str, Any] = {
         "request_id": f"otlp:{span.trace_id}:{span.span_id}",
         "provider": span.provider or "unknown", "model": span.model or "unknown",

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from receipts.errors import FieldProblem, Invalid, LedgerInvalid
+from verifier.allocation import AllocationSet
 from verifier.keys import PublicKey
 from verifier.money import COST_SCALE, parse_amount
 from verifier.rollup import RollupSpec
@@ -50,6 +51,8 @@ class Facts:
     rows: tuple[Fact, ...]
     source: str
     receipts_verified: int | None = None
+    allocation_sets: tuple[AllocationSet, ...] = ()
+    """The ledger's allocation sets, as the verification authenticated them."""
 
 
 def grouping(require: tuple[str, ...]) -> tuple[str, ...]:
@@ -77,12 +80,13 @@ def month_bounds(month: str) -> tuple[dt.date, dt.date, dt.date]:
 
 
 def from_ledger(path: Path, keys: tuple[PublicKey, ...], month: str, require: tuple[str, ...],
-                workers: int = 0) -> Facts:
-    """Verify ``path`` against ``keys`` and total its receipts per group and UTC day."""
+                workers: int = 0, extra: tuple[str, ...] = ()) -> Facts:
+    """Verify ``path`` against ``keys`` and total its receipts per group and UTC day (also
+    grouped by the ``extra`` names, which the allocations section reads)."""
     if not path.is_file():
         raise LedgerInvalid(f"{path}: " + ("not a regular file" if path.exists()
                                            else "no such file"))
-    by = grouping(require)
+    by = grouping((*require, *extra))
     report = audit_ledger_file(path, VerifyOptions(
         trusted_keys=keys, rollup=RollupSpec(by, "day", "reporting"), workers=workers))
     if not report.valid or report.rollup is None:
@@ -92,7 +96,7 @@ def from_ledger(path: Path, keys: tuple[PublicKey, ...], month: str, require: tu
     rows = tuple(Fact(row.values, row.period or "", row.currency, row.group.cost,
                       row.group.receipts, row.group.unpriced)
                  for row in report.rollup.rows() if low <= (row.period or "") < high)
-    return Facts(by, rows, str(path), report.receipts)
+    return Facts(by, rows, str(path), report.receipts, tuple(report.allocation_sets))
 
 
 def _ms(day: dt.date) -> int:

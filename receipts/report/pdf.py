@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from receipts.errors import ExtraMissing
+from receipts.report.allocations import pdf_section as pdf_allocations
 from receipts.report.build import rounded
 
 FIXED_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -134,6 +135,7 @@ def render_pdf(report: dict[str, Any]) -> bytes:
             rows += [[f"      {latin1(m['provider'])}/{latin1(m['model'])}", "",
                       str(m["receipts"]), amount(m["cost"])] for m in p["models"]]
     table(pdf, ["Team / project / model", "", "Receipts", "Cost"], rows, [100, 10, 30, 40])
+    pdf_allocations(pdf, report, amount, heading, table)
     heading(pdf, "Anomaly review")
     if report["anomalies"] is None:
         pdf.set_font("Helvetica", "", 9)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from receipts.report.allocations import csv_lines as allocation_lines
 from receipts.report.build import rounded
 from verifier.csvcell import spreadsheet_safe
 
@@ -62,6 +63,7 @@ def _lines(report: dict[str, Any]) -> Iterator[tuple[str, str, str, Any]]:
     for day in report["daily"]:
         for team, cost in day["teams"].items():
             yield "daily", f"{day['day']}/{team or '(none)'}", "cost", cost
+    yield from allocation_lines(report)
 
 
 def _chargeback_lines(report: dict[str, Any]) -> Iterator[tuple[str, str, str, Any, str]]:

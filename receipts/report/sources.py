@@ -4,7 +4,9 @@ A ledger file holds receipts only: its report has no budgets and no alerts (show
 A deployment also gives the month's budgets per cost center (``receipts.budgets``) and its
 alerts (``receipts.alerts.listing``, the listing ``GET /v1/alerts`` reads), each limited to
 what a team token may see when the report is for one team. Invoices given, either source is
-reconciled with them for the chargeback section (:mod:`receipts.reconcile.month`).
+reconciled with them for the chargeback section (:mod:`receipts.reconcile.month`). Both add the
+allocations section (:mod:`receipts.report.allocations`) when an allocation set is in force for
+the month.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from receipts.reconcile.bar import Bar
+from receipts.report import allocations
 from receipts.report.build import Inputs, build
 from receipts.report.facts import Facts, from_ledger, from_spend
 from verifier.keys import PublicKey
@@ -53,11 +56,13 @@ def ledger_report(path: Path, keys: tuple[PublicKey, ...], month: str,
     from receipts.reconcile.ledger import preamble
 
     bar = bar or Bar()
-    facts = from_ledger(path, keys, month, require, workers)
+    facts = from_ledger(path, keys, month, require, workers, allocations.names_in(path))
     reporting, _ = preamble(path)
     reconciled = _reconciled(path, keys, month, require, bar, invoices, workers)
-    return build(facts, Inputs(month, require, reporting or "USD", bar=bar,
+    body = build(facts, Inputs(month, require, reporting or "USD", bar=bar,
                                reconciled=reconciled))
+    body["allocations"] = allocations.from_facts(facts, month)
+    return body
 
 
 def _budgets(conn: Connection, facts: Facts, team: str | None) -> dict[str, int]:
@@ -86,8 +91,10 @@ def database_report(conn: Connection, month: str, require: tuple[str, ...], curr
 
     facts = from_spend(conn, month, require, team, source)
     alerts = list_alert_views(conn, limit=1000, team=team)
-    return build(facts, Inputs(month, require, currency, _budgets(conn, facts, team), alerts,
+    body = build(facts, Inputs(month, require, currency, _budgets(conn, facts, team), alerts,
                                team, bar or Bar(), reconciled))
+    body["allocations"] = allocations.from_database(conn, month, team)
+    return body
 
 
 def exported_reconciled(data_dir: Path | None, db_url: str | None, month: str,

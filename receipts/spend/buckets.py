@@ -17,16 +17,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from receipts.spend.tables import MAIN_CATEGORIES
 from verifier.money import convert
 
 QUARTER_HOUR_MS = 900_000
-HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
-SPANS = (WEEK_MS, DAY_MS, HOUR_MS, QUARTER_HOUR_MS)
+SPANS = (WEEK_MS, DAY_MS, QUARTER_HOUR_MS)
 """Every receipt is counted in one bucket of each span, so a query window is covered by whole
-weeks in its middle, whole days, hours and then quarter hours at its edges (any UTC offset in
-use today is a whole number of quarter hours)."""
+weeks in its middle, whole days, then quarter hours at its edges (any UTC offset in use today
+is a whole number of quarter hours). No hour span: past a few receipts per quarter hour an
+hour's rows are nearly as many as its four quarters' (each receipt of a busy ledger is mostly
+the only one of its group in its quarter hour), so hours saved queries little and cost every
+append a statement."""
 MINUTE_MS = 60_000
 """The span of the anomaly detector's series (``receipts_spend_minute``): reporting cost only."""
 MONDAY_MS = 4 * DAY_MS
@@ -106,8 +109,40 @@ def _group_id(payload: Mapping[str, Any]) -> tuple[int, GroupKey]:
 BucketKey = tuple[int, int, int, str, str]
 """(span, start, group id, chain, category): a bucket row's primary key."""
 Values = list[int]
-"""A bucket row's values: receipts, priced, priced_reporting, tokens, cost, reporting (a
-category row uses the last three only)."""
+"""A bucket row's values, money as whole integers: receipts, priced, priced_reporting,
+tokens, cost, reporting, then (receipts, tokens, cost, reporting) of each main category
+(:data:`receipts.spend.tables.BUCKET_VALUES` with each money pair as one number)."""
+TOTAL_WIDTH = 6
+SLOT_WIDTH = 4
+SLOTS = {c: TOTAL_WIDTH + SLOT_WIDTH * i for i, c in enumerate(MAIN_CATEGORIES)}
+"""Where each main category's numbers start in :data:`Values`."""
+WIDTH = TOTAL_WIDTH + SLOT_WIDTH * len(MAIN_CATEGORIES)
+
+
+_GRIDS = tuple((span, origin(span)) for span in SPANS)
+
+
+def rows_of(payload: Mapping[str, Any]) -> list[tuple[str, Values]]:
+    """What one receipt adds to each of its buckets: the main row ('') and one row per
+    category outside :data:`MAIN_CATEGORIES`. A category's cost is its term of the receipt's
+    ``cost``; in the reporting currency, that term converted with the receipt's rate."""
+    cost, reporting, fx = payload["cost"], payload["cost_reporting"], payload["fx"]
+    prices = payload["unit_prices"]
+    main = [0] * WIDTH
+    main[0], main[1], main[2] = 1, cost is not None, reporting is not None
+    main[4], main[5] = cost or 0, reporting or 0
+    out: list[tuple[str, Values]] = [(TOTALS, main)]
+    for category, count in payload["usage"].items():
+        term = count * prices[category] if cost is not None else 0
+        converted = convert(term, fx["rate"]) if reporting is not None else 0
+        at = SLOTS.get(category)
+        if at is None:
+            other = [0] * WIDTH
+            other[0], other[3], other[4], other[5] = 1, count, term, converted
+            out.append((category, other))
+        else:
+            main[at], main[at + 1], main[at + 2], main[at + 3] = 1, count, term, converted
+    return out
 
 
 @dataclass
@@ -123,28 +158,19 @@ class SpendDelta:
         """Account one receipt payload in every span."""
         gid, group = _group_id(payload)
         self.groups[gid] = group
-        cost, reporting, fx = payload["cost"], payload["cost_reporting"], payload["fx"]
-        prices = payload["unit_prices"]
-        parts: list[tuple[str, Values]] = [(TOTALS, [
-            1, cost is not None, reporting is not None, 0, cost or 0, reporting or 0])]
-        for category, count in payload["usage"].items():
-            term = count * prices[category] if cost is not None else 0
-            converted = convert(term, fx["rate"]) if reporting is not None else 0
-            parts.append((category, [0, 0, 0, count, term, converted]))
+        parts = rows_of(payload)
         issued_at, chain, rows = payload["issued_at"], payload["chain"], self.rows
+        reporting = payload["cost_reporting"]
         if reporting:
             minute = (issued_at // MINUTE_MS, gid, chain)
             self.minutes[minute] = self.minutes.get(minute, 0) + reporting
-        for span in SPANS:
-            start = bucket_start(span, issued_at)
+        for span, base in _GRIDS:
+            start = issued_at - (issued_at - base) % span  # bucket_start(span, issued_at)
             for category, values in parts:
                 key = (span, start, gid, chain, category)
-                row = rows.get(key)
-                if row is None:
-                    rows[key] = values.copy()
-                else:
-                    for i, v in enumerate(values):
-                        row[i] += v
+                row = rows.get(key)  # (value lists are never changed in place: shared)
+                rows[key] = values if row is None else [
+                    a + b for a, b in zip(row, values, strict=True)]
 
     def extend(self, payloads: Iterable[Mapping[str, Any]]) -> None:
         """Account several receipts."""

@@ -1,12 +1,13 @@
 """Bringing a database made before the spend aggregates up to date, once, when it is opened.
 
 New tables appear by themselves (``create_schema``), but they start empty while the receipts
-are already there, and ``receipts_receipt`` lacks the ``cost_rank`` column. So on open, unless
-the meta fact :data:`SPEND_AGGREGATES` says it is done, one write transaction (holding every
-chain head, so no append runs meanwhile) adds the column and its index if missing, then reads
-every stored receipt, fills its ``cost_rank`` and builds its buckets exactly as the append would
-(:class:`receipts.spend.buckets.SpendDelta`), and records the fact. ``receipt init`` records it
-on a new database, which has no receipt to account.
+are already there, and ``receipts_receipt`` lacks the ``cost_rank`` column; and aggregates
+kept in an earlier layout are of no use to this code. So on open, unless the meta fact
+:data:`SPEND_AGGREGATES` names the current :data:`LAYOUT`, one write transaction (holding every
+chain head, so no append runs meanwhile) adds the column and its index if missing, makes the
+bucket table anew, then reads every stored receipt, fills its ``cost_rank`` and builds its
+buckets exactly as the append would (:class:`receipts.spend.buckets.SpendDelta`), and records
+the fact. ``receipt init`` records it on a new database, which has no receipt to account.
 """
 
 from __future__ import annotations
@@ -27,14 +28,17 @@ from verifier import cose
 from verifier.encoding import decode_strict
 
 SPEND_AGGREGATES = "spend_aggregates"
-"""Meta key, ``"1"`` once the aggregates account for every stored receipt."""
+"""Meta key: the :data:`LAYOUT` of the aggregates, once they account for every stored receipt."""
+LAYOUT = "2"
+"""The aggregates' layout: ``"1"`` had a row per category and an hour span; ``"2"`` keeps the
+main categories in the main row (:mod:`receipts.spend.tables`) and has no hour span."""
 PAGE = 5000
 MINUTE = table(SpendMinuteRow)
 
 
 def mark_current(conn: Connection) -> None:
     """Record that the aggregates are complete (a new, empty database)."""
-    store.set_meta(conn, SPEND_AGGREGATES, "1")
+    store.set_meta(conn, SPEND_AGGREGATES, LAYOUT)
 
 
 def _has_cost_rank(conn: Connection) -> bool:
@@ -45,17 +49,18 @@ def ensure_current(db: Database) -> int | None:
     """Build the aggregates of a database that predates them; the receipts accounted, or None
     when they were already current."""
     with db.read() as conn:
-        if store.get_meta(conn).get(SPEND_AGGREGATES) == "1":
+        if store.get_meta(conn).get(SPEND_AGGREGATES) == LAYOUT:
             return None
     with db.write() as conn:
         store.lock_all_chains(conn)
-        if store.get_meta(conn).get(SPEND_AGGREGATES) == "1":  # another process did it
+        if store.get_meta(conn).get(SPEND_AGGREGATES) == LAYOUT:  # another process did it
             return None
         if not _has_cost_rank(conn):
             conn.exec_driver_sql("ALTER TABLE receipts_receipt ADD COLUMN cost_rank BIGINT")
             conn.exec_driver_sql("CREATE INDEX ix_receipt_cost ON receipts_receipt "
                                  "(cost_rank, id)")
-        conn.execute(sa.delete(BUCKET))
+        BUCKET.drop(conn, checkfirst=True)  # (its columns may be an earlier layout's)
+        BUCKET.create(conn)
         conn.execute(sa.delete(MINUTE))
         conn.execute(sa.delete(GROUP))
         count = _account_all(conn)

@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from receipts.alerts import tables as _alert_tables  # noqa: F401  (registers alert tables)
+from receipts.allocations import tables as _allocation_tables  # noqa: F401  (the set table)
 from receipts.anomaly import lease as _lease_table  # noqa: F401  (registers the lease table)
 from receipts.budgets import tables as _budget_tables  # noqa: F401  (registers budget tables)
 from receipts.deployment import suspensions as _suspensions  # noqa: F401  (registers its table)

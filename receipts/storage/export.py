@@ -3,7 +3,9 @@
 A consistent snapshot without a long transaction: the chain heads are read first, and only
 receipts below each head's size are written (committed receipts never change); price books and
 FX rates are read after the heads, so every one a written receipt cites is included (a newer one
-is harmless: no written receipt is late enough to be affected by it). The writer is
+is harmless: no written receipt is late enough to be affected by it), and so are the allocation
+sets, every version ever recorded (spec §7.8: a ledger reproduces each month's allocations). The
+writer is
 ``receipts.storage.ledger_file.write_ledger``, the same one the format's tests use.
 """
 
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from receipts.allocations import store as allocation_store
 from receipts.clock import now_ms
 from receipts.deployment.runtime import Runtime
 from receipts.issuing.receipt_builder import ChainHead
@@ -35,6 +38,7 @@ def export_ledger(runtime: Runtime, out: BinaryIO, chain: str | None = None) -> 
     with db.read() as conn:
         books = [item for _, _, item in store.price_books(conn)]
         rates = [item for _, item in store.fx_rates(conn)]
+        allocations = allocation_store.set_items(conn)
 
     def receipts() -> Iterator[bytes]:
         for head in heads:
@@ -46,6 +50,7 @@ def export_ledger(runtime: Runtime, out: BinaryIO, chain: str | None = None) -> 
         reporting_currency=runtime.facts.reporting_currency, created_at=now_ms(),
         key_items=[key_item(runtime.signer, runtime.facts.key_valid_from)],
         price_book_items=books, fx_rate_items=rates, chains=snapshot, receipts=receipts(),
+        allocation_items=allocations,
     )
     return sum(h.size for h in heads), written
 

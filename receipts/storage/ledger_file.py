@@ -1,8 +1,8 @@
 """Write ledger files (spec §7): a CBOR sequence whose every item is signed.
 
-Order: header, public keys, price books, FX rates, receipts (each chain in seq order), then one
-checkpoint per chain in the header's order. The writer streams: receipts are written as they
-come, so exporting a large ledger needs memory for one receipt at a time.
+Order: header, public keys, price books, FX rates, allocation sets, receipts (each chain in seq
+order), then one checkpoint per chain in the header's order. The writer streams: receipts are
+written as they come, so exporting a large ledger needs memory for one receipt at a time.
 """
 
 from __future__ import annotations
@@ -53,16 +53,23 @@ def write_ledger(
     fx_rate_items: Sequence[bytes],
     chains: Sequence[ChainHead],
     receipts: Iterable[bytes],
+    allocation_items: Sequence[bytes] = (),
 ) -> int:
-    """Write a complete ledger; ``chains`` are the heads the receipts end at. Returns bytes."""
-    preamble = [*key_items, *price_book_items, *fx_rate_items]
+    """Write a complete ledger; ``chains`` are the heads the receipts end at. Returns bytes.
+
+    ``counts.allocations`` is written only when there are allocation sets (spec §7.1), so a
+    ledger without any is byte for byte what it was before sets existed."""
+    preamble = [*key_items, *price_book_items, *fx_rate_items, *allocation_items]
+    counts = {"keys": len(key_items), "price_books": len(price_book_items),
+              "fx_rates": len(fx_rate_items)}
+    if allocation_items:
+        counts["allocations"] = len(allocation_items)
     header = {
         "v": FORMAT_VERSION, "format": LEDGER_FORMAT, "issuer": issuer,
         "preamble": preamble_digest(preamble),
         "created_at": created_at, "reporting_currency": reporting_currency,
         "chains": [c.chain for c in chains],
-        "counts": {"keys": len(key_items), "price_books": len(price_book_items),
-                   "fx_rates": len(fx_rate_items)},
+        "counts": counts,
     }
     written = out.write(signer.sign(cose.LEDGER_HEADER, header))
     for item in preamble:

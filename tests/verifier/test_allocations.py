@@ -229,6 +229,24 @@ def test_a_ledger_with_allocation_sets_verifies_and_rolls_up(signer: Signer,
     assert "'-" not in csv_out.stdout  # a credit is a number, not defused text
 
 
+def test_month_keeps_one_months_rows(signer: Signer, tmp_path: Path) -> None:
+    path = tmp_path / "ledger.cbor"
+    path.write_bytes(sample_ledger(signer, 40, allocation_sets=[rule_set(SEATS)]))
+    every = CliRunner().invoke(main, ["rollup", str(path), "--with-allocations", "--format",
+                                      "json"])
+    months = {r["period"] for r in json.loads(every.stdout)}
+    assert months
+    for month in months:
+        one = CliRunner().invoke(main, ["rollup", str(path), "--with-allocations", "--month",
+                                        month, "--format", "json"])
+        assert one.exit_code == 0, one.output
+        assert json.loads(one.stdout) == [r for r in json.loads(every.stdout)
+                                          if r["period"] == month]
+    for bad in (["--month", "2025-13", "--with-allocations"], ["--month", "2025-12", "--by",
+                                                                "team"]):
+        assert CliRunner().invoke(main, ["rollup", str(path), *bad]).exit_code == 2
+
+
 def test_with_allocations_refuses_by_and_a_ledger_without_sets(signer: Signer,
                                                                tmp_path: Path) -> None:
     path = tmp_path / "plain.cbor"

@@ -69,6 +69,9 @@ BUSINESS_RULES_422 = {
     "POST /v1/tokens",
     # each rule's fields depend on its kind, and its names must be unique in the policy.
     "PUT /v1/policy",
+    # an allocation set's rules have the fields of their kind, amounts within the rounding,
+    # distinct names, and a month that is a calendar month.
+    "POST /v1/allocations",
     # since/until must fall on a quarter hour and until not before since, tz must name an IANA
     # zone, a by name may not repeat or be a receipt field spend is not kept by, and a query
     # spans at most 1,000 periods.

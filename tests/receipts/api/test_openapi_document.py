@@ -64,6 +64,8 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
     "put /v1/policy": (ADMIN, {"201", "401", "403", "413", "422"}),
     "get /v1/policy/versions": (ANY, {"200", "401"}),
     "get /v1/policy/flags": (READERS, {"200", "401", "403", "422"}),
+    "post /v1/allocations": (ADMIN, {"201", "401", "403", "409", "413", "422"}),
+    "get /v1/allocations": (ALL_TEAMS, {"200", "401", "403"}),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 
 from tests.receipts.conftest import Deployment, Server, make_deployment
 from verifier.keys import PublicKey, load_public_key_pem
+
+# LiteLLM fetches its model price map from the network when imported, unless told not to
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from receipts.budgets.periods import local_window, period_label
 from receipts.spend import report
 from receipts.spend.buckets import QUARTER_HOUR_MS, SpendDelta, bucket_start, joined, split
-from receipts.spend.query import SpendQuery, cover, run
+from receipts.spend.query import SpendQuery, cover, run, signed_cover
 from receipts.spend.upsert_sql import SpendWriter
 from receipts.storage.database import Database
 from verifier.money import COST_SCALE, convert, format_amount
@@ -138,8 +138,9 @@ def test_aggregates_equal_the_rollup(receipts: list[dict[str, Any]], by: tuple[s
 
 
 def _direct(receipts: list[dict[str, Any]], by: tuple[str, ...], period: str, tz: ZoneInfo,
-            since: int, until: int) -> dict[tuple[Any, ...], tuple[int, int | None, int]]:
-    """(by values, period, currency) -> (receipts, native cost or None, input tokens)."""
+            since: int, until: int) -> dict[tuple[Any, ...], tuple[int, int | None, int, int]]:
+    """(by values, period, currency) -> (receipts, native cost or None, input tokens, distinct
+    agents)."""
     out: dict[tuple[Any, ...], list[Any]] = {}
     for r in receipts:
         if not since <= r["issued_at"] < until:
@@ -147,12 +148,13 @@ def _direct(receipts: list[dict[str, Any]], by: tuple[str, ...], period: str, tz
         start = local_window(period, r["issued_at"], tz)  # type: ignore[arg-type]
         key = (*[(r[n] if n in ("provider", "model", "agent") else r["tags"].get(n)) or None
                  for n in by], period_label(period, start[0], tz), r["currency"])  # type: ignore[arg-type]
-        acc = out.setdefault(key, [0, None, 0])
+        acc = out.setdefault(key, [0, None, 0, set()])
         acc[0] += 1
         if r["cost"] is not None:
             acc[1] = (acc[1] or 0) + r["cost"]
         acc[2] += r["usage"].get("input", 0)
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+        acc[3].add(r["agent"])
+    return {k: (v[0], v[1], v[2], len(v[3])) for k, v in out.items()}
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,9 +171,10 @@ def test_weeks_quarters_and_time_zones_equal_a_direct_sum(
         _store(db, receipts, 2)
         got = _answer(db, SpendQuery(by, period, tz, since, until, None, "native"))  # type: ignore[arg-type]
     rows = {(*[row[n] for n in by], row["period"], row["currency"]):
-            (row["receipts"], row["cost"], row["tokens"].get("input", 0)) for row in got["rows"]}
-    expected = {k: (n, None if c is None else format_amount(c, COST_SCALE), t)
-                for k, (n, c, t) in _direct(receipts, by, period, tz, since, until).items()}
+            (row["receipts"], row["cost"], row["tokens"].get("input", 0), row["agents"])
+            for row in got["rows"]}
+    expected = {k: (n, None if c is None else format_amount(c, COST_SCALE), t, a)
+                for k, (n, c, t, a) in _direct(receipts, by, period, tz, since, until).items()}
     assert rows == expected
 
 
@@ -190,3 +193,23 @@ def test_cover_tiles_a_window_with_whole_buckets(a: int, length: int) -> None:
         assert bucket_start(span, lo) == lo and bucket_start(span, hi) == hi
         position = hi
     assert position == end
+
+
+def test_a_subtracted_edge_leaves_nothing_of_its_receipts() -> None:
+    """[04:00, 04:00 the next day) is that UTC day minus its first 4 hours plus the next day's:
+    a receipt in the part taken away counts nowhere, not even among the distinct agents."""
+    day = START - START % 86_400_000
+    hour = 3_600_000
+    base = {"provider": "openai", "model": "m1", "tags": {"team": "a"}, "currency": "USD",
+            "usage": {"input": 10, "cache_read": 0}, "unit_prices": {"input": 7, "cache_read": 1},
+            "cost": 70, "fx": None, "cost_reporting": None, "chain": "c0"}
+    receipts = [{**base, "agent": "agt_early", "issued_at": day + 2 * hour},
+                {**base, "agent": "agt_kept", "issued_at": day + 10 * hour},
+                {**base, "agent": "agt_kept", "issued_at": day + 26 * hour}]
+    assert sorted(sign for _, sign in signed_cover(day + 4 * hour, day + 28 * hour)) == [-1, 1, 1]
+    with database() as db:
+        _store(db, receipts, 1)
+        got = _answer(db, SpendQuery(("team",), None, None, day + 4 * hour, day + 28 * hour,
+                                     currency="native"))
+    assert [(r["receipts"], r["agents"], r["cost"], r["tokens"]) for r in got["rows"]] == [
+        (2, 1, format_amount(140, COST_SCALE), {"cache_read": 0, "input": 20})]

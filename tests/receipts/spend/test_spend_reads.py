@@ -105,3 +105,28 @@ def test_an_older_database_gets_its_aggregates_when_opened(dep: Deployment) -> N
     assert after == before and after["total"]["receipts"] == 9
     assert top_after == top_before
     assert more["total"]["receipts"] == 10
+
+
+def test_aggregates_of_an_earlier_layout_are_rebuilt_when_opened(dep: Deployment) -> None:
+    """Layout 1 had a row per category, an hour span and other columns: a database that
+    still holds it gets the bucket table anew and the same answers."""
+    with dep.client() as client:
+        before = client.get("/v1/spend?by=team&by=model&period=day", headers=dep.admin).json()
+    engine = sa.create_engine(dep.settings.db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE receipts_spend_bucket")
+        conn.exec_driver_sql(
+            "CREATE TABLE receipts_spend_bucket (span BIGINT NOT NULL, start BIGINT NOT NULL, "
+            "group_id BIGINT NOT NULL, chain VARCHAR(64) NOT NULL, category VARCHAR(64) NOT "
+            "NULL, receipts BIGINT NOT NULL, priced BIGINT NOT NULL, priced_reporting BIGINT "
+            "NOT NULL, tokens BIGINT NOT NULL, cost_hi BIGINT NOT NULL, cost_lo BIGINT NOT "
+            "NULL, reporting_hi BIGINT NOT NULL, reporting_lo BIGINT NOT NULL, "
+            "PRIMARY KEY (span, start, group_id, chain, category))")
+        conn.exec_driver_sql("INSERT INTO receipts_spend_bucket VALUES "
+                             "(3600000, 0, 1, 'c', 'input', 1, 1, 1, 5, 0, 7, 0, 7)")
+        conn.exec_driver_sql(f"UPDATE receipts_meta SET value = '1' WHERE key = "
+                             f"'{SPEND_AGGREGATES}'")
+    engine.dispose()
+    with dep.client() as client:
+        after = client.get("/v1/spend?by=team&by=model&period=day", headers=dep.admin).json()
+    assert after == before and after["total"]["receipts"] == 9

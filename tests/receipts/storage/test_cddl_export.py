@@ -3,7 +3,8 @@
 The vectors are built by one script; this is the service's own output, with every kind of
 item and every receipt shape and optional field the API can produce: priced with and without
 an FX rate, unknown and unmetered models, provider usage formats, a service tier, a start time,
-reasoning tokens, a retry, non-ASCII and empty tag values, a batch.
+reasoning tokens, a retry, non-ASCII and empty tag values, a batch, an allocation set with every
+rule kind.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ from tests.receipts.conftest import call, make_deployment
 from tests.spec.cddl import KINDS, RECEIPT_SHAPES, items, kinds, ledger_problems, problem
 from verifier.keys import PublicKey
 from verifier.verify import VerifyOptions, audit_ledger
+
+ALLOCATIONS = {"name": "FY26", "effective_from": "2026-01", "by": "team", "rules": [
+    {"kind": "fixed", "name": "Seats", "category": "seat_licences", "unit_price": "30.00",
+     "quantities": {"search": 12, "ads": 0}},
+    {"kind": "split", "name": "Bot", "category": "shared_agent", "match": {"agent": "ag_1"},
+     "ratios": {"search": 3, "ads": 1}, "rounding": "0.001"},
+    {"kind": "distribute", "name": "Discount", "category": "discount", "amount": "-5.00",
+     "scope": {"provider": "openai"}},
+    {"kind": "distribute", "name": "Tools", "category": "tools", "amount": "9.00",
+     "key": {"search": 2, "ads": 0}}]}
+"""Every rule kind, a credit, a scope and a stated key, as ``POST /v1/allocations`` takes them."""
 
 
 def test_every_item_of_an_exported_ledger_matches_the_cddl(tmp_path: Path) -> None:
@@ -46,6 +58,8 @@ def test_every_item_of_an_exported_ledger_matches_the_cddl(tmp_path: Path) -> No
         batch = client.post("/v1/receipts/batch", headers=auth, json={
             "calls": [call(f"b{i}", runtime_ms=None) for i in range(3)]})
         assert batch.status_code in (200, 201), batch.text
+        made = client.post("/v1/allocations", headers=dep.admin, json=ALLOCATIONS)
+        assert made.status_code == 201, made.text
         ledger = client.get("/v1/ledger", headers=dep.admin).content
     key = PublicKey(dep.made.signer.public_key)
     report = audit_ledger([ledger], VerifyOptions(trusted_keys=(key,), workers=1))
