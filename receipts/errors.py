@@ -93,6 +93,13 @@ class Forbidden(ReceiptsError):
     code = "forbidden"
 
 
+class AgentSuspended(Forbidden):
+    """A suspended agent key writing (HTTP 403, naming no field: the call itself is fine, and a
+    client keeps it for later delivery): :mod:`receipts.deployment.suspensions`."""
+
+    code = "agent_suspended"
+
+
 class NotFound(ReceiptsError):
     """No such receipt, agent or price book, or not one the caller may see (HTTP 404)."""
 

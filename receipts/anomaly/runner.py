@@ -24,6 +24,11 @@ final minute, or a second holder after a lapse, all name the same incident and s
 alert. The alert names the top agent, employee, project, model and team of the spike's window
 (its minute, or the trailing hour for an hour-level anomaly), the spend, the baseline, the
 threshold and the factor, in the reporting currency.
+
+With ``suspend`` (``RECEIPTS_ANOMALY_SUSPEND=1``) a new alert also suspends its top agent's key
+in the same transaction (for an agent's own scope, that agent), recorded with the alert's id,
+and says so in its payload (``suspension``); an admin resumes the key
+(:mod:`receipts.deployment.suspensions`).
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ from receipts.anomaly.detector import (
     Detector,
     DetectorConfig,
 )
+from receipts.budgets.raw import Raw
 from receipts.clock import now_ms
+from receipts.deployment import suspensions
 from receipts.storage.database import Database
 from verifier.jsonview import iso_ms
 from verifier.money import format_amount
@@ -82,8 +89,10 @@ class AnomalyRunner:
     """The detector loop of one process; :meth:`run_once` is one pass (tests call it)."""
 
     def __init__(self, db: Database, currency: str, tag_sets: Sequence[tuple[str, ...]] = (),
-                 config: DetectorConfig | None = None) -> None:
+                 config: DetectorConfig | None = None, suspend: bool = False) -> None:
         self.db = db
+        self.suspend = suspend
+        """Whether a new alert suspends its top agent's key (``Settings.anomaly_suspend``)."""
         self.currency = currency
         self.tag_sets = tuple(tag_sets)
         self.config = config or DetectorConfig()
@@ -282,8 +291,31 @@ class AnomalyRunner:
                 self.detectors = None
                 return 0
             for scope, anomaly in unique.values():
+                payload = self.payload(scope, anomaly)
+                top = payload["top"]["agent"]
+                agent = top["value"] if self.suspend and top else None
+                if agent is not None:
+                    payload["suspension"] = _suspension_json(Raw.of(conn), agent, now)
                 alert = raise_alert(conn, "anomaly", scope[:MAX_SCOPE],
-                                    dedup_key(scope, anomaly.minute),
-                                    self.payload(scope, anomaly), at=now)
-                raised += alert.created_at == now
+                                    dedup_key(scope, anomaly.minute), payload, at=now)
+                new = alert.created_at == now
+                raised += new
+                if new and agent is not None and payload["suspension"]["state"] == "suspended":
+                    suspensions.suspend(Raw.of(conn), agent, by="anomaly alert",
+                                        reason=payload["summary"], alert_id=alert.id, now=now)
+                    log.warning("agent %s suspended by anomaly alert %s", agent, alert.id)
         return raised
+
+
+def _suspension_json(raw: Raw, agent: str, now: int) -> dict[str, Any]:
+    """What a new alert does to its top agent's key (its payload's ``suspension``): suspends
+    it, or names the suspension already in force, or says the key is not active. The alert
+    is one per incident (its dedup key), so an agent resumed by an admin is not suspended
+    again by a replay of the same incident."""
+    found = suspensions.active_of(raw, agent)
+    if found is not None:
+        return {**found.json(), "state": "already suspended"}
+    if not suspensions.is_active_agent(raw, agent):
+        return {"agent": agent, "state": "not suspended (unknown or revoked key)"}
+    return {"agent": agent, "state": "suspended", "since": iso_ms(now), "by": "anomaly alert",
+            "resume": f"receipt agent resume {agent}"}

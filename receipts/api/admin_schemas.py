@@ -45,14 +45,37 @@ DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 """A calendar date, YYYY-MM-DD (one that does not exist, such as 2026-02-30, is a 422 too)."""
 
 
+class SuspensionOut(BaseModel):
+    """An agent key's suspension: since when, by whom (``anomaly alert``, or the admin), why,
+    the alert that made it; once resumed, when and by whom."""
+
+    id: str
+    agent: str
+    since: str
+    by: str
+    reason: str
+    alert: str | None
+    resumed_at: str | None
+    resumed_by: str | None
+
+
 class AgentOut(BaseModel):
-    """An agent as listed: never its key or the key's hash."""
+    """An agent as listed: never its key or the key's hash; ``suspension``: the one in force."""
 
     id: str
     team: str
     tags: dict[str, str]
     created_at: str
     revoked_at: str | None
+    suspension: SuspensionOut | None
+
+
+class AgentResumed(BaseModel):
+    """The agent whose suspension ended, and that suspension."""
+
+    id: str
+    suspended: bool
+    suspension: SuspensionOut
 
 
 class AgentList(BaseModel):

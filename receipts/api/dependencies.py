@@ -44,6 +44,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from receipts.budgets.raw import Raw
+from receipts.deployment import suspensions
 from receipts.deployment.credentials import (
     ADMIN,
     AGENT,
@@ -75,6 +77,9 @@ class Authenticator:
 
     runtime: Runtime
     _cache: dict[bytes, tuple[Agent, float]] = field(default_factory=dict)
+    suspended: suspensions.Suspended = field(default_factory=suspensions.Suspended)
+    """Suspended agents, as of at most :data:`suspensions.CHECK_SECONDS` ago."""
+    _suspensions_checked: float = -1e9
 
     def lookup(self, key_hash: bytes) -> Agent | None:
         """The active agent holding this key (database)."""
@@ -109,7 +114,7 @@ class Authenticator:
 
     async def writer(self, authorization: str | None) -> Agent:
         """The agent of a write request (cached lookup; admin and role tokens cannot write
-        receipts)."""
+        receipts; a suspended agent gets a 403 ``agent_suspended``)."""
         token = bearer_token(authorization)
         if self._admin(token) is not None:
             raise Forbidden("the admin token reads and manages; receipts are written with an "
@@ -123,15 +128,31 @@ class Authenticator:
         now = time.monotonic()
         cached = self._cache.get(key_hash)
         if cached is not None and now - cached[1] < AGENT_CACHE_SECONDS:
-            return cached[0]
-        agent = await run_in_threadpool(self.lookup, key_hash)
-        if agent is None:
-            self._cache.pop(key_hash, None)
-            raise Unauthorized(UNKNOWN_OR_REVOKED)
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[key_hash] = (agent, now)
+            agent = cached[0]
+        else:
+            found = await run_in_threadpool(self.lookup, key_hash)
+            if found is None:
+                self._cache.pop(key_hash, None)
+                raise Unauthorized(UNKNOWN_OR_REVOKED)
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key_hash] = (found, now)
+            agent = found
+        if now - self._suspensions_checked >= suspensions.CHECK_SECONDS:
+            self._suspensions_checked = now  # (the requests meanwhile use the view before)
+            await run_in_threadpool(self._reload_suspensions)
+        suspended = self.suspended.by_agent.get(agent.id)
+        if suspended is not None:
+            raise suspended.refusal()
         return agent
+
+    def forget_suspensions(self) -> None:
+        """Reread the suspensions at the next write (this process changed them)."""
+        self._suspensions_checked = -1e9
+
+    def _reload_suspensions(self) -> None:
+        with self.runtime.db.read() as conn:
+            self.suspended.current(Raw.of(conn))
 
 
 AGENT_SCOPE_KEY = "receipts.agent"

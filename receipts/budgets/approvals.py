@@ -57,8 +57,7 @@ def new(ask: Ask, budget: Budget, reason: str, now: int) -> tuple[Any, ...]:
 
 def insert(raw: Raw, rows: Sequence[tuple[Any, ...]]) -> None:
     """Store new approvals."""
-    raw.many(f"INSERT INTO {APPROVAL} ({', '.join(_COLUMNS)}) VALUES "
-             f"({raw.marks(len(_COLUMNS))})", rows)
+    raw.insert_rows(APPROVAL, _COLUMNS, rows)
 
 
 def stored(raw: Raw, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Approval]:
@@ -68,8 +67,7 @@ def stored(raw: Raw, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], A
         by_agent[agent].append(request_id)
     found = {}
     for agent, ids in by_agent.items():
-        for row in raw.rows(f"SELECT {', '.join(_COLUMNS)} FROM {APPROVAL} WHERE agent_id = "
-                            f"{raw.p} AND request_id IN ({raw.marks(len(ids))})", (agent, *ids)):
+        for row in raw.by_request(APPROVAL, ", ".join(_COLUMNS), agent, ids):
             a = Approval(*row)
             found[(a.agent_id, a.request_id)] = a
     return found

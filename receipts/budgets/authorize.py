@@ -15,7 +15,7 @@ alerts once per period. A deny budget wins over an approve budget, which wins ov
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from receipts.budgets.counters import Counter, CounterKey
 from receipts.budgets.definition import Budget, iso, money
 from receipts.budgets.raw import Raw
 from receipts.budgets.reservations import Answer, Ask, Reservation
+from receipts.deployment.suspensions import Suspension
 from receipts.errors import Conflict, NotFound
 
 
@@ -87,10 +88,17 @@ class _Group:
         return Answer("allow", allow_body(r, [(b, ask.estimate) for b, _, _ in scope]))
 
 
+SUSPENDED = "suspended"
+"""The decision of an agent whose key is suspended (the route answers it with a 403)."""
+
+
 def decide(raw: Raw, asks: Sequence[Ask], now: int, currency: str | None,
-           ) -> list[Answer]:
-    """Answer ``asks`` in order, inside ``raw``'s write transaction."""
-    budgets = CATALOG.current(raw)
+           budgets_version: str | None = None,
+           suspended: Mapping[str, Suspension] | None = None) -> list[Answer]:
+    """Answer ``asks`` in order, inside ``raw``'s write transaction (``budgets_version``: the
+    budgets' version, when the caller has read it in this transaction; ``suspended``: the
+    suspended agents as of it, whose requests get a ``suspended`` answer holding nothing)."""
+    budgets = CATALOG.current(raw, budgets_version)
     reservations.release_expired(raw, now)
     keys = [(a.agent_id, a.request_id) for a in asks]
     done = reservations.stored(raw, keys)
@@ -101,6 +109,10 @@ def decide(raw: Raw, asks: Sequence[Ask], now: int, currency: str | None,
     answers: list[Answer] = []
     seen: dict[tuple[str, str], Answer] = {}
     for ask, scope, key in zip(asks, scopes, keys, strict=True):
+        suspension = suspended.get(ask.agent_id) if suspended else None
+        if suspension is not None:
+            answers.append(Answer(SUSPENDED, {"error": str(suspension.refusal())}))
+            continue
         if key in seen:
             answers.append(seen[key])
             continue
@@ -133,9 +145,10 @@ def decide(raw: Raw, asks: Sequence[Ask], now: int, currency: str | None,
             answer = group.hold(ask, scope)
         seen[key] = answer
         answers.append(answer)
-    counters.save(raw, group.locked)
-    reservations.insert(raw, group.made, group.holds)
-    approvals.insert(raw, group.approvals)
+    with raw.pipeline():  # (PostgreSQL: one round trip for the group's writes)
+        counters.save(raw, group.locked)
+        reservations.insert(raw, group.made, group.holds)
+        approvals.insert(raw, group.approvals)
     return answers
 
 

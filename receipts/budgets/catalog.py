@@ -26,8 +26,14 @@ _Row = namedtuple("_Row", _COLUMNS)  # type: ignore[misc]
 
 def version(raw: Raw) -> str:
     """The budgets' version ("" before any budget was ever set)."""
-    rows = raw.rows(f"SELECT value FROM receipts_meta WHERE key = {raw.p}", (VERSION_KEY,))
-    return str(rows[0][0]) if rows else ""
+    return meta(raw, VERSION_KEY).get(VERSION_KEY, "")
+
+
+def meta(raw: Raw, *keys: str) -> dict[str, str]:
+    """Values of ``receipts_meta`` keys (absent keys left out), in one query: an authorization
+    group reads the budgets' and the price books' versions together."""
+    return {str(k): str(v) for k, v in raw.rows(
+        f"SELECT key, value FROM receipts_meta WHERE key IN ({raw.marks(len(keys))})", keys)}
 
 
 def bump_version(raw: Raw) -> None:
@@ -54,9 +60,10 @@ class Catalog:
     by_id: dict[str, Budget] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def current(self, raw: Raw) -> tuple[Budget, ...]:
-        """The budgets as of ``raw``'s transaction."""
-        now = version(raw)
+    def current(self, raw: Raw, known: str | None = None) -> tuple[Budget, ...]:
+        """The budgets as of ``raw``'s transaction (``known``: the version, when the caller
+        has already read it in this transaction)."""
+        now = version(raw) if known is None else known
         if not now:
             return ()
         with self._lock:

@@ -37,15 +37,42 @@ def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
         yield items[i:i + size]
 
 
+_CREATED: set[CounterKey] = set()
+"""Counters this process has seen exist. A period's counter is made once and then locked by
+every authorization of the period, so :func:`lock` inserts only keys not in here; one that
+was deleted since (its budget replaced or deleted) is found missing, and made then."""
+_CREATED_MAX = 100_000
+
+
+def _create(raw: Raw, keys: Mapping[CounterKey, int], ordered: list[CounterKey]) -> None:
+    zero = raw.money(0)
+    raw.insert_ignore(COUNTERS, ("budget_id", "period_start", "period_end", "spent", "reserved",
+                                 "receipts", "unpriced"),
+                      ((b, s, keys[(b, s)], zero, zero, 0, 0) for b, s in ordered))
+
+
 def lock(raw: Raw, keys: Mapping[CounterKey, int]) -> dict[CounterKey, Counter]:
     """The counters of ``keys`` (key -> period end), created at zero if absent, locked."""
     if not keys:
         return {}
     ordered = sorted(keys)
-    zero = raw.money(0)
-    raw.insert_ignore(COUNTERS, ("budget_id", "period_start", "period_end", "spent", "reserved",
-                                 "receipts", "unpriced"),
-                      ((b, s, keys[(b, s)], zero, zero, 0, 0) for b, s in ordered))
+    fresh = [k for k in ordered if k not in _CREATED]
+    if fresh:
+        _create(raw, keys, fresh)
+    found = _select(raw, keys, ordered)
+    missing = [k for k in ordered if k not in found]
+    if missing:  # (deleted since this process saw them)
+        _create(raw, keys, missing)
+        found.update(_select(raw, keys, missing))
+    if len(_CREATED) > _CREATED_MAX:
+        _CREATED.clear()
+    _CREATED.update(found)
+    return found
+
+
+def _select(raw: Raw, keys: Mapping[CounterKey, int], ordered: list[CounterKey],
+            ) -> dict[CounterKey, Counter]:
+    """Lock and read the counters of ``ordered`` (in budget id, period start order)."""
     budgets = sorted({b for b, _ in ordered})
     starts = sorted({s for _, s in ordered})
     found: dict[CounterKey, Counter] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,10 @@ from sqlalchemy.engine import Connection
 
 _DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"),
              "postgresql": postgresql.psycopg.dialect()}  # type: ignore[no-untyped-call]
+
+
+ROWS_PER_INSERT = 500
+"""Rows per multi-row ``INSERT`` on PostgreSQL (its bind parameters stop at 65,535)."""
 
 
 class _Dialect:
@@ -83,9 +88,50 @@ class Raw:
 
     def insert_ignore(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
                       ) -> None:
-        """``INSERT ... ON CONFLICT DO NOTHING`` of many rows."""
-        self.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                  f"({self.marks(len(columns))}) ON CONFLICT DO NOTHING", rows)
+        """``INSERT ... ON CONFLICT DO NOTHING`` of many rows (:meth:`insert_rows`)."""
+        self.insert_rows(table, columns, rows, " ON CONFLICT DO NOTHING")
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                    suffix: str = "") -> None:
+        """``INSERT`` of many rows, in their order. PostgreSQL: one multi-row statement per
+        :data:`ROWS_PER_INSERT` rows (row by row, even pipelined, each row is a statement the
+        server parses and answers: measured, 300 us for a group's 10 reservations); SQLite:
+        ``executemany`` (in-process, a statement costs no round trip)."""
+        batch = [tuple(r) for r in rows]
+        if not batch:
+            return
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        one = f"({self.marks(len(columns))})"
+        if self.is_sqlite:
+            self.driver.cursor().executemany(head + one + suffix, batch)
+            return
+        cur = self.driver.cursor()
+        for i in range(0, len(batch), ROWS_PER_INSERT):
+            chunk = batch[i:i + ROWS_PER_INSERT]
+            cur.execute(head + ", ".join([one] * len(chunk)) + suffix,
+                        [v for row in chunk for v in row])
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """Statements whose results nobody reads, sent together (PostgreSQL's pipeline mode:
+        one round trip for all of them, at the block's end); on SQLite, nothing changes."""
+        return nullcontext() if self.is_sqlite else self.driver.pipeline()
+
+    def by_request(self, table: str, columns: str, agent_id: str, request_ids: Sequence[str],
+                   ) -> list[tuple[Any, ...]]:
+        """Rows of ``table`` for one agent's request ids (its unique key is (agent_id,
+        request_id)). PostgreSQL: one index lookup per id, whatever the statistics say; with
+        ``request_id IN (...)`` a table not yet analyzed was read through all the agent's rows
+        (measured: 950 us for 10 ids among 3,500 reservations, 60 us once analyzed). The
+        ``LIMIT 1`` (the key is unique) keeps the planner from flattening the lateral lookup
+        into that same scan."""
+        if self.is_sqlite:
+            return self.rows(f"SELECT {columns} FROM {table} WHERE agent_id = ? AND request_id "
+                             f"IN ({self.marks(len(request_ids))})", (agent_id, *request_ids))
+        outer = ", ".join("found." + c.strip() for c in columns.split(","))
+        return self.rows(f"SELECT {outer} FROM unnest(%s::text[]) AS wanted(request_id) "
+                         f"CROSS JOIN LATERAL (SELECT {columns} FROM {table} WHERE agent_id = %s "
+                         f"AND request_id = wanted.request_id LIMIT 1) AS found",
+                         (list(request_ids), agent_id))
 
     def execute(self, statement: sa.Executable) -> _Result:
         """Run a SQLAlchemy Core statement (as ``Connection.execute`` would)."""

@@ -115,8 +115,7 @@ def stored(raw: Raw, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], R
         by_agent[agent].append(request_id)
     found = {}
     for agent, ids in by_agent.items():
-        for row in raw.rows(f"SELECT {_COLUMNS} FROM {RESERVATION} WHERE agent_id = {raw.p} "
-                            f"AND request_id IN ({raw.marks(len(ids))})", (agent, *ids)):
+        for row in raw.by_request(RESERVATION, _COLUMNS, agent, ids):
             r = _reservation(row)
             found[(r.agent_id, r.request_id)] = r
     return found
@@ -132,11 +131,11 @@ def by_id(raw: Raw, reservation_id: str) -> Reservation | None:
 def insert(raw: Raw, made: Sequence[Reservation],
            holds: Sequence[tuple[str, str, int, int]]) -> None:
     """Store new reservations and their holds (reservation, budget, period start, amount)."""
-    raw.many(f"INSERT INTO {RESERVATION} ({_COLUMNS}) VALUES ({raw.marks(7)})",
-             ((r.id, r.agent_id, r.request_id, raw.money(r.estimate), r.state, r.created_at,
-               r.expires_at) for r in made))
-    raw.many(f"INSERT INTO {counters.HOLDS} (reservation_id, budget_id, period_start, amount) "
-             f"VALUES ({raw.marks(4)})", ((r, b, s, raw.money(a)) for r, b, s, a in holds))
+    raw.insert_rows(RESERVATION, _COLUMNS.split(", "), (
+        (r.id, r.agent_id, r.request_id, raw.money(r.estimate), r.state, r.created_at,
+         r.expires_at) for r in made))
+    raw.insert_rows(counters.HOLDS, ("reservation_id", "budget_id", "period_start", "amount"),
+                    ((r, b, s, raw.money(a)) for r, b, s, a in holds))
 
 
 def holds_json(raw: Raw, reservation_id: str) -> list[tuple[str, int, int]]:

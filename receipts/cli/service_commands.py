@@ -1,4 +1,4 @@
-"""The service's commands: ``init``, ``agent create|list|revoke``, ``serve``, ``export``,
+"""The service's commands: ``init``, ``agent create|list|revoke|resume``, ``serve``, ``export``,
 ``fx set`` and ``demo``.
 
 This module imports only ``click`` and the standard library at import time: the server extra
@@ -98,16 +98,23 @@ def agent_create(team: str, tags: tuple[str, ...], data_dir: Path | None,
 @_data
 @_db
 def agent_list(data_dir: Path | None, db_url: str | None) -> None:
-    """List agents (ids, teams, tags, status; never keys)."""
+    """List agents (ids, teams, tags, status: active, suspended or revoked; never keys)."""
+    from receipts.budgets.raw import Raw
+    from receipts.deployment import suspensions
     from receipts.storage import queries as store
     from verifier.jsonview import iso_ms
 
     with opened_runtime(data_dir, db_url) as runtime, runtime.db.read() as conn:
         agents = store.list_agents(conn)
+        suspended = suspensions.active(Raw.of(conn))
     if not agents:
         click.echo("(no agents)")
     for a in agents:
         state = f"revoked {iso_ms(a['revoked_at'])}" if a["revoked_at"] else "active"
+        found = suspended.get(a["id"])
+        if found is not None and not a["revoked_at"]:
+            state = (f"suspended {iso_ms(found.suspended_at)} by "
+                     f"{'alert ' + found.alert_id if found.alert_id else found.suspended_by}")
         tags = " ".join(f"{k}={v}" for k, v in sorted(a["tags"].items()))
         click.echo(f"{a['id']}  team={a['team']}  {tags}  created {iso_ms(a['created_at'])}"
                    f"  {state}".replace("    ", "  "))
@@ -125,6 +132,24 @@ def agent_revoke(agent_id: str, data_dir: Path | None, db_url: str | None) -> No
     with opened_runtime(data_dir, db_url) as runtime, runtime.db.write() as conn:
         store.revoke_agent(conn, agent_id, now_ms())
     click.echo(f"agent {agent_id} revoked")
+
+
+@agent.command("resume")
+@click.argument("agent_id")
+@_data
+@_db
+def agent_resume(agent_id: str, data_dir: Path | None, db_url: str | None) -> None:
+    """End an agent key's suspension (made by an anomaly alert): it writes again."""
+    from receipts.budgets.raw import Raw
+    from receipts.clock import now_ms
+    from receipts.deployment import suspensions
+    from verifier.jsonview import iso_ms
+
+    with opened_runtime(data_dir, db_url) as runtime, runtime.db.write() as conn:
+        ended = suspensions.resume(Raw.of(conn), agent_id, by="cli", now=now_ms())
+    cause = f"alert {ended.alert_id}" if ended.alert_id else ended.suspended_by
+    click.echo(f"agent {agent_id} resumed (suspended since {iso_ms(ended.suspended_at)} by "
+               f"{cause})")
 
 
 @click.command()

@@ -108,9 +108,13 @@ class ReceiptsClient(_Base):
             problem = f"HTTP {response.status_code}"
         raise ServiceUnreachable(f"{self.base_url}{path}: {problem}")
 
-    def _deliver(self, body: dict[str, Any]) -> Recorded:
+    def _deliver(self, body: dict[str, Any], keep: bool = False) -> Recorded:
+        """Send one call; ``keep``: a refusal not about the call (a suspended or revoked key)
+        puts it in the spool before it is raised, to be delivered once the key writes again."""
         response = self._post("/v1/receipts", body)
         if response.status_code >= 400:
+            if keep and self.spool is not None and not refuses_the_call(response):
+                self.spool.add(body)
             raise refusal(response)
         return read_receipt(body["request_id"], response, self.key, self.keep_cose)
 
@@ -119,7 +123,9 @@ class ReceiptsClient(_Base):
                request_id: str | None = None, **extra: Any) -> Recorded:
         """Receipt one call (``extra``: ``status``, ``runtime_ms``, ``service_tier``,
         ``retry_of``, ``started_at``, ``provider_response_id``). Without a spool an outage
-        raises ServiceUnreachable; with one, the call is kept and ``spooled`` is True."""
+        raises ServiceUnreachable; with one, the call is kept and ``spooled`` is True. A refusal
+        not about the call (a suspended key, a revoked one) is raised, the call kept in the
+        spool."""
         body = self._body(provider, model, usage, usage_format, tags, request_id, extra)
         if self.spool is None:
             return self._deliver(body)
@@ -129,7 +135,7 @@ class ReceiptsClient(_Base):
             return delivered.get(body["request_id"]) or Recorded(body["request_id"],
                                                                    spooled=True)
         try:
-            return self._deliver(body)
+            return self._deliver(body, keep=True)
         except ServiceUnreachable:
             self.spool.add(body)
             return Recorded(body["request_id"], spooled=True)
@@ -242,9 +248,12 @@ class AsyncReceiptsClient(_Base):
             problem = f"HTTP {response.status_code}"
         raise ServiceUnreachable(f"{self.base_url}{path}: {problem}")
 
-    async def _deliver(self, body: dict[str, Any]) -> Recorded:
+    async def _deliver(self, body: dict[str, Any], keep: bool = False) -> Recorded:
+        """As :meth:`ReceiptsClient._deliver`."""
         response = await self._post("/v1/receipts", body)
         if response.status_code >= 400:
+            if keep and self.spool is not None and not refuses_the_call(response):
+                await asyncio.to_thread(self.spool.add, body)
             raise refusal(response)
         return read_receipt(body["request_id"], response, self.key, self.keep_cose)
 
@@ -262,7 +271,7 @@ class AsyncReceiptsClient(_Base):
             return delivered.get(body["request_id"]) or Recorded(body["request_id"],
                                                                    spooled=True)
         try:
-            return await self._deliver(body)
+            return await self._deliver(body, keep=True)
         except ServiceUnreachable:
             await asyncio.to_thread(spool.add, body)
             return Recorded(body["request_id"], spooled=True)

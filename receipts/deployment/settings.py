@@ -39,6 +39,7 @@ ENV_ALERT_RETRY_BASE_MS = "RECEIPTS_ALERT_RETRY_BASE_MS"
 ENV_ALERT_LEASE_MS = "RECEIPTS_ALERT_LEASE_MS"
 ENV_ANOMALY = "RECEIPTS_ANOMALY"
 ENV_ANOMALY_TAG_SETS = "RECEIPTS_ANOMALY_TAG_SETS"
+ENV_ANOMALY_SUSPEND = "RECEIPTS_ANOMALY_SUSPEND"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class Settings:
     anomaly_tag_sets: tuple[tuple[str, ...], ...] = ()
     """Tag sets watched as scopes besides team, project, agent and model (``cost_center``,
     ``team,environment``); ``RECEIPTS_ANOMALY_TAG_SETS`` separates the sets with ``;``."""
+    anomaly_suspend: bool = False
+    """An anomaly alert suspends the agent key its scope names, else its top agent, until an
+    admin resumes it (:mod:`receipts.deployment.suspensions`); off unless
+    ``RECEIPTS_ANOMALY_SUSPEND=1``."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.chains <= MAX_CHAINS:
@@ -124,6 +129,7 @@ class Settings:
             ENV_ALERT_LEASE_MS: str(self.alert_lease_ms),
             ENV_ANOMALY: "1" if self.anomaly_detection else "0",
             ENV_ANOMALY_TAG_SETS: ";".join(",".join(s) for s in self.anomaly_tag_sets),
+            ENV_ANOMALY_SUSPEND: "1" if self.anomaly_suspend else "0",
         }
 
 
@@ -191,6 +197,7 @@ def load_settings(data_dir: Path | None = None, db_url: str | None = None,
         anomaly_tag_sets=tuple(_list(part) for part in
                                (env.get(ENV_ANOMALY_TAG_SETS) or "").split(";")
                                if part.strip()),
+        anomaly_suspend=_flag(env, ENV_ANOMALY_SUSPEND, False),
     )
     clean = {k: v for k, v in overrides.items() if v is not None}
     return settings.with_overrides(**clean) if clean else settings

@@ -1,5 +1,5 @@
-"""Admin routes: agents, role tokens and FX rates (writes: admin token only; the agent and FX
-listings: admin or finance)."""
+"""Admin routes: agents (and resuming a suspended one), role tokens and FX rates (writes: admin
+token only; the agent and FX listings: admin or finance)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from receipts.api.admin_schemas import (
     AgentCreated,
     AgentIn,
     AgentList,
+    AgentResumed,
     AgentRevoked,
     FxIn,
     FxRateOut,
@@ -32,7 +33,9 @@ from receipts.api.dependencies import (
 )
 from receipts.api.errors import json_response
 from receipts.api.openapi import ADMIN_ONLY, ALL_TEAMS, errors
+from receipts.budgets.raw import Raw
 from receipts.clock import now_ms
+from receipts.deployment import suspensions
 from receipts.deployment.role_tokens import create_role_token, revoke_role_token
 from receipts.deployment.runtime import create_agent, publish_fx_rate
 from receipts.storage import queries as store
@@ -73,7 +76,26 @@ def _listed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def list_agents_route(request: Request, _reader: AllTeamsPrincipal) -> Any:
     """Every agent (never a key or its hash)."""
     with context(request).runtime.db.read() as conn:
-        return json_response({"agents": _listed(store.list_agents(conn))})
+        agents = _listed(store.list_agents(conn))
+        suspended = suspensions.active(Raw.of(conn))
+    for row in agents:
+        found = suspended.get(row["id"])
+        row["suspension"] = found.json() if found is not None else None
+    return json_response({"agents": agents})
+
+
+@router.post("/agents/{agent_id}/resume", response_model=AgentResumed, responses=errors(
+    401, 403, 404, 409, 422, why={**WHY, 404: "no such agent", 409: "the agent is not "
+                                  "suspended"}), openapi_extra=ADMIN_ONLY)
+def resume_agent_route(agent_id: Annotated[str, Path(min_length=1, max_length=64)],
+                       request: Request, _admin: Admin) -> Any:
+    """End an agent key's suspension (made by an anomaly alert): it writes receipts and asks
+    authorizations again. The suspension stays on record, with when it was resumed."""
+    ctx = context(request)
+    with ctx.runtime.db.write() as conn:
+        ended = suspensions.resume(Raw.of(conn), agent_id, by="admin", now=now_ms())
+    ctx.auth.forget_suspensions()  # (this worker at once; the others within a second)
+    return json_response({"id": agent_id, "suspended": False, "suspension": ended.json()})
 
 
 @router.delete("/agents/{agent_id}", response_model=AgentRevoked, operation_id="revoke_agent",

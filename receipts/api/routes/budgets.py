@@ -42,7 +42,7 @@ from receipts.budgets.raw import Raw
 from receipts.clock import now_ms
 from receipts.deployment.credentials import ADMIN, TEAM, Principal
 from receipts.deployment.runtime import Runtime
-from receipts.errors import Forbidden, NotFound
+from receipts.errors import AgentSuspended, Forbidden, NotFound
 from verifier.money import COST_SCALE
 
 agent_router = APIRouter(prefix="/v1", tags=["budgets"],
@@ -118,8 +118,9 @@ def delete_budget_route(budget: Annotated[str, Path(min_length=1, max_length=256
 
 @agent_router.post("/authorize", response_model=AuthorizeOut, responses=errors(
     401, 403, 413, 422, 503, why={
-        403: "the admin token (authorizations are asked with an agent key), or tags that "
-             "contradict the agent's bound team or tags",
+        403: "the admin token (authorizations are asked with an agent key), tags that "
+             "contradict the agent's bound team or tags, or a suspended agent key "
+             "(code agent_suspended)",
         422: "invalid field(s), each named in error.fields: neither or both of the token "
              "maxima and estimated_cost, a model the price book cannot price without "
              "estimated_cost"}), openapi_extra=AGENT_ONLY)
@@ -139,6 +140,8 @@ async def authorize_route(body: AuthorizeIn, agent: Writer, request: Request) ->
     if denied is not None:  # (the model as sent: the same name the receipt-time check sees)
         return json_response(denied)
     answer = await gate_of(request).submit(ask)
+    if answer.decision == authorize.SUSPENDED:
+        raise AgentSuspended(answer.body["error"])
     return json_response(answer.body)
 
 

@@ -54,8 +54,9 @@ router = authenticating_router("receipts", authenticate_writer)
 
 WRITE_WHY = {
     401: "missing, unknown or revoked agent key",
-    403: "the admin token (receipts are written with an agent key), or tags that contradict "
-         "the agent's bound team or tags",
+    403: "the admin token (receipts are written with an agent key), tags that contradict "
+         "the agent's bound team or tags, or a suspended agent key (code agent_suspended, no "
+         "fields: the call is fine, keep it and send it once the key is resumed)",
     409: "request_id reused with a different body",
     422: "invalid field(s), each named in error.fields: the body's schema, required tags "
          "missing, usage that does not add up for its usage_format, a cost no receipt holds, "

@@ -32,6 +32,7 @@ OPERATIONS: dict[str, tuple[Any, set[str]]] = {
                                  "503"}),
     "get /v1/agents": (ALL_TEAMS, {"200", "401", "403"}),
     "delete /v1/agents/{agent_id}": (ADMIN, {"200", "401", "403", "404", "409", "422"}),
+    "post /v1/agents/{agent_id}/resume": (ADMIN, {"200", "401", "403", "404", "409", "422"}),
     "put /v1/fx/{date}": (ADMIN, {"201", "401", "403", "413", "422"}),
     "get /v1/fx": (ALL_TEAMS, {"200", "401", "403"}),
     "get /v1/ledger": (ALL_TEAMS, {"200", "401", "403", "404", "422"}),
