@@ -14,19 +14,16 @@ Run by uvicorn as a factory: ``uvicorn authorize_app:create --factory --app-dir 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from receipts.api.app import app_from_env
 from receipts.api.body_reading import authenticated_first
 from receipts.api.budget_schemas import AuthorizeIn
-from receipts.api.dependencies import authenticate_writer, context
+from receipts.api.dependencies import authenticate_writer
 from receipts.api.errors import json_response
+from receipts.api.routes.budgets import estimate_and_policy
 from receipts.api.routes.receipts import Writer
-from receipts.budgets.asking import ask_for
-from verifier.money import COST_SCALE
 
 ANSWER = {"decision": "allow", "reservation": {
     "id": "rs_000000000000000000000000", "estimate": "0.010000000000", "state": "held",
@@ -44,14 +41,7 @@ async def noop(body: AuthorizeIn, agent: Writer) -> Response:
 @router.post("/priced")
 async def priced(body: AuthorizeIn, agent: Writer, request: Request) -> Response:
     """The HTTP edge, the estimate and the tag policy; no budget transaction."""
-    runtime = context(request).runtime
-    ask = ask_for(runtime.service, agent, provider=body.provider, model=body.model,
-                  tags=dict(body.tags), request_id=body.request_id,
-                  max_input_tokens=body.max_input_tokens,
-                  max_output_tokens=body.max_output_tokens,
-                  estimated_cost=body.estimated_cost, hold_seconds=body.hold_seconds)
-    denied = context(request).policies.preflight(
-        body.provider, body.model, ask.tags, Decimal(ask.estimate).scaleb(-COST_SCALE))
+    _, denied = estimate_and_policy(body, agent, request)
     return json_response(denied if denied is not None else ANSWER)
 
 

@@ -51,3 +51,23 @@ def with_runtime(data_dir: Path | None, db_url: str | None, action: Callable[[An
     """Open the deployment, run ``action(runtime)``, close it."""
     with opened_runtime(data_dir, db_url) as runtime:
         return action(runtime)
+
+
+def ledger_or_deployment(ledger: Path | None, data_dir: Path | None, db_url: str | None,
+                         key_paths: tuple[Path, ...], trusted_by: str) -> tuple[Any, ...] | None:
+    """The source of a document finance or a customer relies on: a ledger file with the
+    issuer's pinned ``--key`` (the keys, loaded; never the keys the file lists, since the file
+    is what is being checked), or a deployment (None). ``trusted_by`` says who relies on it."""
+    from receipts.errors import FieldProblem, Invalid
+
+    if (ledger is None) == (data_dir is None and db_url is None):
+        raise Invalid("give either --ledger FILE with --key, or --data DIR (not both)",
+                      [FieldProblem("ledger", "or --data")])
+    if ledger is None:
+        return None
+    if not key_paths:
+        raise Invalid(f"{ledger}: --key PUB is required: {trusted_by} trusts only the "
+                      "issuer's pinned key", [FieldProblem("key", "missing")])
+    from receipts.reconcile.ledger import load_keys
+
+    return load_keys(key_paths)

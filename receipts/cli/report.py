@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from receipts.cli.options import data_option, db_option
+from receipts.cli.options import data_option, db_option, ledger_or_deployment
 from receipts.errors import FieldProblem, Invalid
 
 
@@ -69,18 +69,11 @@ def report(month: str, ledger: Path | None, key_paths: tuple[Path, ...],
     bar = Bar(threshold(attributable_min, "--chargeback-attributable"),
               threshold(variance_max, "--chargeback-variance"))
     bills = Invoices(invoices, parse_map(mapping)) if invoices else None
-    if (ledger is None) == (data_dir is None and db_url is None):
-        raise Invalid("give either --ledger FILE with --key, or --data DIR (not both)",
-                      [FieldProblem("ledger", "or --data")])
-    if ledger is not None:
-        from receipts.reconcile.ledger import load_keys
+    keys = ledger_or_deployment(ledger, data_dir, db_url, key_paths, "a report for finance")
+    if ledger is not None and keys is not None:
         from receipts.report.sources import ledger_report
 
-        if not key_paths:
-            raise Invalid(f"{ledger}: --key PUB is required: a report for finance trusts only "
-                          "the issuer's pinned key", [FieldProblem("key", "missing")])
-        body = ledger_report(ledger, load_keys(key_paths), month, required, workers, bar,
-                             bills)
+        body = ledger_report(ledger, keys, month, required, workers, bar, bills)
     else:
         from receipts.cli.options import opened_runtime
         from receipts.report.sources import database_report, exported_reconciled

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from receipts.cli.options import data_option, db_option
-from receipts.errors import FieldProblem, Invalid
+from receipts.cli.options import data_option, db_option, ledger_or_deployment
 
 FORMATS = ("html", "pdf", "csv", "receipts", "json")
 
@@ -47,21 +46,16 @@ def statement(tenant: str, month: str, tenant_tag: str, ledger: Path | None,
     from receipts.statements.records import Ask
     from receipts.statements.render import RENDERERS
 
-    if (ledger is None) == (data_dir is None and db_url is None):
-        raise Invalid("give either --ledger FILE with --key, or --data DIR (not both)",
-                      [FieldProblem("ledger", "or --data")])
-    if ledger is not None:
-        from receipts.reconcile.ledger import load_keys, preamble
+    keys = ledger_or_deployment(ledger, data_dir, db_url, key_paths,
+                                "a statement a customer is billed by")
+    if ledger is not None and keys is not None:
+        from receipts.reconcile.ledger import preamble
         from receipts.statements.sources import from_ledger
 
-        if not key_paths:
-            raise Invalid(f"{ledger}: --key PUB is required: a statement a customer is billed "
-                          "by trusts only the issuer's pinned key",
-                          [FieldProblem("key", "missing")])
         Ask(tenant, month, tenant_tag, currency)  # refuses bad input before verifying
         reporting = preamble(ledger)[0] if ledger.is_file() else None
         ask = Ask(tenant, month, tenant_tag, currency, reporting or "USD")
-        body = build(from_ledger(ledger, load_keys(key_paths), ask, workers), ask)
+        body = build(from_ledger(ledger, keys, ask, workers), ask)
     else:
         from receipts.cli.options import opened_runtime
         from receipts.statements.sources import from_database

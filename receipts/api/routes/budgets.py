@@ -39,6 +39,7 @@ from receipts.budgets.asking import ask_for
 from receipts.budgets.definition import parse_budget
 from receipts.budgets.gate import Gate, refresh_when_changed
 from receipts.budgets.raw import Raw
+from receipts.budgets.reservations import Ask
 from receipts.clock import now_ms
 from receipts.deployment.credentials import ADMIN, TEAM, Principal
 from receipts.deployment.runtime import Runtime
@@ -116,6 +117,21 @@ def delete_budget_route(budget: Annotated[str, Path(min_length=1, max_length=256
     return json_response({"id": gone.id, "name": gone.name, "deleted": True})
 
 
+
+def estimate_and_policy(body: AuthorizeIn, agent: Writer, request: Request
+                        ) -> tuple[Ask, dict[str, Any] | None]:
+    """What an authorization asks (the estimate in the reporting currency) and the tag
+    policy's refusal, if any: the steps before the budgets' transaction (the model as sent:
+    the same name the receipt-time check sees)."""
+    ask = ask_for(context(request).runtime.service, agent, provider=body.provider,
+                  model=body.model, tags=dict(body.tags), request_id=body.request_id,
+                  max_input_tokens=body.max_input_tokens,
+                  max_output_tokens=body.max_output_tokens,
+                  estimated_cost=body.estimated_cost, hold_seconds=body.hold_seconds)
+    denied = context(request).policies.preflight(
+        body.provider, body.model, ask.tags, Decimal(ask.estimate).scaleb(-COST_SCALE))
+    return ask, denied
+
 @agent_router.post("/authorize", response_model=AuthorizeOut, responses=errors(
     401, 403, 413, 422, 503, why={
         403: "the admin token (authorizations are asked with an agent key), tags that "
@@ -129,15 +145,8 @@ async def authorize_route(body: AuthorizeIn, agent: Writer, request: Request) ->
     it have room: ``allow`` (the estimate is held against each of them until the receipt naming
     the reservation settles it, or it expires), ``deny`` (which policy rules or budget, why) or
     ``approval_required`` (poll the approval)."""
-    runtime = context(request).runtime
-    ask = ask_for(runtime.service, agent, provider=body.provider, model=body.model,
-                  tags=dict(body.tags), request_id=body.request_id,
-                  max_input_tokens=body.max_input_tokens,
-                  max_output_tokens=body.max_output_tokens,
-                  estimated_cost=body.estimated_cost, hold_seconds=body.hold_seconds)
-    denied = context(request).policies.preflight(
-        body.provider, body.model, ask.tags, Decimal(ask.estimate).scaleb(-COST_SCALE))
-    if denied is not None:  # (the model as sent: the same name the receipt-time check sees)
+    ask, denied = estimate_and_policy(body, agent, request)
+    if denied is not None:
         return json_response(denied)
     answer = await gate_of(request).submit(ask)
     if answer.decision == authorize.SUSPENDED:
