@@ -13,11 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -155,6 +155,22 @@ def postgres_schema() -> Iterator[str]:
         with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
                              autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""``params`` of a fixture made once per database: SQLite, and PostgreSQL (marked)."""
+Made = TypeVar("Made")
+
+
+def made_on(request: pytest.FixtureRequest, tmp: Path,
+            make: Callable[[Path, str | None], Made]) -> Iterator[Made]:
+    """``make(tmp, db_url)`` on the database ``request.param`` names (a fresh PostgreSQL
+    schema, dropped afterwards, or SQLite in ``tmp``): the body of a BOTH_DATABASES fixture."""
+    if request.param == "postgres":
+        with postgres_schema() as url:
+            yield make(tmp, url)
+    else:
+        yield make(tmp, None)
 
 
 def free_port() -> int:

@@ -14,7 +14,13 @@ from receipts.alerts.store import raise_alert
 from receipts.cli.main import main
 from receipts.storage.database import Database
 from tests.receipts.alerts.receiver import running_receiver
-from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
+from tests.receipts.conftest import (
+    BOTH_DATABASES,
+    Deployment,
+    call,
+    made_on,
+    make_deployment,
+)
 
 SECRET = "whsec-0123456789abcdef"
 
@@ -158,13 +164,9 @@ def test_cli_channel_add_list_remove_test_and_list(deployment: Deployment) -> No
     assert _run(deployment, "retry", "al_nope").exit_code == 1
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BOTH_DATABASES)
 def dep(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    if request.param == "sqlite":
-        yield make_deployment(tmp_path)
-        return
-    with postgres_schema() as url:
-        yield make_deployment(tmp_path, db_url=url)
+    yield from made_on(request, tmp_path, make_deployment)
 
 
 def test_finance_reads_every_alert_and_a_team_token_its_teams(dep: Deployment) -> None:

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from tests.receipts.allocations.test_service import CHARGED, FILE, export, issue, on, receipt
-from tests.receipts.conftest import Deployment, make_deployment, postgres_schema
+from tests.receipts.conftest import (
+    BOTH_DATABASES,
+    Deployment,
+    made_on,
+    make_deployment,
+)
 
 
 @dataclass
@@ -25,16 +30,10 @@ class Made:
     spent: Decimal
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
-                                                                 marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def made(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Made]:
-    tmp = tmp_path_factory.mktemp("allocation-report")
-    if request.param == "postgres":
-        with postgres_schema() as url:
-            yield _make(tmp, url)
-    else:
-        yield _make(tmp, None)
+    yield from made_on(request, tmp_path_factory.mktemp("allocation-report"), _make)
 
 
 def _make(tmp: Path, url: str | None) -> Made:

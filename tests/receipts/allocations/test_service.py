@@ -15,7 +15,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from receipts.cli.main import main
-from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
+from tests.receipts.conftest import (
+    BOTH_DATABASES,
+    Deployment,
+    call,
+    made_on,
+    make_deployment,
+)
 from verifier import cose
 from verifier.encoding import decode_strict, split_sequence
 from verifier.verify import read_chunks
@@ -89,13 +95,9 @@ def export(dep: Deployment, path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BOTH_DATABASES)
 def dep(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "postgres":
-        with postgres_schema() as url:
-            yield make_deployment(tmp_path, url)
-    else:
-        yield make_deployment(tmp_path)
+    yield from made_on(request, tmp_path, make_deployment)
 
 
 def test_set_file_export_verify_and_rollup_add_up(dep: Deployment, tmp_path: Path) -> None:

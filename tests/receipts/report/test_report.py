@@ -14,7 +14,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from receipts.cli.main import main
-from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
+from tests.receipts.conftest import (
+    BOTH_DATABASES,
+    Deployment,
+    call,
+    made_on,
+    make_deployment,
+)
 
 PROD = {"environment": "prod"}
 CALLS: list[tuple[str, dict[str, Any]]] = [
@@ -44,16 +50,10 @@ class Made:
     ads_token: dict[str, str]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
-                                                                 marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def made(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Made]:
-    tmp = tmp_path_factory.mktemp("report")
-    if request.param == "postgres":
-        with postgres_schema() as url:
-            yield _make(tmp, url)
-    else:
-        yield _make(tmp, None)
+    yield from made_on(request, tmp_path_factory.mktemp("report"), _make)
 
 
 def _make(tmp: Path, db_url: str | None) -> Made:

@@ -17,7 +17,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from receipts.cli.main import main
-from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
+from tests.receipts.conftest import (
+    BOTH_DATABASES,
+    Deployment,
+    call,
+    made_on,
+    make_deployment,
+)
 
 PROD = {"environment": "prod", "project": "ranker"}
 ACME = {**PROD, "tenant_id": "acme"}
@@ -47,16 +53,10 @@ class Made:
     """request id -> the receipt the service answered."""
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
-                                                                 marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def made(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Made]:
-    tmp = tmp_path_factory.mktemp("statement")
-    if request.param == "postgres":
-        with postgres_schema() as url:
-            yield _make(tmp, url)
-    else:
-        yield _make(tmp, None)
+    yield from made_on(request, tmp_path_factory.mktemp("statement"), _make)
 
 
 def _make(tmp: Path, db_url: str | None) -> Made:
