@@ -241,7 +241,9 @@ def statement(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]], q:
     part_rows = ", ".join(f"({p}, {w}, {sign})" for p, w, sign in parts)
     keys = [*(_key_sql(name, sqlite) for name in q.by),
             "g.currency" if q.currency == "native" else "g.fx_currency"]
-    team = f"WHERE g.team = {'?' if sqlite else '%s'}" if q.team is not None else ""
+    # a team's query sums only its groups' bucket rows (the filter below the sums)
+    team = (f"JOIN receipts_spend_group tg ON tg.id = b.group_id "
+            f"AND tg.team = {'?' if sqlite else '%s'}" if q.team is not None else "")
     inner = ", ".join(f"SUM(part.sign * b.{c}) AS {c}" for c in columns)
     outer = ", ".join(f"SUM(s.{c})" for c in columns)
     row = ", ".join(["s.w", *keys, "s.category"])
@@ -252,11 +254,12 @@ per_group AS (
   FROM piece
     {_ranges(sqlite)}
     JOIN part ON part.piece = piece.id
+    {team}
   GROUP BY part.w, b.group_id, b.category
   HAVING SUM(part.sign * b.receipts) > 0)
 SELECT {row}, {outer}, SUM(CASE WHEN g.retry THEN s.receipts ELSE 0 END),
   COUNT(DISTINCT g.agent)
-FROM per_group s JOIN receipts_spend_group g ON g.id = s.group_id {team}
+FROM per_group s JOIN receipts_spend_group g ON g.id = s.group_id
 GROUP BY {row}"""
 
 
