@@ -23,6 +23,12 @@ db_option = click.option(
     "--db", "db_url", metavar="URL",
     help="Database URL [default: $RECEIPTS_DB or sqlite in the data directory]; "
          "e.g. postgresql+psycopg://user@host/db.")
+ledger_option = click.option(
+    "--ledger", type=click.Path(dir_okay=False, path_type=Path),
+    help="A ledger file, verified first (with --key).")
+key_option = click.option(
+    "--key", "key_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="The issuer's public key (PEM) the ledger must verify with.")
 chains_option = click.option(
     "--chains", type=click.IntRange(1, 64),
     help="Chains appends are spread over [default: $RECEIPTS_CHAINS or 1].")

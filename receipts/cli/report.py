@@ -15,7 +15,13 @@ from pathlib import Path
 
 import click
 
-from receipts.cli.options import data_option, db_option, ledger_or_deployment
+from receipts.cli.options import (
+    data_option,
+    db_option,
+    key_option,
+    ledger_option,
+    ledger_or_deployment,
+)
 from receipts.errors import FieldProblem, Invalid
 
 
@@ -28,10 +34,8 @@ def _required(text: str) -> tuple[str, ...]:
 
 @click.command()
 @click.option("--month", required=True, metavar="YYYY-MM", help="The UTC calendar month.")
-@click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
-              help="A ledger file, verified first (with --key).")
-@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False,
-              path_type=Path), help="The issuer's public key (PEM) the ledger must verify with.")
+@ledger_option
+@key_option
 @data_option
 @db_option
 @click.option("--format", "fmt", type=click.Choice(("html", "pdf", "csv", "json")),

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import click
 
-from receipts.cli.options import data_option, db_option, ledger_or_deployment
+from receipts.cli.options import (
+    data_option,
+    db_option,
+    key_option,
+    ledger_option,
+    ledger_or_deployment,
+)
 
 FORMATS = ("html", "pdf", "csv", "receipts", "json")
 
@@ -21,10 +27,8 @@ FORMATS = ("html", "pdf", "csv", "receipts", "json")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The UTC calendar month.")
 @click.option("--tenant-tag", default="tenant_id", show_default=True,
               help="The tag that names the tenant on each receipt.")
-@click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
-              help="A ledger file, verified first (with --key).")
-@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False,
-              path_type=Path), help="The issuer's public key (PEM) the ledger must verify with.")
+@ledger_option
+@key_option
 @data_option
 @db_option
 @click.option("--currency", type=click.Choice(("reporting", "native")), default="reporting",
