@@ -45,10 +45,12 @@ def take(conn: Connection, name: str, holder: str, now: int, lease_ms: int) -> b
     if updated.rowcount:
         return True
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # (RETURNING, not rowcount: psycopg's rowcount of an INSERT ... ON CONFLICT DO NOTHING
+    # was -1, true, when the row existed, so every worker took a held lease)
     inserted = conn.execute(dialect.insert(_LEASE)
                             .values(name=name, holder=holder, lease_until=until)
-                            .on_conflict_do_nothing())
-    return bool(inserted.rowcount)
+                            .on_conflict_do_nothing().returning(_LEASE.c.name))
+    return inserted.first() is not None
 
 
 def release(conn: Connection, name: str, holder: str) -> None:

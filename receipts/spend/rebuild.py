@@ -5,9 +5,10 @@ are already there, and ``receipts_receipt`` lacks the ``cost_rank`` column; and 
 kept in an earlier layout are of no use to this code. So on open, unless the meta fact
 :data:`SPEND_AGGREGATES` names the current :data:`LAYOUT`, one write transaction (holding every
 chain head, so no append runs meanwhile) adds the column and its index if missing, makes the
-bucket table anew, then reads every stored receipt, fills its ``cost_rank`` and builds its
-buckets exactly as the append would (:class:`receipts.spend.buckets.SpendDelta`), and records
-the fact. ``receipt init`` records it on a new database, which has no receipt to account.
+bucket table anew (and forgets the local days made from the old one), then reads every stored
+receipt, fills its ``cost_rank`` and builds its buckets exactly as the append would
+(:class:`receipts.spend.buckets.SpendDelta`), and records the fact. ``receipt init`` records
+it on a new database, which has no receipt to account.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from receipts.spend import local_days
 from receipts.spend.buckets import SpendDelta
 from receipts.spend.query import BUCKET, GROUP
 from receipts.spend.tables import SpendMinuteRow
@@ -63,6 +65,7 @@ def ensure_current(db: Database) -> int | None:
         BUCKET.create(conn)
         conn.execute(sa.delete(MINUTE))
         conn.execute(sa.delete(GROUP))
+        local_days.forget_all(conn)
         count = _account_all(conn)
         mark_current(conn)
     return count

@@ -95,3 +95,27 @@ class SpendMinuteRow(SQLModel, table=True):
     chain: str = Field(primary_key=True, max_length=64)
     cost_hi: int = Field(sa_type=sa.BigInteger)
     cost_lo: int = Field(sa_type=sa.BigInteger)
+
+
+SPEND_LOCAL_DAY = sa.Table(
+    "receipts_spend_local_day", METADATA,
+    sa.Column("zone", sa.String(64), primary_key=True),
+    sa.Column("start", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("group_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("category", sa.String(64), primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False) for name in BUCKET_VALUES),
+    sqlite_with_rowid=False,
+)
+"""A group's totals over one ended local day of one time zone (``start``: its midnight in
+epoch ms), every chain together, with the bucket rows' columns and categories: made once the
+day has ended, from the buckets (:mod:`receipts.spend.local_days`), never by an append."""
+
+
+class SpendZoneRow(SQLModel, table=True):
+    """A time zone whose ended days are kept in :data:`SPEND_LOCAL_DAY`, and which: every day
+    starting in [``first``, ``until``) (both None: none yet)."""
+
+    __tablename__ = "receipts_spend_zone"
+    zone: str = Field(primary_key=True, max_length=64)
+    first: int | None = Field(default=None, sa_type=sa.BigInteger)
+    until: int | None = Field(default=None, sa_type=sa.BigInteger)

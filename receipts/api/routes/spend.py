@@ -16,7 +16,7 @@ from receipts.api.tag_keys import TAG_KEY_PATTERN, TAG_KEY_RULE, is_tag_key
 from receipts.api.time_params import time_param
 from receipts.budgets.periods import Period
 from receipts.errors import FieldProblem, Invalid
-from receipts.spend import report
+from receipts.spend import local_days, report
 from receipts.spend.query import Currency, SpendQuery
 
 router = APIRouter(prefix="/v1", tags=["spend"])
@@ -104,6 +104,11 @@ def get_spend(
 
 
 def spend_answer(request: Request, q: SpendQuery) -> dict[str, object]:
-    """The answer to ``q`` (``q.team`` restricts it to one team's receipts)."""
-    with context(request).runtime.db.read() as conn:
+    """The answer to ``q`` (``q.team`` restricts it to one team's receipts). A day or week
+    query in a time zone asks for the zone's ended days to be kept (:mod:`receipts.spend.
+    local_days`), so that the next ones read them."""
+    db = context(request).runtime.db
+    if q.period in ("day", "week"):
+        local_days.remember_zone(db, q.tz)
+    with db.read() as conn:
         return report.spend(conn, q)

@@ -56,8 +56,9 @@ def _scenario(tmp_path: Path, db_url: str | None) -> None:
         assert team["payload"]["top"]["agent"]["value"] == agent
         db = Database(dep.settings.db_url)
         with db.read() as conn:
-            leases = conn.execute(sa.select(LeaseRow.__table__)).all()  # type: ignore[attr-defined]
-        assert [r.name for r in leases] == ["anomaly"]
+            leases = conn.execute(sa.select(LeaseRow.__table__)  # type: ignore[attr-defined]
+                                  .where(LeaseRow.name == "anomaly")).all()
+        assert len(leases) == 1
     finally:
         server.stop()
 

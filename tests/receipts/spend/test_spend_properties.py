@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from receipts.budgets.periods import local_window, period_label
-from receipts.spend import report
+from receipts.spend import local_days, report
 from receipts.spend.buckets import QUARTER_HOUR_MS, SpendDelta, bucket_start, joined, split
-from receipts.spend.query import SpendQuery, cover, run, signed_cover
+from receipts.spend.cover import cover, signed_cover
+from receipts.spend.query import SpendQuery, run
 from receipts.spend.upsert_sql import SpendWriter
 from receipts.storage.database import Database
 from verifier.money import COST_SCALE, convert, format_amount
@@ -102,6 +103,7 @@ def _store(db: Database, receipts: list[dict[str, Any]], groups: int) -> None:
     with db.write() as conn:
         conn.execute(sa.text("DELETE FROM receipts_spend_bucket"))
         conn.execute(sa.text("DELETE FROM receipts_spend_group"))
+        local_days.forget_all(conn)  # (made from buckets now gone: test_local_days)
     size = max(1, len(receipts) // groups)
     for start in range(0, len(receipts), size):
         with db.write() as conn:

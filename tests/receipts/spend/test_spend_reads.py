@@ -130,3 +130,17 @@ def test_aggregates_of_an_earlier_layout_are_rebuilt_when_opened(dep: Deployment
     with dep.client() as client:
         after = client.get("/v1/spend?by=team&by=model&period=day", headers=dep.admin).json()
     assert after == before and after["total"]["receipts"] == 9
+
+
+def test_a_day_query_in_a_zone_asks_for_its_local_days(dep: Deployment) -> None:
+    from receipts.spend import local_days
+    from receipts.storage.database import Database
+
+    with dep.client() as client:
+        for query in ("by=team&period=day&tz=Asia/Kolkata", "by=team&period=month&tz=Europe/Paris",
+                      "by=team&period=week&tz=UTC"):
+            assert client.get(f"/v1/spend?{query}", headers=dep.admin).status_code == 200
+    db = Database(dep.settings.db_url)
+    with db.read() as conn:
+        assert local_days.zones(conn) == ["Asia/Kolkata"]
+    db.dispose()
