@@ -58,7 +58,14 @@ from litellm.litellm_core_utils.get_llm_provider_logic import get_llm_provider
 from receipts.api.tag_keys import TAG_COUNT_MAX, usable_tags
 from receipts.client.clients import ReceiptsClient
 from receipts.client.context import current_tags
-from receipts.client.litellm_keys import Client, Route, TeamRoutes, keys_from_env, litellm_team
+from receipts.client.litellm_keys import (
+    Client,
+    Route,
+    TeamRoutes,
+    keys_from_env,
+    litellm_team,
+    need_default,
+)
 from receipts.client.sdk import (
     CallFacts,
     OnError,
@@ -119,6 +126,7 @@ class ReceiptsLogger(CustomLogger):
                  on_error: OnError | None = None, background: bool = False) -> None:
         super().__init__()
         if receipts is None and keys is None:
+            need_default()
             receipts = client_from_env()
             keys = keys_from_env(receipts)
         self.receipts = receipts

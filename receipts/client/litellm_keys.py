@@ -149,6 +149,14 @@ class TeamRoutes:
         return self.default
 
 
+def need_default() -> None:
+    """With ``$RECEIPTS_AGENT_KEYS``, ``$RECEIPTS_AGENT_KEY`` is still required: the default
+    agent takes the calls of teams the map does not name (teams made in the proxy later)."""
+    if os.environ.get(KEYS_ENV) and not os.environ.get("RECEIPTS_AGENT_KEY"):
+        raise AgentKeysError(f"${KEYS_ENV} needs $RECEIPTS_AGENT_KEY too: the default agent "
+                             "key, for the calls of teams the map does not name")
+
+
 def keys_from_env(default: ReceiptsClient) -> dict[str, Client] | None:
     """The team clients ``$RECEIPTS_AGENT_KEYS`` names (None when it is unset): the default's
     service and pinned public key, each key's own spool beside the default's (a team whose
