@@ -25,6 +25,9 @@ The rule for a call whose team has no entry (a team made in the proxy after the 
 written, a key with no team): it goes to the default client. Its ``team`` tag, when it is the
 LiteLLM team, is kept as ``litellm_team`` instead, so the default agent's bound team accepts
 it and finance sees which team spent it: the default is the catch-all, and nothing is dropped.
+(The client cannot know the default agent's own team: map that team to the default client,
+or its calls carry ``litellm_team`` too. Without a map, a logger is as it was: each call goes
+with its one key, team kept, and another team's call is refused as above.)
 Without a default (possible only from code) the call is not sent: it is reported to
 ``on_error`` as :class:`~receipts.errors.UnmappedTeam` and counted in the logger's ``unsent``
 (by team, ``""`` for none). A logger with neither a default nor a map entry is refused when
