@@ -52,6 +52,16 @@ class ConfigError(ReceiptsError):
     code = "bad_config"
 
 
+class AgentKeysError(ConfigError, ValueError):
+    """A LiteLLM logger's team-to-agent-key map that cannot be used: ``$RECEIPTS_AGENT_KEYS``
+    missing, unreadable, malformed or readable by others, a key file likewise, or a logger
+    given no client at all (:mod:`receipts.client.litellm_keys`). Raised when the proxy loads
+    its config, so it stops at start-up rather than losing receipts; a ``ValueError`` too, as
+    the missing agent key a client refuses."""
+
+    code = "bad_agent_keys"
+
+
 class ExtraMissing(ReceiptsError):
     """A command needs a package of an extra that is not installed (genai-prices, the server,
     ``pyarrow`` for Parquet); over HTTP, this deployment does not offer what was asked (501)."""
@@ -207,3 +217,11 @@ class ReceiptNotAuthentic(ClientError):
     """The receipt returned does not verify against the pinned public key."""
 
     code = "receipt_not_authentic"
+
+
+class UnmappedTeam(ClientError):
+    """A LiteLLM call of a team the logger has no agent key for, and no default client to
+    send it with: no receipt is asked for (reported to ``on_error``, counted in the logger's
+    ``unsent``)."""
+
+    code = "unmapped_team"

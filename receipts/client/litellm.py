@@ -8,7 +8,10 @@
 or, in the proxy's ``config.yaml``, ``litellm_settings: callbacks:
 receipts.client.litellm.handler``: one logger made on first use from ``$RECEIPTS_URL``,
 ``$RECEIPTS_AGENT_KEY``, ``$RECEIPTS_SPOOL`` and ``$RECEIPTS_PUBLIC_KEY`` (a PEM file), so a
-missing key stops the proxy at start-up rather than losing receipts.
+missing key stops the proxy at start-up rather than losing receipts. An agent key belongs to
+one team, and a call whose ``team`` tag names another is refused (403): a proxy serving
+several teams names each team's key in ``$RECEIPTS_AGENT_KEYS``, and each call goes with its
+team's key (:mod:`receipts.client.litellm_keys`, which says what happens to the others).
 
 LiteLLM calls the logger when a call ended: ``litellm.completion`` (and ``embedding``,
 ``text_completion``, ``responses``) and the Router's and the proxy's ``a*`` calls alike; a
@@ -53,10 +56,25 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.litellm_core_utils.get_llm_provider_logic import get_llm_provider
 
 from receipts.api.tag_keys import TAG_COUNT_MAX, usable_tags
-from receipts.client.background import blocking_twin
-from receipts.client.clients import AsyncReceiptsClient, ReceiptsClient
+from receipts.client.clients import ReceiptsClient
 from receipts.client.context import current_tags
-from receipts.client.sdk import CallFacts, OnError, OnReceipt, Recorder, failure_status, plain
+from receipts.client.litellm_keys import (
+    Client,
+    Route,
+    TeamRoutes,
+    keys_from_env,
+    litellm_team,
+    need_default,
+)
+from receipts.client.sdk import (
+    CallFacts,
+    OnError,
+    OnReceipt,
+    Recorder,
+    failure_status,
+    plain,
+    warn,
+)
 from receipts.errors import ClientError
 from receipts.logs.litellm import cache_details, spend_log_tags
 from receipts.logs.records import ShapeError, text_tags
@@ -94,39 +112,39 @@ def client_from_env() -> ReceiptsClient:
 
 class ReceiptsLogger(CustomLogger):
     """Requests a receipt for each LiteLLM call that ended (``litellm.callbacks``, or the
-    proxy's ``callbacks``). ``receipts``: a blocking client serves both the sync and the async
-    hooks (the latter in a thread); ``tags``, ``on_receipt``, ``on_error``, ``background``: as
-    :func:`receipts.client.openai.wrap`."""
+    proxy's ``callbacks``). ``receipts``: the default client (a blocking one serves both the
+    sync and the async hooks, the latter in a thread); ``keys``: LiteLLM team -> that team's
+    client (:mod:`receipts.client.litellm_keys`: which call goes where, and what happens to
+    one of a team without a key); given neither, both come from the environment, as for the
+    proxy's ``handler``. ``tags``, ``on_receipt``, ``on_error``, ``background``: as
+    :func:`receipts.client.openai.wrap`. ``unsent``: the calls not sent for want of a key,
+    by team."""
 
-    def __init__(self, receipts: ReceiptsClient | AsyncReceiptsClient | None = None, *,
+    def __init__(self, receipts: Client | None = None, *,
+                 keys: Mapping[str, Client] | None = None,
                  tags: dict[str, str] | None = None, on_receipt: OnReceipt | None = None,
                  on_error: OnError | None = None, background: bool = False) -> None:
         super().__init__()
-        self.receipts = receipts if receipts is not None else client_from_env()
-        self.recorder = self._recorder(self.receipts, tags, on_receipt, on_error, background)
-        self._blocking: Recorder | None = None
-        self._settings = (tags, on_receipt, on_error)
+        if receipts is None and keys is None:
+            need_default()
+            receipts = client_from_env()
+            keys = keys_from_env(receipts)
+        self.receipts = receipts
+        self.tags = dict(tags or {})
+        self.on_error = on_error or warn
+
+        def recorder(client: Client, in_background: bool) -> Recorder:
+            return Recorder(client, provider="unknown", usage_format="openai",
+                            zero_usage=ZERO_USAGE, tags=tags, on_receipt=on_receipt,
+                            on_error=self.on_error, background=in_background)
+
+        self.routes = TeamRoutes(receipts, keys, recorder, background=background,
+                                 on_error=self.on_error)
+        self.unsent = self.routes.unsent
+        self.recorder = self.routes.default.recorder if self.routes.default else None
+        """The default client's recorder (None: no default)."""
         self._seen: OrderedDict[tuple[str, str | None, str], None] = OrderedDict()
         self._seen_lock = threading.Lock()
-
-    @staticmethod
-    def _recorder(receipts: ReceiptsClient | AsyncReceiptsClient, tags: dict[str, str] | None,
-                  on_receipt: OnReceipt | None, on_error: OnError | None,
-                  background: bool) -> Recorder:
-        return Recorder(receipts, provider="unknown", usage_format="openai",
-                        zero_usage=ZERO_USAGE, tags=tags, on_receipt=on_receipt,
-                        on_error=on_error, background=background)
-
-    def _sync_recorder(self) -> Recorder:
-        """Sync hooks run on LiteLLM's logging threads, with no event loop: an async client's
-        blocking twin (same service, key and spool) delivers their receipts."""
-        if self.recorder.background is not None or isinstance(self.receipts, ReceiptsClient):
-            return self.recorder
-        with self._seen_lock:
-            if self._blocking is None:
-                self._blocking = self._recorder(blocking_twin(self.receipts), *self._settings,
-                                                background=False)
-            return self._blocking
 
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: dict[str, Any]) -> None:
         """Keep the ``tags(...)`` in force where the call is made: LiteLLM ends a sync stream
@@ -137,30 +155,30 @@ class ReceiptsLogger(CustomLogger):
     def log_success_event(self, kwargs: dict[str, Any], response_obj: Any, start_time: Any,
                           end_time: Any) -> None:
         """A call that ended with an answer (a stream: at its end)."""
-        facts = self._facts(kwargs, response_obj, start_time, end_time, failed=False)
-        if facts is not None:
-            self._sync_recorder().record(facts)
+        routed = self._facts(kwargs, response_obj, start_time, end_time, failed=False)
+        if routed is not None:
+            routed[1].sync_recorder().record(routed[0])
 
     def log_failure_event(self, kwargs: dict[str, Any], response_obj: Any, start_time: Any,
                           end_time: Any) -> None:
         """A call that failed."""
-        facts = self._facts(kwargs, response_obj, start_time, end_time, failed=True)
-        if facts is not None:
-            self._sync_recorder().record(facts)
+        routed = self._facts(kwargs, response_obj, start_time, end_time, failed=True)
+        if routed is not None:
+            routed[1].sync_recorder().record(routed[0])
 
     async def async_log_success_event(self, kwargs: dict[str, Any], response_obj: Any,
                                       start_time: Any, end_time: Any) -> None:
         """As :meth:`log_success_event`, for ``acompletion`` and the proxy."""
-        facts = self._facts(kwargs, response_obj, start_time, end_time, failed=False)
-        if facts is not None:
-            await self.recorder.arecord(facts)
+        routed = self._facts(kwargs, response_obj, start_time, end_time, failed=False)
+        if routed is not None:
+            await routed[1].recorder.arecord(routed[0])
 
     async def async_log_failure_event(self, kwargs: dict[str, Any], response_obj: Any,
                                       start_time: Any, end_time: Any) -> None:
         """As :meth:`log_failure_event`, for ``acompletion`` and the proxy."""
-        facts = self._facts(kwargs, response_obj, start_time, end_time, failed=True)
-        if facts is not None:
-            await self.recorder.arecord(facts)
+        routed = self._facts(kwargs, response_obj, start_time, end_time, failed=True)
+        if routed is not None:
+            await routed[1].recorder.arecord(routed[0])
 
     def _repeated(self, facts: CallFacts) -> bool:
         """True for a second event of a call already recorded here: LiteLLM reports some calls
@@ -180,22 +198,24 @@ class ReceiptsLogger(CustomLogger):
         return False
 
     def _facts(self, kwargs: dict[str, Any], response: Any, start_time: Any, end_time: Any,
-               *, failed: bool) -> CallFacts | None:
-        """The call's facts, or None for an event that is not a billed call. Whatever LiteLLM
-        handed over, nothing is raised into it: a problem goes to ``on_error``."""
+               *, failed: bool) -> tuple[CallFacts, Route] | None:
+        """The call's facts and the route of its team's key, or None for an event that is not
+        a billed call (or one not sent). Whatever LiteLLM handed over, nothing is raised into
+        it: a problem goes to ``on_error``."""
         try:
             context = kwargs.get(CONTEXT_TAGS)
             context = dict(context) if isinstance(context, dict) else current_tags()
             facts = call_facts(kwargs, response, start_time, end_time, failed=failed,
-                               taken={*self.recorder.tags, *context})
+                               taken={*self.tags, *context})
             if facts is None or self._repeated(facts):
                 return None
             facts.tags = {**context, **facts.tags}
-            return facts
+            route = self.routes.pick(litellm_team(kwargs), facts)
+            return None if route is None else (facts, route)
         except Exception as e:  # (LiteLLM would log it with a traceback and carry on)
             error = ClientError(f"LiteLLM event not read: {type(e).__name__}: {e}")
             error.__cause__ = e
-            self.recorder.on_error(error)
+            self.on_error(error)
             return None
 
 

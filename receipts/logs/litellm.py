@@ -64,10 +64,9 @@ def spend_log_tags(metadata: Mapping[str, Any], *, team_id: Any, end_user: Any,
     ``end_user``; every ``key:value`` entry of ``request_tags``; every entry of
     ``spend_logs_metadata``, in that order (a later one wins)."""
     tags: dict[str, str] = {}
-    team = metadata.get("user_api_key_team_alias") or team_id \
-        or metadata.get("user_api_key_team_id")
-    if team:
-        tags["team"] = str(team)
+    team = spend_log_team(metadata, team_id)
+    if team is not None:
+        tags["team"] = team
     if end_user:
         tags["end_user"] = str(end_user)
     if request_tags and not isinstance(request_tags, list | tuple):
@@ -78,6 +77,16 @@ def spend_log_tags(metadata: Mapping[str, Any], *, team_id: Any, end_user: Any,
             tags[name.strip()] = value.strip()
     tags.update(text_tags(metadata.get("spend_logs_metadata"), f"{where}: spend_logs_metadata"))
     return tags
+
+
+def spend_log_team(metadata: Mapping[str, Any], team_id: Any) -> str | None:
+    """The team LiteLLM charged a call to: the key's team alias, else the team id (a spend
+    log row's ``team_id``, else the key's ``user_api_key_team_id``). The ``team`` tag of
+    :func:`spend_log_tags`, and what the LiteLLM logger chooses a team's agent key by
+    (:mod:`receipts.client.litellm_keys`): one rule, so the two never disagree."""
+    team = metadata.get("user_api_key_team_alias") or team_id \
+        or metadata.get("user_api_key_team_id")
+    return str(team) if team else None
 
 
 def cache_details(details: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

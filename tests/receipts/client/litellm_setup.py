@@ -22,15 +22,17 @@ CHAT_USAGE = {"input": 86, "cache_read": 1920, "output": 300}
 
 class Setup:
     """A ``ReceiptsLogger`` installed as LiteLLM's callback, the receipts it got, and a tag
-    that marks this test's receipts in the shared ledger."""
+    that marks this test's receipts in the shared ledger (``default=False``: no default
+    client, for a logger of ``keys=`` only)."""
 
     def __init__(self, service: Service, receipts: Any = None,
-                 cls: type[ReceiptsLogger] = ReceiptsLogger, **options: Any) -> None:
+                 cls: type[ReceiptsLogger] = ReceiptsLogger, *, default: bool = True,
+                 **options: Any) -> None:
         self.service = service
         self.got: list[Recorded] = []
         self.errors: list[ReceiptsError] = []
-        self.receipts: Any = receipts or ReceiptsClient(service.url, service.key,
-                                                   public_key=service.public_key)
+        self.receipts: Any = receipts or (ReceiptsClient(
+            service.url, service.key, public_key=service.public_key) if default else None)
         self.run = uuid.uuid4().hex[:12]
         self.logger = cls(self.receipts, tags={"run": self.run}, on_receipt=self.got.append,
                           on_error=self.errors.append, **options)
