@@ -31,9 +31,10 @@ from verifier.encoding import decode_strict
 
 SPEND_AGGREGATES = "spend_aggregates"
 """Meta key: the :data:`LAYOUT` of the aggregates, once they account for every stored receipt."""
-LAYOUT = "2"
+LAYOUT = "3"
 """The aggregates' layout: ``"1"`` had a row per category and an hour span; ``"2"`` keeps the
-main categories in the main row (:mod:`receipts.spend.tables`) and has no hour span."""
+main categories in the main row (:mod:`receipts.spend.tables`) and has no hour span; ``"3"``
+counts ``cache_read`` among them."""
 PAGE = 5000
 MINUTE = table(SpendMinuteRow)
 
