@@ -236,6 +236,16 @@ def statement(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]], q:
         source, w, sign = _ranges(sqlite), "part.w", "part.sign"
     keys = [*(_key_sql(name, sqlite) for name in q.by),
             "g.currency" if q.currency == "native" else "g.fx_currency"]
+    # each group's tags read once, not once per window and category row (measured at
+    # 1,000,000 receipts, a team's New York day by day over 30 days: 28,000 reads of the
+    # tag set, 194 against 173 ms on PostgreSQL, 175 against 156 ms on SQLite)
+    tags = [i for i, name in enumerate(q.by) if name not in FIELD_NAMES]
+    # (every group, each once: limited to the groups summed, per_group was read twice and
+    # the query was slower, 154 against 188 ms by model per day)
+    group_keys = ("gk AS MATERIALIZED (SELECT g.*, "
+                  + ", ".join([*(f"{keys[i]} AS k{i}" for i in tags), "0 AS unused"])
+                  + " FROM receipts_spend_group g)")
+    keys = [f"g.k{i}" if i in tags else key for i, key in enumerate(keys)]
     # a team's query sums only its groups' bucket rows (the filter below the sums)
     team = (f"JOIN receipts_spend_group tg ON tg.id = b.group_id "
             f"AND tg.team = {'?' if sqlite else '%s'}" if q.team is not None else "")
@@ -251,10 +261,11 @@ per_group AS (
   FROM {source}
     {team}
   GROUP BY {w}, b.group_id, b.category
-  HAVING SUM({sign} * b.receipts) > 0)
+  HAVING SUM({sign} * b.receipts) > 0),
+{group_keys}
 SELECT {row}, {outer}, SUM(CASE WHEN g.retry THEN s.receipts ELSE 0 END),
   COUNT(DISTINCT g.agent)
-FROM per_group s JOIN receipts_spend_group g ON g.id = s.group_id
+FROM per_group s JOIN gk g ON g.id = s.group_id
 GROUP BY {row}"""
 
 
