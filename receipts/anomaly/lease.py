@@ -57,3 +57,4 @@ def release(conn: Connection, name: str, holder: str) -> None:
     """Give the lease up (at shutdown: another worker takes over at once, not after expiry)."""
     conn.execute(_LEASE.update().where(_LEASE.c.name == name, _LEASE.c.holder == holder)
                  .values(lease_until=0))
+

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
-import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -50,6 +48,7 @@ from receipts.anomaly.detector import (
     Detector,
     DetectorConfig,
 )
+from receipts.anomaly.leased_loop import LeasedLoop
 from receipts.budgets.raw import Raw
 from receipts.clock import now_ms
 from receipts.deployment import suspensions
@@ -85,18 +84,17 @@ def dedup_key(scope: str, minute: int) -> str:
     return f"anomaly:{scope}:{minute}"
 
 
-class AnomalyRunner:
+class AnomalyRunner(LeasedLoop):
     """The detector loop of one process; :meth:`run_once` is one pass (tests call it)."""
 
     def __init__(self, db: Database, currency: str, tag_sets: Sequence[tuple[str, ...]] = (),
                  config: DetectorConfig | None = None, suspend: bool = False) -> None:
-        self.db = db
+        super().__init__(db, LEASE, PASS_SECONDS)
         self.suspend = suspend
         """Whether a new alert suspends its top agent's key (``Settings.anomaly_suspend``)."""
         self.currency = currency
         self.tag_sets = tuple(tag_sets)
         self.config = config or DetectorConfig()
-        self.token = "an_" + secrets.token_hex(8)
         self.detectors: dict[str, Detector] | None = None
         self.groups: dict[int, series.Group] = {}
         self.recent: dict[int, dict[int, int]] = {}
@@ -107,38 +105,15 @@ class AnomalyRunner:
         self._renewed = 0
         self._pending: dict[int, dict[int, int]] = {}
         """The minutes read last (the one under way included)."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def window_minutes(self) -> int:
         """How far back the detectors' baselines reach."""
         return self.config.seasonal_weeks * MINUTES_PER_WEEK + 3 * MINUTES_PER_HOUR
 
-    def start(self) -> None:
-        """Run passes in a daemon thread until :meth:`stop`."""
-        self._thread = threading.Thread(target=self._loop, name="anomaly", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop, and give the lease up so another worker takes over at once."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        try:
-            with self.db.write() as conn:
-                lease.release(conn, LEASE, self.token)
-        except Exception:  # (shutting down: the lease expires by itself)
-            log.exception("releasing the anomaly lease")
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # (a database hiccup must not end detection for good)
-                log.exception("anomaly pass failed; retrying")
-                self.detectors = None
-            self._stop.wait(PASS_SECONDS)
+    def failed(self) -> None:
+        """A pass raised: the detectors are rebuilt from the stored window next pass."""
+        self.detectors = None
 
     def run_once(self, now: int | None = None) -> int:
         """One pass at ``now`` (ms); the number of alerts raised (0 when not the holder)."""

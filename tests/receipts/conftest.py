@@ -27,6 +27,7 @@ from receipts.demo.traffic import write_sample_ledger
 from receipts.deployment.runtime import InitResult, create_agent, initialize, open_runtime
 from receipts.deployment.settings import Settings, default_db_url
 from receipts.deployment.signing_key import Signer
+from receipts.storage.database import Database
 
 PG_BASE = os.environ.get("RECEIPTS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +172,19 @@ def made_on(request: pytest.FixtureRequest, tmp: Path,
             yield make(tmp, url)
     else:
         yield make(tmp, None)
+
+
+def bare_database(request: pytest.FixtureRequest, tmp: Path) -> Iterator[Database]:
+    """A :class:`Database` with the schema and nothing else, on the database
+    ``request.param`` names: the body of a BOTH_DATABASES fixture."""
+    def make(at: Path, url: str | None) -> Database:
+        made = Database(url or f"sqlite:///{at / 'bare.db'}")
+        made.create_schema()
+        return made
+
+    for made in made_on(request, tmp, make):
+        yield made
+        made.dispose()
 
 
 def free_port() -> int:

@@ -9,19 +9,12 @@ import pytest
 
 from receipts.anomaly import lease
 from receipts.storage.database import Database
-from tests.receipts.conftest import BOTH_DATABASES, made_on
+from tests.receipts.conftest import BOTH_DATABASES, bare_database
 
 
 @pytest.fixture(params=BOTH_DATABASES)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    def make(tmp: Path, url: str | None) -> Database:
-        made = Database(url or f"sqlite:///{tmp / 'lease.db'}")
-        made.create_schema()
-        return made
-
-    for made in made_on(request, tmp_path, make):
-        yield made
-        made.dispose()
+    yield from bare_database(request, tmp_path)
 
 
 def _take(db: Database, holder: str, now: int) -> bool:

@@ -21,7 +21,7 @@ from receipts.spend.local_runner import LocalDayRunner
 from receipts.spend.query import SpendQuery, run
 from receipts.spend.upsert_sql import SpendWriter
 from receipts.storage.database import Database
-from tests.receipts.conftest import BOTH_DATABASES, made_on
+from tests.receipts.conftest import BOTH_DATABASES, bare_database
 from tests.receipts.spend.test_spend_properties import BYS, SPAN, START, database, ledgers
 
 AFTER = START + SPAN + 3 * 86_400_000
@@ -93,14 +93,7 @@ def test_made_days_answer_as_the_buckets_do(receipts: list[dict[str, Any]],
 
 @pytest.fixture(params=BOTH_DATABASES)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    def make(tmp: Path, url: str | None) -> Database:
-        made = Database(url or f"sqlite:///{tmp / 'spend.db'}")
-        made.create_schema()
-        return made
-
-    for made in made_on(request, tmp_path, make):
-        yield made
-        made.dispose()
+    yield from bare_database(request, tmp_path)
 
 
 def _receipt(at: int, agent: str, team: str, tokens: int) -> dict[str, Any]:
