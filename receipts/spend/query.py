@@ -1,16 +1,14 @@
-# ruff: noqa: S608 - SQL text holds fixed names, checked tag names and integers, never input text
+# ruff: noqa: S608 - SQL text holds fixed names, checked tag and zone names and integers, never input text
 """Spend over a time range from the aggregates: one SQL statement per query, never a receipt scan.
 
-Each period's window is covered by whole UTC weeks and days in its middle and quarter hours at
-its edges (:func:`signed_cover`). An edge runs from the window's end to the *nearest* day
-boundary, and is added when that boundary is before the end, subtracted when it is after: a
-New York day is one UTC day and two 5-hour edges, where adding up quarter hours only took 96
-of them. Two windows that meet share their edge (added to one, subtracted from the other).
-The statement (:func:`statement`) sums the bucket rows per window and group with their signs
-(exact, subtraction included; a group whose receipts were all subtracted is dropped), and only
-then joins the groups to their keys (a tag read from the group's tag set, a receipt field) and
-sums per window, key, currency and category, so Python only sees the rows of the answer. The
-two halves of each money sum are joined into exact integers here.
+Each period's window is covered by whole UTC weeks and days and quarter hours at its edges,
+added or subtracted (:mod:`receipts.spend.cover`); a day or week window in a time zone whose
+ended days are made (:mod:`receipts.spend.local_days`) reads those instead. The statement
+(:func:`statement`) sums the rows per window and group with their signs (exact, subtraction
+included; a group whose receipts were all subtracted is dropped), and only then joins the
+groups to their keys (a tag read from the group's tag set, a receipt field) and sums per
+window, key, currency and category, so Python only sees the rows of the answer. The two halves
+of each money sum are joined into exact integers here.
 """
 
 from __future__ import annotations
@@ -199,6 +197,45 @@ def _local_rows(sqlite: bool, zone: str) -> str:
             f"(SELECT * FROM receipts_spend_local_day l WHERE {on} OFFSET 0) AS l")
 
 
+def _sources(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]],
+             local: Sequence[LocalPart], zone: str, columns: Sequence[str],
+             sqlite: bool) -> tuple[list[str], str, str, str]:
+    """The rows summed: (their ``WITH`` parts, the ``FROM`` source ``b``, its window and its
+    sign expressions). Bucket ranges alone are joined as they are; with made local days,
+    both are one ``UNION ALL`` of (window, sign, group, category, the columns summed)."""
+    ctes = []
+    if parts:
+        ctes += [f"piece(id, span, lo, hi) AS (VALUES "
+                 f"{', '.join(f'({i}, {s}, {lo}, {hi})' for i, (s, lo, hi) in enumerate(pieces))})",
+                 f"part(piece, w, sign) AS (VALUES "
+                 f"{', '.join(f'({p}, {w}, {sign})' for p, w, sign in parts)})"]
+    if not local:
+        return ctes, _ranges(sqlite), "part.w", "part.sign"
+    ctes.append(f"local_part(w, lo, hi) AS (VALUES "
+                f"{', '.join(f'({w}, {lo}, {hi})' for w, lo, hi in local)})")
+    listed = ", ".join(f"{{0}}.{c} AS {c}" for c in ["group_id", "category", *columns])
+    sources = ([f"SELECT part.w AS w, part.sign AS sign, {listed.format('b')} "
+                f"FROM {_ranges(sqlite)}"] if parts else [])
+    sources.append(f"SELECT lp.w AS w, 1 AS sign, {listed.format('l')} "
+                   f"FROM {_local_rows(sqlite, zone)}")
+    return ctes, f"({' UNION ALL '.join(sources)}) AS b", "b.w", "b.sign"
+
+
+def _group_keys(q: SpendQuery, sqlite: bool) -> tuple[str, list[str]]:
+    """The groups with the keys of ``q.by`` read from them (``gk``), and the key expressions
+    over it, the currency last. Each group's tags are read once per query, not once per window
+    and category row (measured at 1,000,000 receipts, a team's New York day by day over 30
+    days: 194 against 173 ms on PostgreSQL, 175 against 156 ms on SQLite); every group, as
+    limited to the groups summed the rows summed were read twice (154 against 188 ms)."""
+    keys = [*(_key_sql(name, sqlite) for name in q.by),
+            "g.currency" if q.currency == "native" else "g.fx_currency"]
+    tags = [i for i, name in enumerate(q.by) if name not in FIELD_NAMES]
+    table = ("gk AS MATERIALIZED (SELECT g.*, "
+             + ", ".join([*(f"{keys[i]} AS k{i}" for i in tags), "0 AS unused"])
+             + " FROM receipts_spend_group g)")
+    return table, [f"g.k{i}" if i in tags else key for i, key in enumerate(keys)]
+
+
 def statement(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]], q: SpendQuery,
               sqlite: bool, local: Sequence[LocalPart] = (), zone: str = "") -> str:
     """The one statement of a query: ``pieces`` are the bucket ranges summed (their index is
@@ -209,43 +246,13 @@ def statement(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]], q:
     First the bucket rows (and made days) are summed per window, group and category, their
     signs applied, and only what has receipts left is kept (a group whose receipts in a window
     were all subtracted is no row, and its agent is not counted); then those few rows (at most
-    windows x groups x categories) are joined to their groups, whose keys are read there (a
-    tag from the group's tag set), and summed per key. SQLite sorts every row it groups: the
-    bucket rows are sorted once, by integers, and the JSON of a group is read once per window
-    (measured at 1,000,000 receipts, a New York day by day over 30 days: 450 against 630 ms
-    when the keys were read for every bucket row and the rows sorted per agent)."""
+    windows x groups x categories) are joined to their groups' keys (:func:`_group_keys`)
+    and summed per key. SQLite sorts every row it groups: the bucket rows are sorted once, by
+    integers (measured at 1,000,000 receipts, a New York day by day over 30 days: 450 against
+    630 ms when the keys were read for every bucket row and the rows sorted per agent)."""
     columns = _summed(q.currency == "native")
-    ctes = []
-    if parts:
-        ctes += [f"piece(id, span, lo, hi) AS (VALUES "
-                 f"{', '.join(f'({i}, {s}, {lo}, {hi})' for i, (s, lo, hi) in enumerate(pieces))})",
-                 f"part(piece, w, sign) AS (VALUES "
-                 f"{', '.join(f'({p}, {w}, {sign})' for p, w, sign in parts)})"]
-    if local:
-        ctes.append(f"local_part(w, lo, hi) AS (VALUES "
-                    f"{', '.join(f'({w}, {lo}, {hi})' for w, lo, hi in local)})")
-    if local:  # both sources as one: (window, sign, group, category, the columns summed)
-        listed = ", ".join(f"{{0}}.{c} AS {c}" for c in ["group_id", "category", *columns])
-        sources = ([f"SELECT part.w AS w, part.sign AS sign, {listed.format('b')} "
-                    f"FROM {_ranges(sqlite)}"] if parts else [])
-        sources.append(f"SELECT lp.w AS w, 1 AS sign, {listed.format('l')} "
-                       f"FROM {_local_rows(sqlite, zone)}")
-        source = f"({' UNION ALL '.join(sources)}) AS b"
-        w, sign = "b.w", "b.sign"
-    else:
-        source, w, sign = _ranges(sqlite), "part.w", "part.sign"
-    keys = [*(_key_sql(name, sqlite) for name in q.by),
-            "g.currency" if q.currency == "native" else "g.fx_currency"]
-    # each group's tags read once, not once per window and category row (measured at
-    # 1,000,000 receipts, a team's New York day by day over 30 days: 28,000 reads of the
-    # tag set, 194 against 173 ms on PostgreSQL, 175 against 156 ms on SQLite)
-    tags = [i for i, name in enumerate(q.by) if name not in FIELD_NAMES]
-    # (every group, each once: limited to the groups summed, per_group was read twice and
-    # the query was slower, 154 against 188 ms by model per day)
-    group_keys = ("gk AS MATERIALIZED (SELECT g.*, "
-                  + ", ".join([*(f"{keys[i]} AS k{i}" for i in tags), "0 AS unused"])
-                  + " FROM receipts_spend_group g)")
-    keys = [f"g.k{i}" if i in tags else key for i, key in enumerate(keys)]
+    ctes, source, w, sign = _sources(pieces, parts, local, zone, columns, sqlite)
+    group_keys, keys = _group_keys(q, sqlite)
     # a team's query sums only its groups' bucket rows (the filter below the sums)
     team = (f"JOIN receipts_spend_group tg ON tg.id = b.group_id "
             f"AND tg.team = {'?' if sqlite else '%s'}" if q.team is not None else "")
