@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from receipts.spend import local_days
 from receipts.spend.buckets import SpendDelta
 from receipts.spend.query import BUCKET, GROUP
-from receipts.spend.tables import SpendMinuteRow
+from receipts.spend.tables import SPEND_LOCAL_DAY, SpendMinuteRow
 from receipts.spend.upsert_sql import SpendWriter
 from receipts.storage import queries as store
 from receipts.storage.database import Database
@@ -62,8 +62,9 @@ def ensure_current(db: Database) -> int | None:
             conn.exec_driver_sql("ALTER TABLE receipts_receipt ADD COLUMN cost_rank BIGINT")
             conn.exec_driver_sql("CREATE INDEX ix_receipt_cost ON receipts_receipt "
                                  "(cost_rank, id)")
-        BUCKET.drop(conn, checkfirst=True)  # (its columns may be an earlier layout's)
-        BUCKET.create(conn)
+        for made in (BUCKET, SPEND_LOCAL_DAY):  # (their columns may be an earlier layout's)
+            made.drop(conn, checkfirst=True)
+            made.create(conn)
         conn.execute(sa.delete(MINUTE))
         conn.execute(sa.delete(GROUP))
         local_days.forget_all(conn)

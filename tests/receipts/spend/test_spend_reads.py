@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
 
+from receipts.clock import now_ms
 from receipts.deployment.runtime import open_runtime
+from receipts.spend import local_days
 from receipts.spend.query import SpendQuery, run
 from receipts.spend.rebuild import SPEND_AGGREGATES
+from receipts.storage.database import Database
 from tests.receipts.conftest import Deployment, call, make_deployment, postgres_schema
 
 
@@ -124,18 +128,28 @@ def test_aggregates_of_an_earlier_layout_are_rebuilt_when_opened(dep: Deployment
             "PRIMARY KEY (span, start, group_id, chain, category))")
         conn.exec_driver_sql("INSERT INTO receipts_spend_bucket VALUES "
                              "(3600000, 0, 1, 'c', 'input', 1, 1, 1, 5, 0, 7, 0, 7)")
+        conn.exec_driver_sql("DROP TABLE receipts_spend_local_day")  # (and days made in it)
+        conn.exec_driver_sql(
+            "CREATE TABLE receipts_spend_local_day (zone VARCHAR(64) NOT NULL, start BIGINT "
+            "NOT NULL, group_id BIGINT NOT NULL, category VARCHAR(64) NOT NULL, receipts "
+            "BIGINT NOT NULL, PRIMARY KEY (zone, start, group_id, category))")
+        conn.exec_driver_sql("INSERT INTO receipts_spend_zone VALUES ('Asia/Kolkata', 0, "
+                             "86400000)")
         conn.exec_driver_sql(f"UPDATE receipts_meta SET value = '1' WHERE key = "
                              f"'{SPEND_AGGREGATES}'")
     engine.dispose()
     with dep.client() as client:
         after = client.get("/v1/spend?by=team&by=model&period=day", headers=dep.admin).json()
     assert after == before and after["total"]["receipts"] == 9
+    db = Database(dep.settings.db_url)
+    with db.read() as conn:
+        assert local_days.made_range(conn, "Asia/Kolkata") is None
+    with mock.patch.object(local_days, "now_ms", return_value=now_ms() + 3 * 86_400_000):
+        assert local_days.make_days(db, "Asia/Kolkata") > 0  # (into the table made anew)
+    db.dispose()
 
 
 def test_a_day_query_in_a_zone_asks_for_its_local_days(dep: Deployment) -> None:
-    from receipts.spend import local_days
-    from receipts.storage.database import Database
-
     with dep.client() as client:
         for query in ("by=team&period=day&tz=Asia/Kolkata", "by=team&period=month&tz=Europe/Paris",
                       "by=team&period=week&tz=UTC"):
