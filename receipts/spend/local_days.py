@@ -40,6 +40,7 @@ from receipts.budgets.periods import local_window
 from receipts.clock import now_ms
 from receipts.spend.buckets import QUARTER_HOUR_MS, joined, split
 from receipts.spend.cover import Piece, signed_cover
+from receipts.spend.range_sql import range_join
 from receipts.spend.tables import BUCKET_VALUES, SPEND_BUCKET, SPEND_LOCAL_DAY, SpendZoneRow
 from receipts.storage import queries as store
 from receipts.storage.database import Database
@@ -119,10 +120,9 @@ def barrier(db: Database) -> int:
 def _day_sql(pieces: Sequence[tuple[Piece, int]], sqlite_dialect: bool) -> str:
     """One day's sums per group and category over its signed pieces, every value column."""
     rows = ", ".join(f"({span}, {lo}, {hi}, {sign})" for (span, lo, hi), sign in pieces)
-    on = "b.span = part.span AND b.start >= part.lo AND b.start < part.hi"
-    source = (f"part CROSS JOIN receipts_spend_bucket b ON {on}" if sqlite_dialect else
-              f"part CROSS JOIN LATERAL (SELECT * FROM receipts_spend_bucket b WHERE {on} "
-              "OFFSET 0) AS b")
+    source = range_join("part", "receipts_spend_bucket", "b",
+                        "b.span = part.span AND b.start >= part.lo AND b.start < part.hi",
+                        sqlite_dialect)
     sums = ", ".join(f"SUM(part.sign * b.{c})" for c in BUCKET_VALUES)
     return (f"WITH part(span, lo, hi, sign) AS (VALUES {rows}) "
             f"SELECT b.group_id, b.category, {sums} FROM {source} "

@@ -27,6 +27,7 @@ from receipts.errors import FieldProblem, Invalid
 from receipts.spend.buckets import QUARTER_HOUR_MS, TOTALS, joined
 from receipts.spend.cover import Piece, signed_cover
 from receipts.spend.local_days import made_range, zone_key
+from receipts.spend.range_sql import range_join
 from receipts.spend.tables import MAIN_CATEGORIES, SPEND_BUCKET, SpendGroupRow, money
 from receipts.storage.tables import table
 
@@ -169,19 +170,10 @@ def _summed(native: bool) -> list[str]:
 
 
 def _ranges(sqlite: bool) -> str:
-    """The bucket rows of each part: its piece's range of one span. Both databases loop over
-    the parts, find each one's piece, then read its range from the bucket key (SQLite:
-    ``CROSS JOIN`` fixes that order; left to itself it read the bucket rows first and scanned
-    every part for each, measured at 1,000,000 receipts as 20 % of a day-by-day query).
-    PostgreSQL: one index range scan per part whatever the statistics (``OFFSET 0`` keeps the
-    subquery from being flattened into a join, which without statistics (a new deployment,
-    autovacuum off) was a scan of every bucket, measured at 1.1 s for 100,000 receipts)."""
-    on = "b.span = piece.span AND b.start >= piece.lo AND b.start < piece.hi"
-    if sqlite:
-        return ("part CROSS JOIN piece ON piece.id = part.piece "
-                f"CROSS JOIN receipts_spend_bucket b ON {on}")
-    return ("part JOIN piece ON piece.id = part.piece CROSS JOIN LATERAL "
-            f"(SELECT * FROM receipts_spend_bucket b WHERE {on} OFFSET 0) AS b")
+    """The bucket rows of each part: its piece's range of one span."""
+    return range_join("part JOIN piece ON piece.id = part.piece", "receipts_spend_bucket", "b",
+                      "b.span = piece.span AND b.start >= piece.lo AND b.start < piece.hi",
+                      sqlite)
 
 
 LocalPart = tuple[int, int, int]
@@ -190,11 +182,8 @@ LocalPart = tuple[int, int, int]
 
 def _local_rows(sqlite: bool, zone: str) -> str:
     """The made local days of each local part (one index range per part)."""
-    on = f"l.zone = '{zone}' AND l.start >= lp.lo AND l.start < lp.hi"
-    if sqlite:
-        return f"local_part lp CROSS JOIN receipts_spend_local_day l ON {on}"
-    return ("local_part lp CROSS JOIN LATERAL "
-            f"(SELECT * FROM receipts_spend_local_day l WHERE {on} OFFSET 0) AS l")
+    return range_join("local_part lp", "receipts_spend_local_day", "l",
+                      f"l.zone = '{zone}' AND l.start >= lp.lo AND l.start < lp.hi", sqlite)
 
 
 def _sources(pieces: Sequence[Piece], parts: Sequence[tuple[int, int, int]],
