@@ -63,6 +63,7 @@ from receipts.client.clients import AsyncReceiptsClient, ReceiptsClient
 from receipts.client.sdk import CallFacts, OnError, Recorder
 from receipts.errors import AgentKeysError, UnmappedTeam
 from receipts.logs.litellm import spend_log_team
+from receipts.private_files import readable_by_others
 
 Client = ReceiptsClient | AsyncReceiptsClient
 MakeRecorder = Callable[[Client, bool], Recorder]
@@ -238,6 +239,6 @@ def _key_file(path: Path, team: str) -> str:
 
 def _private(path: Path, what: str) -> None:
     """Refuse a file of secrets that others may read (as the signing key is refused)."""
-    if os.name == "posix" and path.stat().st_mode & 0o077:
+    if readable_by_others(path):
         raise AgentKeysError(f"${KEYS_ENV}: {what} is readable by others; run: "
                              f"chmod 600 {path}")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from receipts.errors import KeyFileError
+from receipts.private_files import readable_by_others
 from verifier import cose
 from verifier.encoding import encode
 from verifier.keys import fingerprint, key_id, public_key_pem
@@ -138,7 +139,7 @@ def load_signer(path: Path) -> Signer:
         data = path.read_bytes()
     except OSError as e:
         raise KeyFileError(f"cannot read signing key {path}: {e.strerror}") from e
-    if os.name == "posix" and path.stat().st_mode & 0o077:
+    if readable_by_others(path):
         raise KeyFileError(f"{path} is readable by others; run: chmod 600 {path}")
     try:
         key = serialization.load_pem_private_key(data, password=_passphrase())
