@@ -3,8 +3,10 @@
 
 1. **Issuance with and without the aggregates.** On a fresh deployment (40 agents of 4 teams,
    10 models, a few unpriced calls and retries), two ``ReceiptService`` instances on the same
-   database append groups of calls in alternation: one maintains the aggregates (the product),
-   one does not (``spend_aggregates=False``, otherwise identical). Both run in this process on
+   database, each on a chain of its own, append groups of calls in alternation: the receipts
+   of one are folded into the aggregates (:mod:`receipts.spend.fold`) every second of its
+   time, as the service's fold loop does, the folds' time counted in its own (the product:
+   appends, then folds); the other's are not. Both run in this process on
    the append path itself, without HTTP, so the aggregates' share is measured against the
    smallest cost of a receipt (over HTTP each receipt costs more, and the share is smaller).
    Groups of 1 (a lone call) and of 50 calls (group commit under load) are measured, after
@@ -13,8 +15,9 @@
 2. **A large ledger.** The receipts signed in step 1 are replicated to ``--receipts`` receipts
    (default 100,000; ``--receipts 1000000`` for the full run) spread over 90 days: each copy is
    a signed receipt's payload with a new issue time, chain position and id, written through the
-   append's own statements (:meth:`AppendConnection.insert` and :meth:`add_spend` with
-   :class:`SpendDelta`, so the buckets are exactly what appending those receipts would make;
+   append's own statements (:meth:`AppendConnection.insert`) and the fold's
+   (:class:`SpendWriter` with :class:`SpendDelta`, so the buckets are exactly what folding those
+   receipts would make, on a chain with no head, which no fold reads;
    the copies' COSE items are their originals', so this database is for queries only, not for
    ``receipt verify``). On PostgreSQL the tables are then analyzed, as autovacuum does after a
    bulk load (this benchmark's server runs without autovacuum; without statistics the query
@@ -60,8 +63,9 @@ from receipts.deployment.settings import Settings, default_db_url  # noqa: E402
 from receipts.issuing.outcome import Job  # noqa: E402
 from receipts.issuing.prepare import Prepared, prepare  # noqa: E402
 from receipts.issuing.service import ReceiptService  # noqa: E402
-from receipts.spend import local_days  # noqa: E402
+from receipts.spend import fold, local_days  # noqa: E402
 from receipts.spend.buckets import SpendDelta  # noqa: E402
+from receipts.spend.upsert_sql import SpendWriter  # noqa: E402
 from receipts.storage.append_sql import AppendConnection  # noqa: E402
 from receipts.storage.tables import cost_rank  # noqa: E402
 
@@ -76,6 +80,7 @@ WARM_CALLS = 4000
 """Calls appended in each mode before the measured ones: most of the ~800 groups of common
 calls exist by then, as in a deployment that has run for a while."""
 DAY_MS = 86_400_000
+WITH_CHAIN, WITHOUT_CHAIN = "c0", "c1"
 
 
 def _agents(runtime: Any) -> list[Agent]:
@@ -106,26 +111,40 @@ def _calls(agents: list[Agent], n: int, tag: str, rng: random.Random) -> list[Pr
 def issuance(runtime: Any, agents: list[Agent], rounds: int, group: int,
              rng: random.Random) -> tuple[float, float, list[dict[str, Any]]]:
     """Receipts/s (with aggregates, without) appending ``rounds`` groups per mode in
-    alternation; and the payloads signed."""
-    facts, settings = runtime.facts, runtime.settings
+    alternation, each mode on a chain of its own; with aggregates, the appended receipts are
+    folded (:func:`receipts.spend.fold.Folder.catch_up`, that chain only) whenever the mode
+    has run :data:`receipts.spend.fold.PASS_SECONDS` since its last fold, as each worker's
+    fold loop does, and the folds' time is counted in its own. Also the payloads signed."""
+    facts = runtime.facts
+    chains = {True: (WITH_CHAIN,), False: (WITHOUT_CHAIN,)}
     services = {mode: ReceiptService(runtime.db, runtime.signer, issuer=facts.issuer,
                                      reporting_currency=facts.reporting_currency,
-                                     chain_ids=settings.chain_ids, spend_aggregates=mode)
+                                     chain_ids=chains[mode])
                 for mode in (True, False)}
+    folder = fold.Folder(runtime.db.engine)
     seconds = {True: 0.0, False: 0.0}
     payloads: list[dict[str, Any]] = []
-    for service in services.values():  # steady state: the groups exist (measured, a new
-        service.load_pricing()             # group is a row more to write, once per group)
+    for mode, service in services.items():  # steady state: the groups exist (measured, a new
+        service.load_pricing()                 # group is a row more to write, once per group)
         for w in range(WARM_CALLS // 50):
-            service.append([Job(_calls(agents, 50, f"warm{group}-{w}-{service.spend_aggregates}",
-                                       rng))])
+            service.append([Job(_calls(agents, 50, f"warm{group}-{w}-{mode}", rng))])
+    folder.catch_up(chains[True])
+    since_fold = 0.0
     for r in range(rounds):
         for mode in ((True, False) if r % 2 else (False, True)):
             jobs = [Job(_calls(agents, group, f"g{group}-{r}-{mode}", rng))]
             start = time.perf_counter()
             services[mode].append(jobs)
+            if mode:
+                since_fold += time.perf_counter() - start
+                if since_fold >= fold.PASS_SECONDS:
+                    folder.catch_up(chains[True])
+                    since_fold = 0.0
             seconds[mode] += time.perf_counter() - start
             payloads += [o.payload for j in jobs for o in j.outcomes if o.payload is not None]
+    start = time.perf_counter()  # (what is left at the end is folded too, and counted)
+    folder.catch_up(chains[True])
+    seconds[True] += time.perf_counter() - start
     for service in services.values():
         service.close()
     n = rounds * group
@@ -153,7 +172,7 @@ def replicate(runtime: Any, templates: list[dict[str, Any]], n: int) -> float:
                              p["model"], None, cost_rank(p["cost_reporting"]), t["_item"]))
             conn.begin()
             conn.insert(rows)
-            conn.add_spend(delta)
+            SpendWriter(conn.driver, runtime.db.is_sqlite).write(delta)
             conn.commit()
     finally:
         conn.close()
@@ -274,7 +293,7 @@ def run(db: str, receipts: int, rounds: int, repeats: int) -> None:
             app_name = schema
             url = f"{PG}?options=-csearch_path%3D{schema}&application_name={app_name}"
         try:
-            settings = Settings(data_dir=data, db_url=url)
+            settings = Settings(data_dir=data, db_url=url, chains=2)
             made = initialize(settings, issuer="bench", reporting_currency="USD",
                               price_book="shipped")
             data.joinpath("admin-token").write_text(made.admin_token)

@@ -52,6 +52,7 @@ from receipts.anomaly.leased_loop import LeasedLoop
 from receipts.budgets.raw import Raw
 from receipts.clock import now_ms
 from receipts.deployment import suspensions
+from receipts.spend import fold
 from receipts.storage.database import Database
 from verifier.jsonview import iso_ms
 from verifier.money import format_amount
@@ -124,6 +125,7 @@ class AnomalyRunner(LeasedLoop):
             self.detectors = None
             return 0
         self._renewed = now_ms()
+        fold.catch_up(self.db.engine)  # (the series is written by the fold)
         settled = (now - SETTLE_MS) // MINUTE_MS
         try:
             if self.detectors is None or now - self.loaded_at > RELOAD_MS:

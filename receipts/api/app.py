@@ -48,6 +48,7 @@ from receipts.deployment.runtime import Runtime, open_runtime
 from receipts.deployment.settings import Settings, load_settings
 from receipts.issuing.group_commit import Appender
 from receipts.policies.gate import PolicyGate
+from receipts.spend.fold import FoldLoop
 from receipts.spend.local_runner import LocalDayRunner
 from receipts.storage import queries as store
 from receipts.storage.self_check import self_check
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None, *,
             detector = anomaly_runner(runtime)
             if detector is not None:
                 detector.start()
+            folding = FoldLoop(runtime.db.engine)
+            folding.start()
             local_days = LocalDayRunner(runtime.db)
             local_days.start()
             try:
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None, *,
                     yield
             finally:
                 await run_in_threadpool(local_days.stop)
+                await run_in_threadpool(folding.stop)
                 if detector is not None:
                     await run_in_threadpool(detector.stop)
                 await run_in_threadpool(alerts.stop)

@@ -12,7 +12,6 @@ from typing import Any
 from receipts.issuing.prepare import Prepared
 from receipts.pricing.call_pricing import PreparedCall
 from receipts.pricing.model_names import ModelNames
-from receipts.spend.buckets import SpendDelta
 from receipts.storage import queries as store
 from receipts.storage.queries import LockedHead
 from verifier.encoding import decode_strict
@@ -74,7 +73,6 @@ class Draft:
     old_size: int
     budget_spends: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
     """Each new receipt's payload and the reservation its request named (budgets count them)."""
-    spend: SpendDelta = field(default_factory=SpendDelta)  # what they add to the aggregates
 
 
 @dataclass(frozen=True)

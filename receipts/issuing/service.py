@@ -56,15 +56,13 @@ class ReceiptService:
     """Appends groups of prepared calls to the ledger (one group at a time)."""
 
     def __init__(self, db: Database, signer: Signer, *, issuer: str, reporting_currency: str,
-                 chain_ids: Sequence[str], checkpoint_every: int = 10_000,
-                 spend_aggregates: bool = True) -> None:
+                 chain_ids: Sequence[str], checkpoint_every: int = 10_000) -> None:
         self.db = db
         self.signer = signer
         self.issuer = issuer
         self.reporting_currency = reporting_currency
         self.chain_ids = tuple(chain_ids)
         self.checkpoint_every = checkpoint_every
-        self.spend_aggregates = spend_aggregates  # off only to measure what they cost (bench)
         self.pricing = PricingCache()
         self._rates_memo: tuple[tuple[int, str] | None, list[FxRate], int] = (None, [], FX_ONE)
         self._next_chain = itertools.cycle(self.chain_ids)
@@ -290,8 +288,6 @@ class ReceiptService:
                                p.body_hash, issued_at, p.tags.get("team"),
                                p.tags.get("project"), call.provider, call.model, p.started_at,
                                cost_rank(payload["cost_reporting"]), item))  # RECEIPT_COLUMNS
-            if self.spend_aggregates:
-                draft.spend.add(payload)
             head.size += 1
             head.head = link_hash(item)
             outcome.item, outcome.payload = item, payload
@@ -304,8 +300,6 @@ class ReceiptService:
             return
         conn.insert(draft.rows)
         budget_spend.record(conn.driver, conn.is_sqlite, draft.budget_spends)
-        if self.spend_aggregates:
-            conn.add_spend(draft.spend)
         conn.save_head(draft.locked)
         head, old_size = draft.locked.head, draft.old_size
         if head.size // self.checkpoint_every > old_size // self.checkpoint_every:

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from receipts.budgets.periods import local_window
 from receipts.clock import now_ms
+from receipts.spend import fold
 from receipts.spend.buckets import QUARTER_HOUR_MS, joined, split
 from receipts.spend.cover import Piece, signed_cover
 from receipts.spend.range_sql import range_join
@@ -110,11 +111,14 @@ def forget_all(conn: Connection) -> None:
 
 
 def barrier(db: Database) -> int:
-    """An instant before which every receipt is committed: taken with every chain head locked
-    (so every append under way has ended) and the chain heads let go at once."""
+    """An instant before which every receipt is committed and in the buckets: taken with every
+    chain head locked (so every append under way has ended) and the chain heads let go at
+    once, then every receipt committed is folded (:mod:`receipts.spend.fold`)."""
     with db.write() as conn:
         store.lock_all_chains(conn)
-        return now_ms()
+        at = now_ms()
+    fold.catch_up(db.engine)
+    return at
 
 
 def _day_sql(pieces: Sequence[tuple[Piece, int]], sqlite_dialect: bool) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from receipts.api.tag_keys import is_tag_key
 from receipts.budgets.periods import Period, local_window, period_label
 from receipts.errors import FieldProblem, Invalid
+from receipts.spend import fold
 from receipts.spend.buckets import QUARTER_HOUR_MS, TOTALS, joined
 from receipts.spend.cover import Piece, signed_cover
 from receipts.spend.local_days import made_range, zone_key
@@ -333,7 +334,11 @@ def sums(conn: Connection, windows: Sequence[Window], q: SpendQuery,
 
 def run(conn: Connection, q: SpendQuery) -> tuple[list[Window], list[dict[RowKey, Row]],
                                                   dict[RowKey, Row]]:
-    """Every window's rows, and the previous window's (for ``previous_cost``)."""
+    """Every window's rows, and the previous window's (for ``previous_cost``). Receipts not
+    yet in the aggregates are folded first (:func:`receipts.spend.fold.catch_up`), so the
+    answer counts every receipt committed before it was asked (on SQLite, ``conn``'s
+    transaction must not have read yet: its snapshot would be older than the fold)."""
+    fold.catch_up(conn.engine)
     found = bounds(conn, q)
     if found is None:
         return [], [], {}

@@ -83,10 +83,10 @@ class SpendMinuteRow(SQLModel, table=True):
     """A group's cost in the reporting currency over one UTC minute on one chain: the series
     the anomaly detector reads (:mod:`receipts.anomaly.series`).
 
-    One row per (minute, group, chain) that had a priced receipt, written in the append
-    transaction like the buckets, so the series is exact and no receipt is missed or counted
-    twice. Money is ``hi * 2^40 + lo`` as in :data:`SPEND_BUCKET`. Rows older than the
-    detector's window are pruned by the detector loop.
+    One row per (minute, group, chain) that had a priced receipt, written in the fold
+    transaction with the buckets (:mod:`receipts.spend.fold`), so the series is exact and no
+    receipt is missed or counted twice. Money is ``hi * 2^40 + lo`` as in :data:`SPEND_BUCKET`.
+    Rows older than the detector's window are pruned by the detector loop.
     """
 
     __tablename__ = "receipts_spend_minute"
@@ -112,6 +112,16 @@ SPEND_LOCAL_DAY = sa.Table(
 """A group's totals over one ended local day of one time zone (``start``: its midnight in
 epoch ms), every chain together, with the bucket rows' columns and categories: made once the
 day has ended, from the buckets (:mod:`receipts.spend.local_days`), never by an append."""
+
+
+class SpendFoldRow(SQLModel, table=True):
+    """How far a chain's receipts are in the aggregates: seqs ``[0, folded)`` of ``chain`` are
+    in the buckets, the minute series and the groups, the later ones not yet
+    (:mod:`receipts.spend.fold`). No row: none are."""
+
+    __tablename__ = "receipts_spend_fold"
+    chain: str = Field(primary_key=True, max_length=64)
+    folded: int = Field(default=0, sa_type=sa.BigInteger)
 
 
 class SpendZoneRow(SQLModel, table=True):

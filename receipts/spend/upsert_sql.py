@@ -1,9 +1,10 @@
 # ruff: noqa: S608 - SQL text holds only fixed names and driver placeholders, never values
-"""Writing a :class:`~receipts.spend.buckets.SpendDelta` in the append transaction.
+"""Writing a :class:`~receipts.spend.buckets.SpendDelta` in a fold transaction.
 
-Runs on the append's raw driver connection (:class:`receipts.storage.append_sql.AppendConnection`)
-with fixed SQL text, like the rest of the append: new groups are inserted (``ON CONFLICT DO
-NOTHING``: another chain's writer may have inserted the same group), bucket rows upserted with
+Runs on a raw driver connection (:mod:`receipts.spend.fold`, on an
+:class:`receipts.storage.append_sql.AppendConnection`) with fixed SQL text, as the append
+does: new groups are inserted (``ON CONFLICT DO NOTHING``: another chain's fold or a rebuild
+may have inserted the same group), bucket rows upserted with
 ``ON CONFLICT DO UPDATE`` adding the delta, the low half of each money sum carried into the high
 half (SQL ``SET`` expressions all read the row as it was, so ``lo`` is summed once for both;
 shifts and masks rather than ``/`` and ``%``, which psycopg would read as a placeholder).
@@ -64,17 +65,16 @@ MINUTE_KEY = ("minute", "group_id", "chain")
 
 
 def pg_statement(groups: Sequence[tuple[object, ...]], minutes: Sequence[tuple[object, ...]],
-                 rows: Sequence[tuple[object, ...]], binary: bool,
-                 ) -> tuple[str, list[list[object]]]:
+                 rows: Sequence[tuple[object, ...]]) -> tuple[str, list[list[object]]]:
     """PostgreSQL: a delta's new groups, minute rows and bucket rows in one statement (the
     first two as data-modifying ``WITH`` parts), each table's rows as one array per column,
-    bound in binary (``%b``) or as text (``%s``, for a client-side cursor).
+    bound in binary (``%b``).
 
     One statement, where one per table (and ``executemany``, one per row) took up to three
     round trips. Text arrays are written by psycopg in Python, quoting each element, measured
     at 44 against 15 us per row of 80,000 rows in binary. No key is twice in a delta, so no
     row is upserted twice by one statement (which PostgreSQL refuses)."""
-    p = "%b" if binary else "%s"
+    p = "%b"
     used = [(sql, values) for sql, values in (
         (GROUPS_FROM.format(_unnest(PG_GROUP_TYPES, p)), groups),
         (minute_statement(p, _unnest(PG_MINUTE_TYPES, p)), minutes),
@@ -118,33 +118,18 @@ def bucket_row(key: tuple[object, ...], v: list[int]) -> tuple[object, ...]:
     return tuple(out)
 
 
-SENT_WITH_COMMIT = 64
-"""PostgreSQL: a delta of at most this many rows (a lone call has 4 or 5) is not sent by
-itself but with the chain head's ``UPDATE`` and the ``COMMIT``, in their one message
-(:meth:`receipts.storage.append_sql.AppendConnection.commit`): no round trip of its own. A
-larger one goes at once, in binary (as text, its arrays would cost more than a round trip)."""
-
-
 class SpendWriter:
-    """Writes deltas on one append connection; remembers the groups known to be stored.
+    """Writes deltas in one transaction on a raw driver connection; adds the groups it
+    inserted (or found) to ``known`` once the transaction has committed (:meth:`committed`):
+    a group of a rolled-back transaction is inserted again next time."""
 
-    A group id is remembered only once the transaction that inserted it (or found it) has
-    committed: :meth:`committed` is called after the commit, and a rolled-back group is
-    inserted again next time.
-    """
-
-    def __init__(self, driver: Any, is_sqlite: bool, defer: bool = False) -> None:
+    def __init__(self, driver: Any, is_sqlite: bool, known: set[int] | None = None) -> None:
         self.driver = driver
         self.is_sqlite = is_sqlite
         self.sql_groups, self.sql_buckets = statements("?" if is_sqlite else "%s")
         self.sql_minutes = minute_statement("?" if is_sqlite else "%s")
-        self.known: set[int] = set()
+        self.known: set[int] = set() if known is None else known
         self._pending: set[int] = set()
-        self.defer = defer and not is_sqlite
-        """PostgreSQL: keep a small delta for the COMMIT (only where the COMMIT sends it:
-        the append connection; a rebuild writes at once)."""
-        self.deferred: tuple[str, list[list[object]]] | None = None
-        """A small delta's statement and values, to be sent with the COMMIT."""
 
     def write(self, delta: SpendDelta) -> None:
         """Insert the delta's new groups and add its rows into the minutes and the buckets."""
@@ -159,12 +144,7 @@ class SpendWriter:
         rows = [bucket_row(key, values) for key, values in delta.rows.items()]
         cur = self.driver.cursor()
         if not self.is_sqlite:
-            small = len(groups) + len(minutes) + len(rows) <= SENT_WITH_COMMIT
-            if self.defer and small and self.deferred is None:
-                sql, params = pg_statement(groups, minutes, rows, binary=False)
-                self.deferred = (sql, params) if sql else None
-                return
-            sql, params = pg_statement(groups, minutes, rows, binary=True)
+            sql, params = pg_statement(groups, minutes, rows)
             if sql:
                 cur.execute(sql, params)
             return
@@ -177,9 +157,3 @@ class SpendWriter:
         """The transaction committed: its groups are stored."""
         self.known |= self._pending
         self._pending = set()
-        self.deferred = None
-
-    def rolled_back(self) -> None:
-        """The transaction was abandoned: its groups may not be stored."""
-        self._pending = set()
-        self.deferred = None

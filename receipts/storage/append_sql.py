@@ -15,8 +15,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from receipts.issuing.receipt_builder import ChainHead
-from receipts.spend.buckets import SpendDelta
-from receipts.spend.upsert_sql import SpendWriter
 
 if os.name == "posix":
     import fcntl
@@ -40,7 +38,7 @@ SQLITE_WRITER_CACHE_KIB = 65536
 class AppendConnection:
     """One writer's raw connection and the statements of an append transaction."""
 
-    def __init__(self, raw: Any, is_sqlite: bool) -> None:
+    def __init__(self, raw: Any, is_sqlite: bool, writer_cache: bool = True) -> None:
         self.raw = raw  # the pool's connection proxy (returned to the pool by close())
         self.driver = raw.driver_connection
         self.is_sqlite = is_sqlite
@@ -62,8 +60,7 @@ class AppendConnection:
         self._writer_lock: int | None = None
         self.db_path: str | None = None
         self._pending_head: tuple[Any, ...] | None = None  # PostgreSQL: sent with the COMMIT
-        self.spend = SpendWriter(self.driver, is_sqlite, defer=True)
-        if is_sqlite:
+        if is_sqlite and writer_cache:
             # The writer's page cache. A receipt touches four indexes, one keyed by a random
             # UUID, so past ~40,000 receipts SQLite's default 2 MB cache missed on most inserts
             # (measured at 40,000-80,000 receipts: insert 11.0 -> 7.7 us per receipt). The
@@ -105,23 +102,18 @@ class AppendConnection:
         """Commit (durable when this returns)."""
         if not self.is_sqlite:
             head, self._pending_head = self._pending_head, None
-            spend, self.spend.deferred = self.spend.deferred, None
-            if head is None and spend is None:
+            if head is None:
                 self.driver.commit()
             else:
-                self._send_with_commit(head, spend)
-            self.spend.committed()
+                self._send_with_commit(head)
             return
         try:
             self.driver.execute("COMMIT")
         finally:
             self._unlock()
-        self.spend.committed()
 
-    def _send_with_commit(self, head: tuple[Any, ...] | None,
-                          spend: tuple[str, list[list[object]]] | None) -> None:
-        """PostgreSQL: the head's UPDATE (and a small spend delta, :data:`SENT_WITH_COMMIT`)
-        and the COMMIT as one simple query, one round trip.
+    def _send_with_commit(self, head: tuple[Any, ...]) -> None:
+        """PostgreSQL: the head's UPDATE and the COMMIT as one simple query, one round trip.
 
         A pipeline (``UPDATE``, ``COMMIT``, Sync) took two: psycopg syncs again when it leaves
         pipeline mode, so a commit cost twice a plain ``COMMIT``
@@ -131,21 +123,12 @@ class AppendConnection:
         """
         import psycopg
 
-        sql: list[str] = []
-        params: list[Any] = []
-        if spend is not None:
-            sql.append(spend[0])
-            params += spend[1]
-        if head is not None:
-            sql.append(self.sql_head)
-            params += head
         with psycopg.ClientCursor(self.driver) as cur:
-            cur.execute("; ".join([*sql, "COMMIT"]), params)
+            cur.execute(f"{self.sql_head}; COMMIT", head)
 
     def rollback(self) -> None:
         """Abandon the transaction."""
         self._pending_head = None
-        self.spend.rolled_back()  # (and drops a spend delta kept for the COMMIT)
         try:
             if self.is_sqlite:
                 if self.driver.in_transaction:
@@ -277,10 +260,6 @@ class AppendConnection:
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
-
-    def add_spend(self, delta: SpendDelta) -> None:
-        """Add the new receipts' totals into the spend aggregates (same transaction)."""
-        self.spend.write(delta)
 
     def save_head(self, locked: LockedHead) -> None:
         """Advance the chain head (PostgreSQL: sent with the COMMIT, in the same transaction)."""
