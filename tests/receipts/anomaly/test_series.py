@@ -1,6 +1,6 @@
 """The per-minute series is exact: the minute rows written by folding the appended receipts sum
-to the receipts' reporting costs, per minute, and rebuilding the aggregates from the ledger gives the same rows;
-and a group's scopes are the documented ones."""
+to the receipts' reporting costs, per minute, and rebuilding the aggregates from the ledger
+gives the same rows; and a group's scopes are the documented ones."""
 
 from __future__ import annotations
 
